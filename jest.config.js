@@ -12,7 +12,7 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/tests/integration/global-setup.ts',
-      testTimeout: 300000,
+      setupFilesAfterEnv: ['<rootDir>/tests/integration/jest-setup.ts'],
     },
   ],
 };

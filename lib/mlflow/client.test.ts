@@ -1,0 +1,45 @@
+import { MlflowClient, MlflowError, modelRefOf } from './client';
+
+function fakeFetch(status: number, body: unknown): typeof fetch {
+  return (async () => new Response(typeof body === 'string' ? body : JSON.stringify(body), { status })) as typeof fetch;
+}
+
+describe('MlflowClient (unit)', () => {
+  it('maps proxied artifact URIs to the tracking server', () => {
+    const c = new MlflowClient({ trackingUri: 'http://127.0.0.1:5000/' });
+    expect(c.artifactUrl('mlflow-artifacts:/1/abc/artifacts/model/model.onnx')).toBe(
+      'http://127.0.0.1:5000/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/model/model.onnx',
+    );
+    expect(() => c.artifactUrl('s3://bucket/x')).toThrow(MlflowError);
+  });
+
+  it('keeps MLflow error codes and classifies them', async () => {
+    const c = new MlflowClient({ trackingUri: 'http://x', fetchImpl: fakeFetch(404, { error_code: 'RESOURCE_DOES_NOT_EXIST', message: 'nope' }) });
+    await expect(c.getRun('r')).rejects.toMatchObject({ status: 404, errorCode: 'RESOURCE_DOES_NOT_EXIST', notFound: true, transient: false });
+  });
+
+  it('treats 5xx as transient', async () => {
+    const c = new MlflowClient({ trackingUri: 'http://x', fetchImpl: fakeFetch(503, 'busy') });
+    await expect(c.getRun('r')).rejects.toMatchObject({ transient: true });
+  });
+
+  it('returns null for a missing alias', async () => {
+    const c = new MlflowClient({ trackingUri: 'http://x', fetchImpl: fakeFetch(404, { error_code: 'RESOURCE_DOES_NOT_EXIST' }) });
+    await expect(c.getModelVersionByAlias('m', 'champion')).resolves.toBeNull();
+  });
+
+  it('reports an unreachable server as a transient error', async () => {
+    const c = new MlflowClient({ trackingUri: 'http://127.0.0.1:1', timeoutMs: 2000 });
+    await expect(c.getRun('r')).rejects.toMatchObject({ status: 503, transient: true });
+  });
+
+  it('refuses a version without the sha256 / ONNX tags serving relies on', () => {
+    expect(() => modelRefOf({ name: 'm', version: '1', source: 's', tags: [] })).toThrow(/lacks/);
+    expect(modelRefOf({ name: 'm', version: '1', source: 's', tags: [{ key: 'lifecycle.sha256', value: 'h' }, { key: 'lifecycle.onnx_uri', value: 'u' }] })).toEqual({
+      name: 'm',
+      version: '1',
+      sha256: 'h',
+      artifactUri: 'u',
+    });
+  });
+});

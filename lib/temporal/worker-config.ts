@@ -1,0 +1,34 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { commonSchema, envField } from '../env';
+
+/** Settings shared by the Temporal worker processes (pipeline and training). */
+export const temporalWorkerSchema = commonSchema.extend({
+  TEMPORAL_ADDRESS: envField.string('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: envField.string('default'),
+  /** Port of this process's own prom-client metrics (0 = pick a free port). */
+  METRICS_PORT: envField.port(9102),
+  /** Port of the Temporal SDK's built-in Prometheus exporter (core metrics: task latency, slots, polls). */
+  TEMPORAL_METRICS_PORT: envField.port(9464),
+  METRICS_HOST: envField.string('127.0.0.1'),
+  /** A git repository holding the DVC project; default the checkout the worker runs from. */
+  DATASET_REPO: z.string().min(1).optional(),
+  DATASET_PATH: envField.string('dvc/data/fashion-mnist-v2'),
+  /** Overrides the DVC default remote URL (e.g. s3://bucket/path in compose). */
+  DVC_REMOTE_URL: z.string().min(1).optional(),
+  DATA_CACHE_DIR: envField.string('.lifecycle/data'),
+  LIFECYCLE_VENV: envField.string('.venv'),
+});
+
+export type TemporalWorkerConfig = z.infer<typeof temporalWorkerSchema>;
+
+/** DVC settings of a worker process, resolved against the project root. */
+export function datasetDeps(config: TemporalWorkerConfig, root: string) {
+  return {
+    dvcBin: resolve(root, config.LIFECYCLE_VENV, 'bin/dvc'),
+    defaultRepo: config.DATASET_REPO ?? root,
+    defaultPath: config.DATASET_PATH,
+    cacheDir: resolve(root, config.DATA_CACHE_DIR),
+    remoteUrl: config.DVC_REMOTE_URL,
+  };
+}
