@@ -1,8 +1,17 @@
-/** Two projects: fast unit tests, and integration tests against real services (run in band). */
+/**
+ * Two projects: fast unit tests, and integration tests against real services (run in band).
+ * A few dependencies (cookie via light-my-request, content-disposition via @fastify/static)
+ * ship ESM only; Jest's CommonJS runtime on Node 20 cannot load them, so ts-jest
+ * transpiles just those packages to CommonJS.
+ */
+const esmOnly = ['cookie', 'content-disposition'];
 const common = {
-  preset: 'ts-jest',
-  testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: { warnOnly: false } }] },
+  testEnvironment: '<rootDir>/tests/jest-environment.js',
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
+    [`node_modules/(${esmOnly.join('|')})/.+\\.js$`]: ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs' }, diagnostics: false }],
+  },
+  transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
 };
 module.exports = {
   projects: [

@@ -56,7 +56,8 @@ wait_for() {
   done
 }
 
-redis_ok() { redis-cli -u "$REDIS_URL" ping | grep -q PONG; }
-temporal_ok() { "$VENV/bin/temporal" operator cluster health --address "$TEMPORAL_ADDRESS" | grep -q SERVING; }
-mlflow_ok() { curl -fsS "$MLFLOW_TRACKING_URI/health"; }
-http_ok() { curl -fsS "$1"; }
+# Health checks: silent, exit status only.
+redis_ok() { redis-cli -u "$REDIS_URL" ping 2>/dev/null | grep -q PONG; }
+temporal_ok() { "$VENV/bin/temporal" operator cluster health --address "$TEMPORAL_ADDRESS" 2>/dev/null | grep -q SERVING; }
+mlflow_ok() { curl -fsS -o /dev/null "$MLFLOW_TRACKING_URI/health" 2>/dev/null; }
+http_ok() { curl -fsS -o /dev/null "$1" 2>/dev/null; }

@@ -57,7 +57,7 @@ status() {
   done
   printf '%-20s %s\n' redis "$(redis_ok && echo "reachable at $REDIS_URL" || echo unreachable)"
   printf '%-20s %s\n' temporal "$(temporal_ok && echo "serving at $TEMPORAL_ADDRESS" || echo unreachable)"
-  printf '%-20s %s\n' mlflow "$(mlflow_ok >/dev/null && echo "serving at $MLFLOW_TRACKING_URI" || echo unreachable)"
+  printf '%-20s %s\n' mlflow "$(mlflow_ok && echo "serving at $MLFLOW_TRACKING_URI" || echo unreachable)"
   printf '%-20s %s\n' api/readyz "$(curl -fsS "http://127.0.0.1:$API_PORT/readyz" 2>/dev/null || echo 'not ready')"
 }
 
