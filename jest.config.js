@@ -6,7 +6,8 @@
  */
 const esmOnly = ['cookie', 'content-disposition'];
 const common = {
-  testEnvironment: '<rootDir>/tests/jest-environment.js',
+  // Shares Node's typed arrays with the test realm, so real onnxruntime-node sessions work under Jest.
+  testEnvironment: '<rootDir>/tests/support/onnx-node-environment.ts',
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
     [`node_modules/(${esmOnly.join('|')})/.+\\.js$`]: ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs' }, diagnostics: false }],

@@ -3,6 +3,7 @@
  * inference workers (readers), carried over Redis. All keys take the
  * REDIS_PREFIX so several stacks and tests can share one Redis.
  */
+import type { ModelMetadata } from '../model/metadata';
 
 /** A model version as the fleet knows it. */
 export interface ModelRef {
@@ -12,6 +13,17 @@ export interface ModelRef {
   sha256: string;
   /** MLflow artifact URI of the ONNX file, e.g. `mlflow-artifacts:/1/<run>/artifacts/model/model.onnx`. */
   artifactUri: string;
+}
+
+/**
+ * The version the fleet serves, stored as JSON under `fleetKeys(prefix).active`.
+ * Written by the rollout once every worker moved (and by the first worker that
+ * loads the champion, with SET NX). The API preprocesses uploads with its
+ * `metadata`, so it never needs the ONNX file; `readModelMetadata(onnxBytes)`
+ * from lib/model/metadata.ts produces it. Validate with `parseActiveModel`.
+ */
+export interface ActiveModel extends ModelRef {
+  metadata: ModelMetadata;
 }
 
 /** Published on the commands channel. */

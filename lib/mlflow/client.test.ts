@@ -1,7 +1,7 @@
 import { MlflowClient, MlflowError, modelRefOf } from './client';
 
 function fakeFetch(status: number, body: unknown): typeof fetch {
-  return (async () => new Response(typeof body === 'string' ? body : JSON.stringify(body), { status })) as typeof fetch;
+  return () => Promise.resolve(new Response(typeof body === 'string' ? body : JSON.stringify(body), { status }));
 }
 
 describe('MlflowClient (unit)', () => {

@@ -1,0 +1,119 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { apiSchema } from '../../api/config';
+import { startApi, type RunningApi } from '../../api/server';
+import { loadConfig } from '../../lib/env';
+import { fleetKeys, type ActiveModel, type ModelRef, type WorkerStatus } from '../../lib/fleet/protocol';
+import { createLogger } from '../../lib/logger';
+import { readModelMetadata } from '../../lib/model/metadata';
+import { inferenceWorkerSchema } from '../../workers/inference/config';
+import { InferenceWorker, type InferenceWorkerOptions } from '../../workers/inference/worker';
+import { FakeModelRegistry } from './fake-model-registry';
+import { deletePrefix, testRedisUrl, uniquePrefix } from './redis';
+
+export const testLogger = () => createLogger('serving-test', process.env.TEST_LOG_LEVEL ?? 'silent');
+
+/**
+ * An in-process serving path against real Redis: the API (listening on a
+ * random port) and any number of inference workers, isolated by a unique
+ * REDIS_PREFIX and a temporary model cache. `close()` tears everything down.
+ */
+export class ServingStack {
+  readonly registry = new FakeModelRegistry();
+  readonly redis: Redis;
+  readonly cacheDir: string;
+  readonly workers: InferenceWorker[] = [];
+  api: RunningApi | null = null;
+  baseUrl = '';
+
+  constructor(readonly prefix = uniquePrefix('serving')) {
+    this.redis = new Redis(testRedisUrl());
+    this.cacheDir = mkdtempSync(join(tmpdir(), 'lifecycle-model-cache-'));
+  }
+
+  get keys() {
+    return fleetKeys(this.prefix);
+  }
+
+  /** Stores `ref` (with the metadata of `bytes`) as the fleet's active model, as a rollout would. */
+  async setActive(ref: ModelRef, bytes: Buffer): Promise<ActiveModel> {
+    const active: ActiveModel = { ...ref, metadata: readModelMetadata(bytes) };
+    await this.redis.set(this.keys.active, JSON.stringify(active));
+    return active;
+  }
+
+  async startApi(env: Record<string, string> = {}): Promise<RunningApi> {
+    const config = loadConfig(apiSchema, {
+      REDIS_URL: testRedisUrl(),
+      REDIS_PREFIX: this.prefix,
+      PORT: '0',
+      ACTIVE_MODEL_REFRESH_MS: '100',
+      REQUEST_TIMEOUT_MS: '5000',
+      ...env,
+    });
+    const api = await startApi(config, testLogger());
+    const address = api.app.server.address();
+    if (address === null || typeof address === 'string') throw new Error('API did not listen on a TCP port');
+    this.api = api;
+    this.baseUrl = `http://127.0.0.1:${address.port}`;
+    return api;
+  }
+
+  async startWorker(env: Record<string, string> = {}, extra: Partial<InferenceWorkerOptions> = {}): Promise<InferenceWorker> {
+    const config = loadConfig(inferenceWorkerSchema, {
+      REDIS_URL: testRedisUrl(),
+      REDIS_PREFIX: this.prefix,
+      WORKER_ID: `w${this.workers.length + 1}`,
+      METRICS_PORT: '0',
+      MODEL_CACHE_DIR: this.cacheDir,
+      MODEL_NAME: 'test-classifier',
+      MODEL_POLL_INTERVAL_MS: '200',
+      SHUTDOWN_TIMEOUT_MS: '3000',
+      ...env,
+    });
+    const worker = await InferenceWorker.start({
+      config,
+      registry: this.registry,
+      logger: testLogger(),
+      heartbeatIntervalMs: 200,
+      readBlockMs: 200,
+      ...extra,
+    });
+    this.workers.push(worker);
+    return worker;
+  }
+
+  /** POST /predict over real HTTP with `image` in field img_file. */
+  async predict(image: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+    const form = new FormData();
+    form.append('img_file', new Blob([image], { type: 'image/png' }), 'image.png');
+    const res = await fetch(`${this.baseUrl}/predict`, { method: 'POST', body: form, headers });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
+  }
+
+  async workerStatus(workerId: string): Promise<WorkerStatus | null> {
+    const raw = await this.redis.get(this.keys.workerStatus(workerId));
+    return raw === null ? null : (JSON.parse(raw) as WorkerStatus);
+  }
+
+  /** Polls `check` until it returns a truthy value (or fails after `timeoutMs`). */
+  async waitFor<T>(check: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await check();
+      if (value) return value;
+      if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.api?.close();
+    await Promise.all(this.workers.map((w) => w.shutdown()));
+    await deletePrefix(this.redis, this.prefix);
+    await this.redis.quit();
+    rmSync(this.cacheDir, { recursive: true, force: true });
+  }
+}
