@@ -18,7 +18,7 @@ import type { ActiveModelSource } from './services/active-model-watcher';
 import type { ReadinessProbe } from './services/readiness';
 
 export interface AppDeps {
-  config: Pick<ApiConfig, 'MAX_UPLOAD_BYTES' | 'MAX_IMAGE_PIXELS' | 'REQUEST_TIMEOUT_MS' | 'RETRY_AFTER_SECONDS'>;
+  config: Pick<ApiConfig, 'MAX_UPLOAD_BYTES' | 'MAX_IMAGE_PIXELS' | 'REQUEST_TIMEOUT_MS' | 'RETRY_AFTER_SECONDS'> & Partial<Pick<ApiConfig, 'MAX_QUEUE_LENGTH'>>;
   /** The Redis queue client in production; a fake in route tests. */
   inference: Pick<InferenceClient, 'infer' | 'queueDepth'>;
   activeModel: ActiveModelSource;
@@ -39,7 +39,7 @@ function requestId(req: IncomingMessage): string {
 /** Builds the API (routes, plugins, hooks) without listening, so tests can `inject` or listen on port 0. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const registry = deps.metricsRegistry ?? createMetricsRegistry();
-  const metrics = createApiMetrics(registry, () => deps.inference.queueDepth());
+  const metrics = createApiMetrics(registry, () => deps.inference.queueDepth(), deps.config.MAX_QUEUE_LENGTH);
 
   // Explicit type arguments keep the default FastifyInstance type although the logger is a pino Logger.
   const app = Fastify<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger>({

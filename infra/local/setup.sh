@@ -12,6 +12,17 @@ if [[ ! -f node_modules/.lifecycle-lock-hash || "$(cat node_modules/.lifecycle-l
   echo "$lock_hash" > node_modules/.lifecycle-lock-hash
 fi
 bash "$ROOT/infra/python/setup-venv.sh"
+apt_install() {
+  command -v apt-get >/dev/null || return 1
+  [[ -n "${APT_UPDATED:-}" ]] || { apt-get update -qq >/dev/null; APT_UPDATED=1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
 if ! command -v redis-server >/dev/null && ! redis_ok; then
-  log "installing redis-server (apt)"; apt-get install -y -qq redis-server >/dev/null || die "no Redis: set REDIS_URL or install redis-server"
+  log "installing redis-server (apt)"; apt_install redis-server || die "no Redis: set REDIS_URL or install redis-server"
+fi
+# Prometheus (and promtool) scrape the services locally and check the dashboard's queries in tests.
+if ! command -v prometheus >/dev/null; then
+  log "installing prometheus (apt)"; apt_install prometheus || die "could not install prometheus (apt-get install prometheus)"
+  # Under systemd the package starts its own service on :9090; the stack runs its own instance.
+  if [[ -d /run/systemd/system ]]; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
 fi

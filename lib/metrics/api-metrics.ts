@@ -1,9 +1,16 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** Metrics of the API process. `queueDepth` reads Redis at scrape time through `readQueueDepth`. */
-export function createApiMetrics(registry: Registry, readQueueDepth: () => Promise<number>) {
+export function createApiMetrics(registry: Registry, readQueueDepth: () => Promise<number>, queueLimit?: number) {
   const registers = [registry];
+  const limit = new Gauge({
+    name: 'lifecycle_inference_queue_limit',
+    help: 'Backlog at which the API answers 503 QUEUE_FULL (MAX_QUEUE_LENGTH)',
+    registers,
+  });
+  if (queueLimit !== undefined) limit.set(queueLimit);
   return {
+    queueLimit: limit,
     httpDuration: new Histogram({
       name: 'lifecycle_http_request_duration_seconds',
       help: 'HTTP request duration by route template and status code',
