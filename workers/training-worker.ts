@@ -7,7 +7,7 @@ import { datasetDeps, temporalWorkerSchema } from '../lib/temporal/worker-config
 import { connect, createWorker, installRuntime, projectRoot } from '../lib/temporal/start-worker';
 import { createWorkerMetrics } from '../lib/temporal/worker-metrics';
 import { activityMetricsInterceptor } from '../lib/temporal/activity-metrics';
-import { startMetricsServer } from '../lib/temporal/metrics-server';
+import { startMetricsServer } from '../lib/metrics/metrics-server';
 import { createTrainingActivities } from '../activities';
 
 const schema = temporalWorkerSchema.extend({
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const root = projectRoot();
   installRuntime(config, logger);
   const metrics = createWorkerMetrics('training-worker');
-  const metricsServer = await startMetricsServer(metrics.registry, config.METRICS_HOST, config.METRICS_PORT);
+  const metricsServer = await startMetricsServer({ registry: metrics.registry, host: config.METRICS_HOST, port: config.METRICS_PORT, health: () => ({ ok: true }) });
   const workDir = resolve(root, config.TRAINING_WORK_DIR);
   mkdirSync(workDir, { recursive: true });
   const connection = await connect(config);

