@@ -36,7 +36,8 @@ describe('serving: graceful shutdown', () => {
   it('a stopping worker finishes and answers its in-flight batch, then leaves the fleet', async () => {
     await stack.startApi();
     const control: SessionControl = { delayMs: 0, hang: false, affectedRuns: 0 };
-    const worker = await stack.startWorker({ MAX_BATCH_WAIT_MS: '50' }, { createSession: controlledSessions(control) });
+    // A batch of exactly the three requests (it closes when full), so "in flight" means all three, however slowly they arrive.
+    const worker = await stack.startWorker({ MAX_BATCH_WAIT_MS: '5000', MAX_BATCH_SIZE: '3' }, { createSession: controlledSessions(control) });
     await worker.ready();
     control.delayMs = 500;
 
