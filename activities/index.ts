@@ -33,8 +33,13 @@ export interface TrainingActivityDeps {
 export function createPipelineActivities(deps: PipelineActivityDeps) {
   return {
     async pullDataset(ref: DatasetRef): Promise<ResolvedDataset> {
-      const { dir: _dir, ...resolved } = await guard(() => materializeDataset(ref, { ...deps.datasets, onProgress: heartbeat }));
-      return resolved;
+      const beat = keepAlive();
+      try {
+        const { dir: _dir, ...resolved } = await guard(() => materializeDataset(ref, { ...deps.datasets, onProgress: beat.update }));
+        return resolved;
+      } finally {
+        beat.stop();
+      }
     },
     startRun: (input: Omit<StartRunInput, 'gitCommit'>) => guard(() => startRun(deps.mlflow, { ...input, gitCommit: deps.gitCommit })),
     finishRun: (runId: string, status: 'FINISHED' | 'FAILED') => guard(() => finishRun(deps.mlflow, runId, status)),
@@ -56,17 +61,22 @@ export function createPipelineActivities(deps: PipelineActivityDeps) {
 export function createTrainingActivities(deps: TrainingActivityDeps) {
   return {
     trainModel: (input: TrainModelInput) =>
-      guard(() => {
+      guard(async () => {
         const ctx = Context.current();
+        const beat = keepAlive();
         const training: TrainingDeps = {
           ...deps,
-          heartbeat: (d) => ctx.heartbeat(d),
+          heartbeat: beat.update,
           signal: ctx.cancellationSignal,
           log: (msg, fields) => {
             log.info(msg, fields);
           },
         };
-        return trainModel(input, training);
+        try {
+          return await trainModel(input, training);
+        } finally {
+          beat.stop();
+        }
       }),
   };
 }
@@ -76,6 +86,24 @@ export type TrainingActivities = ReturnType<typeof createTrainingActivities>;
 
 function heartbeat(message: unknown): void {
   Context.current().heartbeat(message);
+}
+
+/**
+ * Heartbeats the latest progress now and then every few seconds, so a long
+ * silent step (a big `dvc pull`, the trainer decoding images) never looks like a
+ * dead worker, while a really dead worker still misses its heartbeat timeout.
+ */
+function keepAlive(intervalMs = 10_000): { update: (details: unknown) => void; stop: () => void } {
+  const ctx = Context.current();
+  let last: unknown = { phase: 'starting' };
+  const timer = setInterval(() => ctx.heartbeat(last), intervalMs);
+  return {
+    update: (details) => {
+      last = details;
+      ctx.heartbeat(details);
+    },
+    stop: () => clearInterval(timer),
+  };
 }
 
 /** Maps errors that retrying cannot fix to non-retryable failures; everything else is retried with backoff. */
