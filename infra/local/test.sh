@@ -18,4 +18,11 @@ source infra/local/lib.sh
 log "lint"; npx eslint .
 log "typecheck"; npx tsc -p tsconfig.json --noEmit
 log "jest (unit + integration against real Redis, Temporal, MLflow, DVC, onnxruntime)"
-npx jest --runInBand --ci "$@"
+results="$LIFECYCLE_STATE_DIR/jest-results.json"
+set +e
+npx jest --runInBand --ci --json --outputFile="$results" "$@"
+rc=$?
+set -e
+# One plain summary line that any CI reader understands.
+node -e 'const r=require(process.argv[1]); console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`)' "$results" || true
+exit "$rc"
