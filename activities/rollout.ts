@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { modelRefOf, type MlflowClient } from '../lib/mlflow/client';
-import { fleetKeys, type ActiveModel, type DeployCommand, type WorkerStatus } from '../lib/fleet/protocol';
+import { fleetKeys, type ActiveModel, type DeployCommand, type ModelRef, type WorkerStatus } from '../lib/fleet/protocol';
 import { readModelMetadata } from '../lib/model/metadata';
 import type { DeploymentResult, RegisteredVersion } from '../lib/lifecycle/types';
 
@@ -27,9 +27,13 @@ export class DeployError extends Error {
 }
 
 /**
- * First version of rollout: verifies the model package, tells every live
- * inference worker to load it, waits until all of them serve it, then makes it
- * the fleet's active model (workers that start later load it too).
+ * Rolls a verified model version out one inference worker at a time: each
+ * worker loads it beside the old one, passes its golden check and swaps; the
+ * next starts only when the previous reports ready on the new version. On any
+ * failure the workers already moved (and the one that failed) are sent back
+ * to the previous version, and the error propagates so the caller leaves the
+ * `champion` alias where it was. On success the version becomes the fleet's
+ * active model, which workers that start later load.
  */
 export async function deployModel(input: DeployInput, deps: RolloutDeps): Promise<DeploymentResult> {
   const keys = fleetKeys(deps.prefix);
@@ -38,29 +42,62 @@ export async function deployModel(input: DeployInput, deps: RolloutDeps): Promis
   const actual = createHash('sha256').update(bytes).digest('hex');
   if (actual !== ref.sha256) throw new DeployError(`sha256 of ${ref.artifactUri} is ${actual}, registry says ${ref.sha256}`);
   const metadata = readModelMetadata(bytes);
+  const previousRaw = await deps.redis.get(keys.active);
+  const previous = previousRaw ? (JSON.parse(previousRaw) as ActiveModel) : null;
 
-  const workers = (await listWorkers(deps.redis, keys.workerStatusPattern)).map((w) => w.workerId);
-  const command: DeployCommand = { type: 'deploy', deploymentId: input.deploymentId, model: ref };
-  await deps.redis.publish(keys.commands, JSON.stringify(command));
-
+  const workers = (await listWorkers(deps.redis, keys.workerStatusPattern)).map((w) => w.workerId).sort();
   const deadline = Date.now() + input.timeoutMs;
-  for (;;) {
-    const statuses = new Map((await listWorkers(deps.redis, keys.workerStatusPattern)).map((w) => [w.workerId, w]));
-    const failed = [...statuses.values()].find((s) => s.deploymentId === input.deploymentId && s.state === 'failed');
-    if (failed) throw new DeployError(`worker ${failed.workerId} failed to load v${ref.version}: ${failed.error ?? 'unknown error'}`);
-    // A worker that vanished (crashed, scaled down) no longer needs the model; one that joined loads the active model itself.
-    const waiting = workers.filter((id) => {
-      const s = statuses.get(id);
-      return s !== undefined && !(s.state === 'ready' && s.model?.version === ref.version && s.model.name === ref.name);
-    });
-    deps.heartbeat({ phase: 'rollout', version: ref.version, waitingFor: waiting });
-    if (waiting.length === 0) break;
-    if (Date.now() > deadline) throw new Error(`rollout of v${ref.version} timed out waiting for ${waiting.join(', ')}`);
-    await sleep(deps.pollIntervalMs ?? 250, undefined, { signal: deps.signal });
+  const moved: string[] = [];
+  const serving: string[] = [];
+  for (const workerId of workers) {
+    try {
+      deps.heartbeat({ phase: 'rollout', version: ref.version, worker: workerId, done: moved.length, of: workers.length });
+      const outcome = await moveWorker(workerId, ref, input.deploymentId, deadline, deps);
+      if (outcome === 'ready') serving.push(workerId);
+      moved.push(workerId);
+    } catch (err) {
+      if (previous) {
+        const { name, version, sha256, artifactUri } = previous;
+        await rollBack([...moved, workerId], { name, version, sha256, artifactUri }, `${input.deploymentId}-rollback`, deps);
+      }
+      throw err;
+    }
   }
   const active: ActiveModel = { ...ref, metadata };
   await deps.redis.set(keys.active, JSON.stringify(active));
-  return { deploymentId: input.deploymentId, workers };
+  return { deploymentId: input.deploymentId, workers: serving };
+}
+
+/** Sends one worker the deploy command and waits until it serves the version ('gone' if it left the fleet meanwhile). */
+async function moveWorker(workerId: string, ref: ModelRef, deploymentId: string, deadline: number, deps: RolloutDeps): Promise<'ready' | 'gone'> {
+  const keys = fleetKeys(deps.prefix);
+  const command: DeployCommand = { type: 'deploy', deploymentId, model: ref, workerId };
+  await deps.redis.publish(keys.commands, JSON.stringify(command));
+  for (;;) {
+    const raw = await deps.redis.get(keys.workerStatus(workerId));
+    // A worker that vanished (crashed, scaled down) no longer needs the model; if it comes back it loads the active one.
+    if (raw === null) return 'gone';
+    const status = JSON.parse(raw) as WorkerStatus;
+    if (status.deploymentId === deploymentId && status.state === 'failed') {
+      throw new DeployError(`worker ${workerId} failed to load ${ref.name} v${ref.version}: ${status.error ?? 'unknown error'}`);
+    }
+    if (status.state === 'ready' && status.model?.name === ref.name && status.model.version === ref.version) return 'ready';
+    if (Date.now() > deadline) throw new Error(`rollout of v${ref.version} timed out waiting for worker ${workerId}`);
+    await sleep(deps.pollIntervalMs ?? 250, undefined, { signal: deps.signal });
+  }
+}
+
+/** Best effort: each worker goes back to the previous version; a failure here is logged in the heartbeat, not thrown. */
+async function rollBack(workerIds: string[], previous: ModelRef, deploymentId: string, deps: RolloutDeps): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (const workerId of workerIds) {
+    try {
+      await moveWorker(workerId, previous, deploymentId, deadline, deps);
+      deps.heartbeat({ phase: 'rollback', worker: workerId, version: previous.version });
+    } catch (err) {
+      deps.heartbeat({ phase: 'rollback-failed', worker: workerId, error: (err as Error).message });
+    }
+  }
 }
 
 export async function listWorkers(redis: Redis, pattern: string): Promise<WorkerStatus[]> {
