@@ -1,36 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { testImage } from '../support/images';
 import { histogramStats, metricTotal } from '../support/metrics';
-import { ServingStack } from '../support/serving-stack';
-import { makeTestModel, refFor, type TestModel } from '../support/test-model';
+import { useServingStack, type ServingStack } from '../support/serving-stack';
 
 jest.setTimeout(30_000);
 
 describe('serving: prediction round trip (API + Redis + onnxruntime worker)', () => {
-  let model: TestModel;
+  const fixture = useServingStack('serving-predict');
   let stack: ServingStack;
-
-  let modelDir: string;
-
-  beforeAll(() => {
-    modelDir = mkdtempSync(join(tmpdir(), 'serving-predict-'));
-    model = makeTestModel(modelDir, { seed: 1 });
-  });
-
-  afterAll(() => rmSync(modelDir, { recursive: true, force: true }));
-
-  beforeEach(async () => {
-    stack = new ServingStack();
-    const ref = refFor(model, '1');
-    stack.registry.add(ref, model.bytes);
-    await stack.setActive(ref, model.bytes);
-  });
-
-  afterEach(async () => {
-    await stack.close();
-  });
+  beforeEach(() => (stack = fixture.stack));
 
   it('answers POST /predict with the top-5 of the served model version', async () => {
     await stack.startApi();

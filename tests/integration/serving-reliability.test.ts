@@ -1,38 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { controlledSessions, type SessionControl } from '../support/controlled-session';
 import { testImage } from '../support/images';
 import { metricTotal } from '../support/metrics';
-import { ServingStack } from '../support/serving-stack';
-import { makeTestModel, refFor, type TestModel } from '../support/test-model';
+import { useServingStack, type ServingStack } from '../support/serving-stack';
 
 jest.setTimeout(30_000);
 
 describe('serving: at-least-once, deadlines and back-pressure', () => {
-  let model: TestModel;
+  const fixture = useServingStack('serving-reliability');
   let stack: ServingStack;
   const requestsKey = () => `${stack.prefix}inference:requests`;
-
-  let modelDir: string;
-
-  beforeAll(() => {
-    modelDir = mkdtempSync(join(tmpdir(), 'serving-reliability-'));
-    model = makeTestModel(modelDir, { seed: 1 });
-  });
-
-  afterAll(() => rmSync(modelDir, { recursive: true, force: true }));
-
-  beforeEach(async () => {
-    stack = new ServingStack();
-    const ref = refFor(model, '1');
-    stack.registry.add(ref, model.bytes);
-    await stack.setActive(ref, model.bytes);
-  });
-
-  afterEach(async () => {
-    await stack.close();
-  });
+  beforeEach(() => (stack = fixture.stack));
 
   it('hands the batch of a worker killed mid-batch to another worker, and the request still succeeds', async () => {
     await stack.startApi();

@@ -1,37 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { controlledSessions, type SessionControl } from '../support/controlled-session';
 import { testImage } from '../support/images';
 import { metricTotal } from '../support/metrics';
-import { ServingStack } from '../support/serving-stack';
-import { makeTestModel, refFor, type TestModel } from '../support/test-model';
+import { useServingStack, type ServingStack } from '../support/serving-stack';
 
 jest.setTimeout(30_000);
 
 describe('serving: graceful shutdown', () => {
-  let model: TestModel;
+  const fixture = useServingStack('serving-shutdown');
   let stack: ServingStack;
-
-  let modelDir: string;
-
-  beforeAll(() => {
-    modelDir = mkdtempSync(join(tmpdir(), 'serving-shutdown-'));
-    model = makeTestModel(modelDir, { seed: 1 });
-  });
-
-  afterAll(() => rmSync(modelDir, { recursive: true, force: true }));
-
-  beforeEach(async () => {
-    stack = new ServingStack();
-    const ref = refFor(model, '1');
-    stack.registry.add(ref, model.bytes);
-    await stack.setActive(ref, model.bytes);
-  });
-
-  afterEach(async () => {
-    await stack.close();
-  });
+  beforeEach(() => (stack = fixture.stack));
 
   it('a stopping worker finishes and answers its in-flight batch, then leaves the fleet', async () => {
     await stack.startApi();

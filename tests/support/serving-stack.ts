@@ -12,6 +12,7 @@ import { inferenceWorkerSchema } from '../../workers/inference/config';
 import { InferenceWorker, type InferenceWorkerOptions } from '../../workers/inference/worker';
 import { FakeModelRegistry } from './fake-model-registry';
 import { deletePrefix, testRedisUrl, uniquePrefix } from './redis';
+import { makeTestModel, refFor, type TestModel } from './test-model';
 
 export const testLogger = () => createLogger('serving-test', process.env.TEST_LOG_LEVEL ?? 'silent');
 
@@ -116,4 +117,27 @@ export class ServingStack {
     await this.redis.quit();
     rmSync(this.cacheDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Jest hooks the serving tests share: one real test model per file, and per
+ * test a fresh ServingStack with that model active as version 1. Read
+ * `fixture.stack` / `fixture.model` inside tests (they are set by the hooks).
+ */
+export function useServingStack(name: string): { stack: ServingStack; model: TestModel } {
+  const fixture = {} as { stack: ServingStack; model: TestModel };
+  let modelDir = '';
+  beforeAll(() => {
+    modelDir = mkdtempSync(join(tmpdir(), `${name}-`));
+    fixture.model = makeTestModel(modelDir, { seed: 1 });
+  });
+  afterAll(() => rmSync(modelDir, { recursive: true, force: true }));
+  beforeEach(async () => {
+    fixture.stack = new ServingStack();
+    const ref = refFor(fixture.model, '1');
+    fixture.stack.registry.add(ref, fixture.model.bytes);
+    await fixture.stack.setActive(ref, fixture.model.bytes);
+  });
+  afterEach(() => fixture.stack.close());
+  return fixture;
 }
