@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import multipart, { ajvFilePlugin } from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -8,7 +9,7 @@ import { createApiMetrics } from '../lib/metrics/api-metrics';
 import { createMetricsRegistry } from '../lib/metrics/registry';
 import type { InferenceClient } from '../lib/queue/inference-client';
 import type { ApiConfig } from './config';
-import { errorSchema } from './errors';
+import { errorSchema, HttpError } from './errors';
 import { docsPlugin } from './plugins/docs';
 import { errorHandlerPlugin } from './plugins/error-handler';
 import { requestMetricsPlugin } from './plugins/request-metrics';
@@ -18,7 +19,8 @@ import type { ActiveModelSource } from './services/active-model-watcher';
 import type { ReadinessProbe } from './services/readiness';
 
 export interface AppDeps {
-  config: Pick<ApiConfig, 'MAX_UPLOAD_BYTES' | 'MAX_IMAGE_PIXELS' | 'REQUEST_TIMEOUT_MS' | 'RETRY_AFTER_SECONDS'> & Partial<Pick<ApiConfig, 'MAX_QUEUE_LENGTH'>>;
+  config: Pick<ApiConfig, 'MAX_UPLOAD_BYTES' | 'MAX_IMAGE_PIXELS' | 'REQUEST_TIMEOUT_MS' | 'RETRY_AFTER_SECONDS'> &
+    Partial<Pick<ApiConfig, 'MAX_QUEUE_LENGTH' | 'RATE_LIMIT_PER_MINUTE'>>;
   /** The Redis queue client in production; a fake in route tests. */
   inference: Pick<InferenceClient, 'infer' | 'queueDepth'>;
   activeModel: ActiveModelSource;
@@ -67,6 +69,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(errorHandlerPlugin, { retryAfterSeconds: deps.config.RETRY_AFTER_SECONDS });
   await app.register(requestMetricsPlugin, { registry, metrics });
   await app.register(docsPlugin);
+  // Only routes that opt in (POST /predict, when RATE_LIMIT_PER_MINUTE > 0) are limited; 429 goes through the error handler.
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      new HttpError(429, 'RATE_LIMITED', `Rate limit of ${context.max} requests per ${context.after} exceeded; retry in ${Math.ceil(context.ttl / 1000)} s`),
+  });
   await app.register(multipart, {
     attachFieldsToBody: true,
     limits: { fileSize: deps.config.MAX_UPLOAD_BYTES, files: 1, fields: 10, parts: 20 },
@@ -78,6 +86,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     metrics,
     maxImagePixels: deps.config.MAX_IMAGE_PIXELS,
     requestTimeoutMs: deps.config.REQUEST_TIMEOUT_MS,
+    rateLimitPerMinute: deps.config.RATE_LIMIT_PER_MINUTE,
   });
   return app;
 }

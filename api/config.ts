@@ -20,6 +20,8 @@ export const apiSchema = commonSchema.extend({
   ACTIVE_MODEL_REFRESH_MS: envField.positiveInt(1000),
   /** Names this process's reply stream; unique per start by default. */
   API_INSTANCE_ID: envField.string(`${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`),
+  /** POST /predict requests per client IP per minute (429 above); 0 = no limit. Counted per API process. */
+  RATE_LIMIT_PER_MINUTE: envField.nonNegativeInt(0),
   /** Graceful shutdown gives up waiting for in-flight requests after this long. */
   SHUTDOWN_TIMEOUT_MS: envField.positiveInt(15_000),
 });

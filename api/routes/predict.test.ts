@@ -37,9 +37,9 @@ afterEach(async () => {
   await Promise.all(apps.splice(0).map((app) => app.close()));
 });
 
-async function appWith(queue: ReturnType<typeof fakeQueue>, active: ActiveModel | null = testActiveModel()): Promise<FastifyInstance> {
+async function appWith(queue: ReturnType<typeof fakeQueue>, active: ActiveModel | null = testActiveModel(), rateLimitPerMinute = 0): Promise<FastifyInstance> {
   const app = await buildApp({
-    config: { MAX_UPLOAD_BYTES: 200_000, MAX_IMAGE_PIXELS: 1_000_000, REQUEST_TIMEOUT_MS: 5000, RETRY_AFTER_SECONDS: 2 },
+    config: { MAX_UPLOAD_BYTES: 200_000, MAX_IMAGE_PIXELS: 1_000_000, REQUEST_TIMEOUT_MS: 5000, RETRY_AFTER_SECONDS: 2, RATE_LIMIT_PER_MINUTE: rateLimitPerMinute },
     inference: queue,
     activeModel: { current: () => active },
     readiness: () => Promise.resolve({ ready: true, model: null, workers: 1 }),
@@ -135,6 +135,18 @@ describe('POST /predict', () => {
     expect(res.headers['retry-after']).toBe('2');
     expect(res.json<{ code: string }>().code).toBe('NO_ACTIVE_MODEL');
     expect(queue.calls).toHaveLength(0);
+  });
+
+  it('answers 429 RATE_LIMITED with Retry-After past RATE_LIMIT_PER_MINUTE, and leaves health checks alone', async () => {
+    const app = await appWith(fakeQueue(() => Promise.resolve(result)), testActiveModel(), 2);
+    const image = await testImage(1);
+    expect((await post(app, image)).statusCode).toBe(200);
+    expect((await post(app, image)).statusCode).toBe(200);
+    const res = await post(app, image);
+    expect(res.statusCode).toBe(429);
+    expect(res.json()).toMatchObject({ statusCode: 429, code: 'RATE_LIMITED', error: 'Too Many Requests' });
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   });
 
   it('answers 504 DEADLINE_EXCEEDED when no worker answers in time', async () => {

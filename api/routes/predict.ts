@@ -12,6 +12,8 @@ export interface PredictRouteOptions {
   metrics: ApiMetrics;
   maxImagePixels: number;
   requestTimeoutMs: number;
+  /** Requests per client IP per minute; 0 = unlimited. Enforced by @fastify/rate-limit (registered in app.ts). */
+  rateLimitPerMinute?: number;
 }
 
 const predictionSchema = {
@@ -47,6 +49,7 @@ export const predictRoutes: FastifyPluginCallback<PredictRouteOptions> = (app, o
   app.post<{ Body: { img_file: MultipartFile } }>(
     '/predict',
     {
+      config: opts.rateLimitPerMinute ? { rateLimit: { max: opts.rateLimitPerMinute, timeWindow: '1 minute' } } : {},
       schema: {
         summary: 'Classify an image with the served model',
         consumes: ['multipart/form-data'],
