@@ -23,6 +23,18 @@ describe('MlflowClient (unit)', () => {
     await expect(c.getRun('r')).rejects.toMatchObject({ transient: true });
   });
 
+  it('retries once on a keep-alive socket the server already closed', async () => {
+    let calls = 0;
+    const flaky: typeof fetch = () => {
+      calls += 1;
+      if (calls === 1) return Promise.reject(new TypeError('fetch failed', { cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) }));
+      return Promise.resolve(new Response(JSON.stringify({ run: { info: { run_id: 'r' }, data: {} } }), { status: 200 }));
+    };
+    const c = new MlflowClient({ trackingUri: 'http://x', fetchImpl: flaky });
+    await expect(c.getRun('r')).resolves.toMatchObject({ info: { run_id: 'r' } });
+    expect(calls).toBe(2);
+  });
+
   it('returns null for a missing alias', async () => {
     const c = new MlflowClient({ trackingUri: 'http://x', fetchImpl: fakeFetch(404, { error_code: 'RESOURCE_DOES_NOT_EXIST' }) });
     await expect(c.getModelVersionByAlias('m', 'champion')).resolves.toBeNull();

@@ -211,14 +211,21 @@ export class MlflowClient {
     return (await res.json()) as R;
   }
 
-  private async request(url: string, init: RequestInit): Promise<Response> {
+  private async request(url: string, init: RequestInit, attempt = 1): Promise<Response> {
     try {
       return await this.fetchImpl(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (err) {
-      throw new MlflowError(`MLflow unreachable at ${this.base}: ${(err as Error).message}`, 503, 'UNAVAILABLE');
+      const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
+      // MLflow's server (uvicorn) closes idle keep-alive connections after a few seconds; a request
+      // sent on such a pooled socket fails before the server sees it. One fresh attempt fixes that.
+      if (attempt === 1 && cause?.code !== undefined && STALE_SOCKET_CODES.has(cause.code)) return this.request(url, init, 2);
+      const detail = cause ? ` (${cause.code ?? ''} ${cause.message ?? ''})` : '';
+      throw new MlflowError(`MLflow unreachable at ${this.base}: ${(err as Error).message}${detail}`, 503, 'UNAVAILABLE');
     }
   }
 }
+
+const STALE_SOCKET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
 /** Builds the fleet's view of a registered version from the tags Lifecycle wrote at registration. */
 export function modelRefOf(mv: T.ModelVersion): ModelRef {
