@@ -1,9 +1,11 @@
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { modelRefOf, type MlflowClient } from '../lib/mlflow/client';
 import { fleetKeys, type ActiveModel, type DeployCommand, type ModelRef, type WorkerStatus } from '../lib/fleet/protocol';
 import { readModelMetadata } from '../lib/model/metadata';
+import { parseActiveModel } from '../lib/model/active-model';
+import { listWorkerStatuses } from '../lib/fleet/worker-statuses';
+import { sha256Hex } from '../lib/model/sha256';
 import type { DeploymentResult, RegisteredVersion } from '../lib/lifecycle/types';
 
 export interface RolloutDeps {
@@ -39,13 +41,13 @@ export async function deployModel(input: DeployInput, deps: RolloutDeps): Promis
   const keys = fleetKeys(deps.prefix);
   const ref = modelRefOf(await deps.mlflow.getModelVersion(input.model.name, input.model.version));
   const bytes = await deps.mlflow.downloadArtifact(ref.artifactUri);
-  const actual = createHash('sha256').update(bytes).digest('hex');
+  const actual = sha256Hex(bytes);
   if (actual !== ref.sha256) throw new DeployError(`sha256 of ${ref.artifactUri} is ${actual}, registry says ${ref.sha256}`);
   const metadata = readModelMetadata(bytes);
   const previousRaw = await deps.redis.get(keys.active);
-  const previous = previousRaw ? (JSON.parse(previousRaw) as ActiveModel) : null;
+  const previous = previousRaw ? parseActiveModel(previousRaw) : null;
 
-  const workers = (await listWorkers(deps.redis, keys.workerStatusPattern)).map((w) => w.workerId).sort();
+  const workers = (await listWorkerStatuses(deps.redis, deps.prefix)).map((w) => w.workerId).sort();
   const deadline = Date.now() + input.timeoutMs;
   const moved: string[] = [];
   const serving: string[] = [];
@@ -98,17 +100,4 @@ async function rollBack(workerIds: string[], previous: ModelRef, deploymentId: s
       deps.heartbeat({ phase: 'rollback-failed', worker: workerId, error: (err as Error).message });
     }
   }
-}
-
-export async function listWorkers(redis: Redis, pattern: string): Promise<WorkerStatus[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 200);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
-  if (keys.length === 0) return [];
-  const values = await redis.mget(...keys);
-  return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as WorkerStatus);
 }

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MlflowClient, Metric } from '../lib/mlflow/client';
 import { runCommand } from '../lib/process/run';
+import { sha256Hex } from '../lib/model/sha256';
 import type { DatasetRef, RunInfo, TrainedModel, TrainingParams } from '../lib/lifecycle/types';
 import { materializeDataset, type DatasetDeps } from './dataset';
 import { parseProgressLine, type TrainerEvent } from './trainer-progress';
@@ -74,7 +74,7 @@ function epochMetrics(event: TrainerEvent): Metric[] {
 
 async function uploadResults(dir: string, run: RunInfo, deps: TrainingDeps, last: TrainerEvent | undefined, started: number): Promise<TrainedModel> {
   const onnx = await readFile(join(dir, 'model.onnx'));
-  const sha256 = createHash('sha256').update(onnx).digest('hex');
+  const sha256 = sha256Hex(onnx);
   const metrics = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8')) as Record<string, unknown>;
   const numeric = Object.fromEntries(Object.entries(metrics).filter((e): e is [string, number] => typeof e[1] === 'number'));
   const onnxUri = `${run.artifactUri}/model/model.onnx`;

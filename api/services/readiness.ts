@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { fleetKeys, type WorkerStatus } from '../../lib/fleet/protocol';
+import { fleetKeys } from '../../lib/fleet/protocol';
+import { listWorkerStatuses } from '../../lib/fleet/worker-statuses';
 import { parseActiveModel } from '../../lib/model/active-model';
 
 export interface Readiness {
@@ -21,21 +22,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   ]).finally(() => clearTimeout(timer));
 }
 
-async function liveStatuses(redis: Redis, pattern: string): Promise<WorkerStatus[]> {
-  const keys: string[] = [];
-  for await (const batch of redis.scanStream({ match: pattern, count: 200 })) keys.push(...(batch as string[]));
-  if (keys.length === 0) return [];
-  const values = await redis.mget(...keys);
-  return values.flatMap((v) => {
-    if (v === null) return [];
-    try {
-      return [JSON.parse(v) as WorkerStatus];
-    } catch {
-      return [];
-    }
-  });
-}
-
 /** Ready = Redis answers, an active model exists, and at least one live worker is ready on that version. */
 export function redisReadinessProbe(redis: Redis, prefix: string, timeoutMs = 2000): ReadinessProbe {
   const keys = fleetKeys(prefix);
@@ -48,7 +34,7 @@ export function redisReadinessProbe(redis: Redis, prefix: string, timeoutMs = 20
           if (raw === null) return { ready: false, reason: 'no active model', model: null, workers: 0 };
           const active = parseActiveModel(raw);
           const model = { name: active.name, version: active.version };
-          const statuses = await liveStatuses(redis, keys.workerStatusPattern);
+          const statuses = await listWorkerStatuses(redis, prefix);
           const workers = statuses.filter((s) => s.state === 'ready' && s.model?.name === model.name && s.model.version === model.version).length;
           return workers > 0 ? { ready: true, model, workers } : { ready: false, reason: `no ready worker serves ${model.name} v${model.version}`, model, workers };
         })(),

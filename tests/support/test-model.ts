@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ModelRef } from '../../lib/fleet/protocol';
+import { sha256Hex } from '../../lib/model/sha256';
 
 const ROOT = resolve(__dirname, '../..');
 const PYTHON = join(ROOT, '.venv/bin/python');
@@ -25,7 +25,7 @@ export function makeTestModel(dir: string, opts: { seed?: number; golden?: 'ok' 
   const path = join(dir, `test-model-${seed}-${golden}.onnx`);
   execFileSync(PYTHON, [join(__dirname, 'make_test_model.py'), path, '--seed', String(seed), '--golden', golden], { stdio: 'pipe' });
   const bytes = readFileSync(path);
-  return { path, bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+  return { path, bytes, sha256: sha256Hex(bytes) };
 }
 
 /** A registry reference to a test model. */

@@ -1,7 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fetchVerifiedModel, sha256Hex } from './model-cache';
+import { sha256Hex } from '../../lib/model/sha256';
+import { fetchVerifiedModel } from './model-cache';
 
 const bytes = Buffer.from('pretend this is an onnx file');
 const ref = { name: 'm', version: '1', sha256: sha256Hex(bytes), artifactUri: 'mlflow-artifacts:/m.onnx' };

@@ -1,10 +1,9 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelRef } from '../../lib/fleet/protocol';
+import { sha256Hex } from '../../lib/model/sha256';
 import { ModelLoadError } from './model-errors';
-
-export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 /**
  * ONNX bytes of `ref`, verified against its registered sha256. Files are
