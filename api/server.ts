@@ -3,8 +3,8 @@
  * Configuration: see api/config.ts (environment variables only).
  */
 import type { FastifyInstance } from 'fastify';
-import { ConfigError } from '../lib/env';
 import { createLogger, type Logger } from '../lib/logger';
+import { exitOnSignal, runMain } from '../lib/process/main';
 import { InferenceClient } from '../lib/queue/inference-client';
 import { createRedisConnection } from '../lib/queue/redis-connection';
 import { buildApp } from './app';
@@ -58,29 +58,7 @@ async function main(): Promise<void> {
   const logger = createLogger('api', config.LOG_LEVEL);
   const api = await startApi(config, logger);
 
-  const onSignal = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, 'shutting down gracefully');
-    const force = setTimeout(() => {
-      logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'in-flight requests did not finish in time; exiting');
-      process.exit(1);
-    }, config.SHUTDOWN_TIMEOUT_MS);
-    force.unref();
-    api.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  exitOnSignal(logger, { drain: () => api.close(), timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
 }
 
-if (require.main === module) {
-  main().catch((err: unknown) => {
-    if (err instanceof ConfigError) process.stderr.write(`api: ${err.message}\n`);
-    else createLogger('api').fatal({ err }, 'api failed to start');
-    process.exit(1);
-  });
-}
+if (require.main === module) runMain('api', main);

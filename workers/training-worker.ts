@@ -1,13 +1,10 @@
 import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { loadConfig, envField } from '../lib/env';
-import { createLogger } from '../lib/logger';
+import { envField } from '../lib/env';
 import { MlflowClient } from '../lib/mlflow/client';
 import { datasetDeps, temporalWorkerSchema } from '../lib/temporal/worker-config';
-import { connect, createWorker, installRuntime, projectRoot } from '../lib/temporal/start-worker';
-import { createWorkerMetrics } from '../lib/temporal/worker-metrics';
-import { activityMetricsInterceptor } from '../lib/temporal/activity-metrics';
-import { startMetricsServer } from '../lib/metrics/metrics-server';
+import { createWorker } from '../lib/temporal/start-worker';
+import { runWorkerProcess } from '../lib/temporal/worker-process';
 import { createTrainingActivities } from '../activities';
 
 const schema = temporalWorkerSchema.extend({
@@ -21,16 +18,9 @@ const schema = temporalWorkerSchema.extend({
 });
 
 /** Training worker: serves only the trainModel activity, so training capacity scales on its own. */
-async function main(): Promise<void> {
-  const config = loadConfig(schema);
-  const logger = createLogger('training-worker', config.LOG_LEVEL);
-  const root = projectRoot();
-  installRuntime(config, logger);
-  const metrics = createWorkerMetrics('training-worker');
-  const metricsServer = await startMetricsServer({ registry: metrics.registry, host: config.METRICS_HOST, port: config.METRICS_PORT, health: () => ({ ok: true }) });
+runWorkerProcess('training-worker', schema, async ({ config, root, connection, interceptors }) => {
   const workDir = resolve(root, config.TRAINING_WORK_DIR);
   mkdirSync(workDir, { recursive: true });
-  const connection = await connect(config);
   const worker = await createWorker(connection, config, {
     taskQueue: config.TASK_QUEUE,
     activities: createTrainingActivities({
@@ -41,16 +31,7 @@ async function main(): Promise<void> {
       datasets: datasetDeps(config, root),
     }),
     maxConcurrentActivityTaskExecutions: config.MAX_CONCURRENT_TRAININGS,
-    interceptors: { activity: [activityMetricsInterceptor(metrics)] },
+    interceptors,
   });
-  logger.info({ taskQueue: config.TASK_QUEUE, temporal: config.TEMPORAL_ADDRESS, metricsPort: metricsServer.port }, 'training worker started');
-  await worker.run();
-  await connection.close();
-  await metricsServer.close();
-  logger.info('training worker stopped');
-}
-
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
+  return { worker };
 });

@@ -30,7 +30,7 @@ export async function createWorker(connection: NativeConnection, config: Tempora
   return Worker.create({ connection, namespace: config.TEMPORAL_NAMESPACE, ...options });
 }
 
-/** The project root (two levels above this file in both src and dist layouts is not guaranteed, so use the cwd). */
+/** The project root: processes are started from it (`make up`, the images' WORKDIR), in both src and dist layouts. */
 export function projectRoot(): string {
   return resolve(process.cwd());
 }

@@ -1,0 +1,48 @@
+import type { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
+import type { z } from 'zod';
+import { loadConfig } from '../env';
+import { createLogger, type Logger } from '../logger';
+import { startMetricsServer } from '../metrics/metrics-server';
+import { runMain } from '../process/main';
+import { activityMetricsInterceptor } from './activity-metrics';
+import { connect, installRuntime, projectRoot } from './start-worker';
+import type { TemporalWorkerConfig } from './worker-config';
+import { createWorkerMetrics } from './worker-metrics';
+
+export interface WorkerProcessContext<C> {
+  config: C;
+  logger: Logger;
+  root: string;
+  connection: NativeConnection;
+  /** Activity timing and outcome metrics; pass to Worker.create. */
+  interceptors: NonNullable<WorkerOptions['interceptors']>;
+}
+
+/**
+ * The shared skeleton of a Temporal worker process (pipeline, training):
+ * validated config, pino logs, the SDK runtime with its Prometheus exporter,
+ * our own metrics endpoint and the Temporal connection. `build` wires the
+ * worker; it runs until SIGINT/SIGTERM (Worker.run drains in-flight tasks),
+ * then everything closes in reverse start order.
+ */
+export function runWorkerProcess<S extends z.ZodObject & z.ZodType<TemporalWorkerConfig>>(
+  name: string,
+  schema: S,
+  build: (ctx: WorkerProcessContext<z.infer<S>>) => Promise<{ worker: Worker; close?: () => Promise<void> }>,
+): void {
+  runMain(name, async () => {
+    const config = loadConfig(schema);
+    const logger = createLogger(name, config.LOG_LEVEL);
+    installRuntime(config, logger);
+    const metrics = createWorkerMetrics(name);
+    const metricsServer = await startMetricsServer({ registry: metrics.registry, host: config.METRICS_HOST, port: config.METRICS_PORT, health: () => ({ ok: true }) });
+    const connection = await connect(config);
+    const { worker, close } = await build({ config, logger, root: projectRoot(), connection, interceptors: { activity: [activityMetricsInterceptor(metrics)] } });
+    logger.info({ taskQueue: worker.options.taskQueue, temporal: config.TEMPORAL_ADDRESS, metricsPort: metricsServer.port }, `${name} started`);
+    await worker.run();
+    await close?.();
+    await connection.close();
+    await metricsServer.close();
+    logger.info(`${name} stopped`);
+  });
+}
