@@ -184,6 +184,26 @@ export class MlflowClient {
     }
   }
 
+  /** Every registered model with its aliases (all pages). */
+  async searchRegisteredModels(): Promise<T.RegisteredModel[]> {
+    const models: T.RegisteredModel[] = [];
+    let pageToken: string | undefined;
+    do {
+      const res = await this.get<{ registered_models?: T.RegisteredModel[]; next_page_token?: string }>('registered-models/search', {
+        max_results: '1000',
+        ...(pageToken ? { page_token: pageToken } : {}),
+      });
+      models.push(...(res.registered_models ?? []));
+      pageToken = res.next_page_token || undefined;
+    } while (pageToken);
+    return models;
+  }
+
+  /** Names of the registered models that have `alias` (for example every model with a champion). */
+  async modelsWithAlias(alias: string): Promise<string[]> {
+    return (await this.searchRegisteredModels()).filter((m) => (m.aliases ?? []).some((a) => a.alias === alias)).map((m) => m.name);
+  }
+
   /** What an inference worker needs to fetch and verify the version behind an alias. */
   async resolveModelRef(name: string, alias: string): Promise<ModelRef | null> {
     const mv = await this.getModelVersionByAlias(name, alias);

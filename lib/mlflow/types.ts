@@ -54,3 +54,9 @@ export interface ModelVersion {
   tags?: KeyValue[];
   aliases?: string[];
 }
+
+export interface RegisteredModel {
+  name: string;
+  aliases?: { alias: string; version: string }[];
+  tags?: KeyValue[];
+}
