@@ -1,0 +1,43 @@
+#!/bin/sh
+# Starts the MLflow tracking server with authentication (MLflow's basic-auth app) on a PostgreSQL
+# backend store and S3 artifacts proxied by the server (--serve-artifacts: clients never hold S3
+# credentials). Everything secret comes from the environment (Secret lifecycle-mlflow-server);
+# the auth config file is written to /tmp (an emptyDir; the root filesystem is read-only).
+set -eu
+fail() { echo "mlflow: refusing to start: $*" >&2; exit 1; }
+
+for v in MLFLOW_BACKEND_STORE_URI MLFLOW_AUTH_DATABASE_URI MLFLOW_AUTH_ADMIN_USERNAME \
+         MLFLOW_AUTH_ADMIN_PASSWORD MLFLOW_FLASK_SERVER_SECRET_KEY MLFLOW_ARTIFACTS_DESTINATION; do
+  eval "val=\${$v:-}"
+  [ -n "$val" ] || fail "$v is not set"
+done
+# Known development and default values never reach a shared server.
+case "$MLFLOW_AUTH_ADMIN_PASSWORD" in
+  password1234|lifecycle-dev-password|admin|password|changeme) fail "MLFLOW_AUTH_ADMIN_PASSWORD is a well-known default" ;;
+esac
+[ "${#MLFLOW_AUTH_ADMIN_PASSWORD}" -ge 16 ] || fail "MLFLOW_AUTH_ADMIN_PASSWORD is shorter than 16 characters"
+[ "${#MLFLOW_FLASK_SERVER_SECRET_KEY}" -ge 32 ] || fail "MLFLOW_FLASK_SERVER_SECRET_KEY is shorter than 32 characters"
+case "$MLFLOW_AUTH_DATABASE_URI" in
+  *%*) fail "MLFLOW_AUTH_DATABASE_URI contains '%' (configparser interpolation): double it as %%" ;;
+esac
+
+umask 077
+mkdir -p /tmp/mlflow-auth
+# default_permission READ: every authenticated user may read; writes need ownership (a user MANAGEs
+# what it creates) or a grant by an admin. Anonymous requests are refused.
+cat > /tmp/mlflow-auth/basic_auth.ini <<INI
+[mlflow]
+default_permission = READ
+database_uri = ${MLFLOW_AUTH_DATABASE_URI}
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+INI
+export MLFLOW_AUTH_CONFIG_PATH=/tmp/mlflow-auth/basic_auth.ini
+
+exec mlflow server \
+  --app-name basic-auth \
+  --backend-store-uri "$MLFLOW_BACKEND_STORE_URI" \
+  --serve-artifacts \
+  --artifacts-destination "$MLFLOW_ARTIFACTS_DESTINATION" \
+  --host 0.0.0.0 \
+  --port 5000 \
+  --workers "${MLFLOW_WORKERS:-2}"
