@@ -2,6 +2,7 @@
 # root): the mlflow pin of infra/python/requirements.txt with the PostgreSQL backend-store and
 # S3 (MinIO) artifact-store drivers, under infra/python/constraints.txt. The server proxies
 # artifacts (--serve-artifacts), so clients need no S3 credentials.
+# checkov:skip=CKV_DOCKER_7:FROM uses this ARG, whose default is a pinned tag (checkov does not resolve ARGs)
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -11,8 +12,14 @@ COPY infra/python/requirements.txt infra/python/constraints.txt infra/docker/req
 RUN pip install --no-cache-dir -c /tmp/req/constraints.txt \
       "$(grep -E '^mlflow==' /tmp/req/requirements.txt)" -r /tmp/req/requirements-mlflow.txt \
  && mlflow --version \
- && useradd --system --uid 10001 --home-dir /home/mlflow --create-home mlflow
-USER mlflow
+ && groupadd --system --gid 10001 mlflow \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /home/mlflow --create-home mlflow
+# Start script with authentication (basic-auth app, credentials from the environment, refusal of
+# default passwords) and the job that creates the workers' MLflow users: used by the Kubernetes
+# manifests (infra/k8s) and docker-compose.prod.yml.
+COPY --chmod=0555 infra/docker/mlflow/start-server.sh /usr/local/bin/mlflow-start-server
+COPY --chmod=0444 infra/docker/mlflow/ensure-users.py /usr/local/lib/lifecycle/mlflow-ensure-users.py
+USER 10001:10001
 WORKDIR /home/mlflow
 EXPOSE 5000
 # The command (backend store, artifact destination) is set in docker-compose.yml.

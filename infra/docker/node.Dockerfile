@@ -7,8 +7,10 @@
 #                             one-shot seed-datasets job
 #
 # The training worker has its own image (training.Dockerfile: + torch and the trainer).
-# Everything runs as the unprivileged `node` user; the code is owned by root and read-only to it.
+# Everything runs as the unprivileged user `lifecycle` (uid/gid 10001, numeric so Kubernetes can
+# verify runAsNonRoot); the code is owned by root and read-only to it.
 
+# checkov:skip=CKV_DOCKER_7:FROM uses this ARG, whose default is a pinned tag (checkov does not resolve ARGs)
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 # ---------------------------------------------------------------- build
@@ -44,7 +46,9 @@ COPY --from=build /app/dist ./dist
 COPY infra/docker/healthcheck.mjs /usr/local/lib/lifecycle/healthcheck.mjs
 # Writable state (model cache, dataset cache, training work dirs) lives under /var/lib/lifecycle;
 # mount a volume there to keep it across restarts.
-RUN mkdir -p /var/lib/lifecycle && chown node:node /var/lib/lifecycle
+RUN groupadd --system --gid 10001 lifecycle \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /home/lifecycle --create-home lifecycle \
+ && mkdir -p /var/lib/lifecycle && chown 10001:10001 /var/lib/lifecycle
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     METRICS_HOST=0.0.0.0 \
@@ -53,7 +57,7 @@ ENV NODE_ENV=production \
     TRAINING_WORK_DIR=/var/lib/lifecycle/training
 ARG GIT_COMMIT=unknown
 ENV GIT_COMMIT=${GIT_COMMIT}
-USER node
+USER 10001:10001
 EXPOSE 8000 9101
 # tini as PID 1: forwards SIGTERM for the graceful shutdowns and reaps child processes (dvc, git).
 ENTRYPOINT ["/usr/bin/tini", "--"]
@@ -82,8 +86,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends git \
  && rm -rf /var/lib/apt/lists/*
 COPY dvc /opt/lifecycle/dataset-repo/dvc
-RUN cd /opt/lifecycle/dataset-repo \
- && rm -rf dvc/.dvc/cache dvc/.dvc/tmp dvc/.dvc/config.local \
+WORKDIR /opt/lifecycle/dataset-repo
+RUN rm -rf dvc/.dvc/cache dvc/.dvc/tmp dvc/.dvc/config.local \
  && git init --quiet --initial-branch=main \
  && git add --all \
  && git -c user.name=lifecycle -c user.email=lifecycle@localhost commit --quiet -m "Lifecycle datasets (DVC pointers)" \
@@ -91,7 +95,7 @@ RUN cd /opt/lifecycle/dataset-repo \
 
 # ---------------------------------------------------------------- pipeline worker
 FROM runtime AS pipeline-worker
-USER root
+USER 0:0
 RUN apt-get update \
  && apt-get install -y --no-install-recommends git python3 \
  && rm -rf /var/lib/apt/lists/* \
@@ -105,6 +109,6 @@ ENV LIFECYCLE_VENV=/opt/venv \
     DATASET_REPO=/opt/lifecycle/dataset-repo \
     METRICS_PORT=9102 \
     TEMPORAL_METRICS_PORT=9464
-USER node
+USER 10001:10001
 EXPOSE 9102 9464
 CMD ["node", "dist/workers/pipeline-worker.js"]

@@ -4,6 +4,7 @@
 # The Node.js build stages are the same as node.Dockerfile's (Docker cannot share stages between
 # files; BuildKit reuses the identical layers).
 
+# checkov:skip=CKV_DOCKER_7:FROM uses this ARG, whose default is a pinned tag (checkov does not resolve ARGs)
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 # ---------------------------------------------------------------- build
@@ -54,8 +55,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends git \
  && rm -rf /var/lib/apt/lists/*
 COPY dvc /opt/lifecycle/dataset-repo/dvc
-RUN cd /opt/lifecycle/dataset-repo \
- && rm -rf dvc/.dvc/cache dvc/.dvc/tmp dvc/.dvc/config.local \
+WORKDIR /opt/lifecycle/dataset-repo
+RUN rm -rf dvc/.dvc/cache dvc/.dvc/tmp dvc/.dvc/config.local \
  && git init --quiet --initial-branch=main \
  && git add --all \
  && git -c user.name=lifecycle -c user.email=lifecycle@localhost commit --quiet -m "Lifecycle datasets (DVC pointers)"
@@ -74,7 +75,9 @@ COPY --from=trainer-venv /opt/venv /opt/venv
 COPY --from=dataset-repo /opt/lifecycle/dataset-repo /opt/lifecycle/dataset-repo
 COPY trainer ./trainer
 COPY infra/docker/healthcheck.mjs /usr/local/lib/lifecycle/healthcheck.mjs
-RUN mkdir -p /var/lib/lifecycle && chown node:node /var/lib/lifecycle
+RUN groupadd --system --gid 10001 lifecycle \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /home/lifecycle --create-home lifecycle \
+ && mkdir -p /var/lib/lifecycle && chown 10001:10001 /var/lib/lifecycle
 ENV NODE_ENV=production \
     METRICS_HOST=0.0.0.0 \
     METRICS_PORT=9103 \
@@ -86,7 +89,7 @@ ENV NODE_ENV=production \
     PYTHONDONTWRITEBYTECODE=1
 ARG GIT_COMMIT=unknown
 ENV GIT_COMMIT=${GIT_COMMIT}
-USER node
+USER 10001:10001
 EXPOSE 9103 9465
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "dist/workers/training-worker.js"]

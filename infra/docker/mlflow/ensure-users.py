@@ -1,6 +1,6 @@
 """Creates (or re-keys) the MLflow service users of Lifecycle through MLflow's basic-auth REST API.
 
-Run by the Job `mlflow-users` (infra/k8s/base/mlflow.yaml) with the admin credentials; idempotent:
+Run by the Job `mlflow-users` (infra/k8s/base/mlflow.yaml) and docker-compose.prod.yml's `mlflow-users` with the admin credentials; idempotent:
 an existing user gets its password set to the Secret's value, so rotating a Secret and re-running
 the Job rotates the user. Users: MLFLOW_USERS is a space-separated list of env-var prefixes, each
 with <PREFIX>_USERNAME and <PREFIX>_PASSWORD set. Permissions: the server's default_permission

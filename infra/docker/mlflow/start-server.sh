@@ -1,7 +1,8 @@
 #!/bin/sh
 # Starts the MLflow tracking server with authentication (MLflow's basic-auth app) on a PostgreSQL
 # backend store and S3 artifacts proxied by the server (--serve-artifacts: clients never hold S3
-# credentials). Everything secret comes from the environment (Secret lifecycle-mlflow-server);
+# credentials). Used by infra/k8s (Secret lifecycle-mlflow-server) and docker-compose.prod.yml.
+# Everything secret comes from the environment;
 # the auth config file is written to /tmp (an emptyDir; the root filesystem is read-only).
 set -eu
 fail() { echo "mlflow: refusing to start: $*" >&2; exit 1; }
