@@ -1,4 +1,4 @@
-import { MlflowClient, MlflowError, modelRefOf } from './client';
+import { MlflowClient, MlflowError, authFromEnv, modelRefOf } from './client';
 
 function fakeFetch(status: number, body: unknown): typeof fetch {
   return () => Promise.resolve(new Response(typeof body === 'string' ? body : JSON.stringify(body), { status }));
@@ -53,5 +53,38 @@ describe('MlflowClient (unit)', () => {
       sha256: 'h',
       artifactUri: 'u',
     });
+  });
+
+  it('sends basic auth from MLFLOW_TRACKING_USERNAME/PASSWORD, like MLflow clients', async () => {
+    const seen: string[] = [];
+    const recorder: typeof fetch = (_url, init) => {
+      seen.push(new Headers(init?.headers).get('authorization') ?? '');
+      return Promise.resolve(new Response(JSON.stringify({ run: { info: { run_id: 'r' }, data: {} } }), { status: 200 }));
+    };
+    const auth = authFromEnv({ MLFLOW_TRACKING_USERNAME: 'admin', MLFLOW_TRACKING_PASSWORD: 's3cret' });
+    const c = new MlflowClient({ trackingUri: 'http://x', fetchImpl: recorder, auth });
+    await c.getRun('r');
+    await c.uploadArtifact('mlflow-artifacts:/1/r/artifacts/a.txt', Buffer.from('a')).catch(() => undefined);
+    expect(seen).toEqual([`Basic ${Buffer.from('admin:s3cret').toString('base64')}`, `Basic ${Buffer.from('admin:s3cret').toString('base64')}`]);
+  });
+
+  it('sends a bearer token from MLFLOW_TRACKING_TOKEN and nothing without credentials', () => {
+    expect(authFromEnv({ MLFLOW_TRACKING_TOKEN: 't' })).toEqual({ token: 't' });
+    expect(authFromEnv({})).toBeUndefined();
+  });
+
+  it('reports refused credentials as a non-transient error', async () => {
+    const c = new MlflowClient({ trackingUri: 'http://x', fetchImpl: fakeFetch(401, 'You are not authenticated') });
+    await expect(c.getRun('r')).rejects.toMatchObject({ status: 401, errorCode: 'UNAUTHENTICATED', transient: false });
+  });
+
+  it('ends a run as KILLED', async () => {
+    const bodies: unknown[] = [];
+    const recorder: typeof fetch = (_url, init) => {
+      bodies.push(JSON.parse(init?.body as string));
+      return Promise.resolve(new Response('{}', { status: 200 }));
+    };
+    await new MlflowClient({ trackingUri: 'http://x', fetchImpl: recorder }).setTerminated('r', 'KILLED');
+    expect(bodies[0]).toMatchObject({ run_id: 'r', status: 'KILLED' });
   });
 });

@@ -1,26 +1,10 @@
 import type { ModelRef } from '../fleet/protocol';
 import type * as T from './types';
+import { MlflowError, MlflowHttp, authFromEnv, expectOk, type MlflowAuth } from './http';
+
+export { MlflowError, authFromEnv, type MlflowAuth } from './http';
 
 export type * from './types';
-
-/** An MLflow REST error, keeping MLflow's own `error_code` (e.g. RESOURCE_DOES_NOT_EXIST). */
-export class MlflowError extends Error {
-  readonly code = 'MLFLOW_ERROR';
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly errorCode: string | undefined,
-  ) {
-    super(message);
-  }
-  get notFound(): boolean {
-    return this.status === 404 || this.errorCode === 'RESOURCE_DOES_NOT_EXIST';
-  }
-  /** 5xx and 429 are worth retrying; 4xx are the caller's fault. */
-  get transient(): boolean {
-    return this.status >= 500 || this.status === 429;
-  }
-}
 
 /** Model-version tags Lifecycle writes; readers (rollout, workers) rely on them. */
 export const VERSION_TAGS = {
@@ -28,6 +12,12 @@ export const VERSION_TAGS = {
   onnxUri: 'lifecycle.onnx_uri',
   runId: 'lifecycle.run_id',
   datasetDigest: 'lifecycle.dataset_digest',
+  /** sha256 digest of the held-out split the version's metrics were measured on. */
+  testSplitDigest: 'lifecycle.dataset.test_digest',
+  /** The champion this version replaced when it was promoted (what `rollback` goes back to). */
+  previousChampion: 'lifecycle.previous_champion',
+  /** promoted | rejected | cancelled | failed: how the version's workflow ended. */
+  outcome: 'lifecycle.outcome',
   metric: 'lifecycle.gate.metric',
 } as const;
 
@@ -36,6 +26,8 @@ export interface MlflowClientOptions {
   fetchImpl?: typeof fetch;
   /** Per-call timeout; MLflow calls are small, so anything slower is a fault. */
   timeoutMs?: number;
+  /** Default: MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN from the environment, like MLflow's own clients. */
+  auth?: MlflowAuth;
 }
 
 /**
@@ -45,13 +37,24 @@ export interface MlflowClientOptions {
  */
 export class MlflowClient {
   private readonly base: string;
-  private readonly fetchImpl: typeof fetch;
-  private readonly timeoutMs: number;
+  private readonly http: MlflowHttp;
 
   constructor(opts: MlflowClientOptions) {
     this.base = opts.trackingUri.replace(/\/+$/, '');
-    this.fetchImpl = opts.fetchImpl ?? fetch;
-    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.http = new MlflowHttp({ base: this.base, fetchImpl: opts.fetchImpl ?? fetch, timeoutMs: opts.timeoutMs ?? 30_000, auth: opts.auth ?? authFromEnv() });
+  }
+
+  /** The tracking server this client talks to (handed to MLflow's Python client as MLFLOW_TRACKING_URI). */
+  get trackingUri(): string {
+    return this.base;
+  }
+
+  private get<R>(endpoint: string, query: Record<string, string>): Promise<R> {
+    return this.http.get<R>(endpoint, query);
+  }
+
+  private post<R>(endpoint: string, body: unknown, method?: 'POST' | 'PATCH' | 'DELETE'): Promise<R> {
+    return this.http.post<R>(endpoint, body, method);
   }
 
   // ---- experiments & runs ------------------------------------------------
@@ -127,12 +130,12 @@ export class MlflowClient {
   }
 
   async uploadArtifact(artifactUri: string, body: Buffer, contentType = 'application/octet-stream'): Promise<void> {
-    const res = await this.request(this.artifactUrl(artifactUri), { method: 'PUT', body, headers: { 'content-type': contentType } });
+    const res = await this.http.request(this.artifactUrl(artifactUri), { method: 'PUT', body, headers: { 'content-type': contentType } });
     await expectOk(res, `upload ${artifactUri}`);
   }
 
   async downloadArtifact(artifactUri: string): Promise<Buffer> {
-    const res = await this.request(this.artifactUrl(artifactUri), { method: 'GET' });
+    const res = await this.http.request(this.artifactUrl(artifactUri), { method: 'GET' });
     await expectOk(res, `download ${artifactUri}`);
     return Buffer.from(await res.arrayBuffer());
   }
@@ -152,12 +155,14 @@ export class MlflowClient {
     return res.model_versions ?? [];
   }
 
-  async createModelVersion(name: string, source: string, runId: string, tags: Record<string, string>): Promise<T.ModelVersion> {
+  /** `modelId` links the version to an MLflow 3 logged model (source `models:/m-...`). */
+  async createModelVersion(name: string, source: string, runId: string, tags: Record<string, string>, modelId?: string): Promise<T.ModelVersion> {
     const res = await this.post<{ model_version: T.ModelVersion }>('model-versions/create', {
       name,
       source,
       run_id: runId,
       tags: toKeyValues(tags),
+      ...(modelId ? { model_id: modelId } : {}),
     });
     return res.model_version;
   }
@@ -172,6 +177,41 @@ export class MlflowClient {
 
   async setAlias(name: string, alias: string, version: string): Promise<void> {
     await this.post('registered-models/alias', { name, alias, version });
+  }
+
+  /** Removes an alias; a missing alias or model is already the wanted state. */
+  async deleteAlias(name: string, alias: string): Promise<void> {
+    try {
+      await this.post('registered-models/alias', { name, alias }, 'DELETE');
+    } catch (err) {
+      if (!(err instanceof MlflowError && err.notFound)) throw err;
+    }
+  }
+
+  /** The registered model with its aliases, or null when it does not exist. */
+  async getRegisteredModel(name: string): Promise<T.RegisteredModel | null> {
+    try {
+      return (await this.get<{ registered_model: T.RegisteredModel }>('registered-models/get', { name })).registered_model;
+    } catch (err) {
+      if (err instanceof MlflowError && err.notFound) return null;
+      throw err;
+    }
+  }
+
+  /** Every model version matching `filter` (all pages), newest version first. */
+  async searchAllModelVersions(filter: string): Promise<T.ModelVersion[]> {
+    const versions: T.ModelVersion[] = [];
+    let pageToken: string | undefined;
+    do {
+      const res = await this.get<{ model_versions?: T.ModelVersion[]; next_page_token?: string }>('model-versions/search', {
+        filter,
+        max_results: '1000',
+        ...(pageToken ? { page_token: pageToken } : {}),
+      });
+      versions.push(...(res.model_versions ?? []));
+      pageToken = res.next_page_token || undefined;
+    } while (pageToken);
+    return versions.sort((a, b) => Number(b.version) - Number(a.version));
   }
 
   /** The version behind an alias, or null when the model or alias does not exist. */
@@ -209,43 +249,7 @@ export class MlflowClient {
     const mv = await this.getModelVersionByAlias(name, alias);
     return mv ? modelRefOf(mv) : null;
   }
-
-  // ---- transport -----------------------------------------------------------
-
-  private async get<R>(endpoint: string, query: Record<string, string>): Promise<R> {
-    const qs = new URLSearchParams(query).toString();
-    return this.call<R>(`${this.base}/api/2.0/mlflow/${endpoint}?${qs}`, { method: 'GET' });
-  }
-
-  private async post<R>(endpoint: string, body: unknown): Promise<R> {
-    return this.call<R>(`${this.base}/api/2.0/mlflow/${endpoint}`, {
-      method: 'POST',
-      body: JSON.stringify(body),
-      headers: { 'content-type': 'application/json' },
-    });
-  }
-
-  private async call<R>(url: string, init: RequestInit): Promise<R> {
-    const res = await this.request(url, init);
-    await expectOk(res, `${init.method ?? 'GET'} ${url.replace(this.base, '')}`);
-    return (await res.json()) as R;
-  }
-
-  private async request(url: string, init: RequestInit, attempt = 1): Promise<Response> {
-    try {
-      return await this.fetchImpl(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
-    } catch (err) {
-      const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
-      // MLflow's server (uvicorn) closes idle keep-alive connections after a few seconds; a request
-      // sent on such a pooled socket fails before the server sees it. One fresh attempt fixes that.
-      if (attempt === 1 && cause?.code !== undefined && STALE_SOCKET_CODES.has(cause.code)) return this.request(url, init, 2);
-      const detail = cause ? ` (${cause.code ?? ''} ${cause.message ?? ''})` : '';
-      throw new MlflowError(`MLflow unreachable at ${this.base}: ${(err as Error).message}${detail}`, 503, 'UNAVAILABLE');
-    }
-  }
 }
-
-const STALE_SOCKET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
 /** Builds the fleet's view of a registered version from the tags Lifecycle wrote at registration. */
 export function modelRefOf(mv: T.ModelVersion): ModelRef {
@@ -265,19 +269,4 @@ export function tagsOf(entity: { tags?: T.KeyValue[] } | { data?: { tags?: T.Key
 
 function toKeyValues(record: Record<string, string>): T.KeyValue[] {
   return Object.entries(record).map(([key, value]) => ({ key, value }));
-}
-
-async function expectOk(res: Response, what: string): Promise<void> {
-  if (res.ok) return;
-  const text = await res.text().catch(() => '');
-  let errorCode: string | undefined;
-  let message = text.slice(0, 500);
-  try {
-    const body = JSON.parse(text) as { error_code?: string; message?: string };
-    errorCode = body.error_code;
-    message = body.message ?? message;
-  } catch {
-    /* not JSON: keep the raw text */
-  }
-  throw new MlflowError(`MLflow ${what} failed (${res.status}${errorCode ? ` ${errorCode}` : ''}): ${message}`, res.status, errorCode);
 }
