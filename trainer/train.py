@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Lifecycle's default trainer (the trainer contract in DESIGN.md, details in trainer/README.md).
 
-    python trainer/train.py --data DATASET_DIR --params PARAMS.json --out OUT_DIR
+    python trainer/train.py --data DATASET_DIR --params PARAMS.json --out OUT_DIR [--resume CHECKPOINT]
 
 Writes OUT_DIR/model.onnx (with lifecycle.* metadata), metrics.json, history.json, run_info.json,
-confusion_matrix.json and confusion_matrix.png. Progress goes to stdout as one JSON object per line;
-logs and errors go to stderr. Exit codes: 0 ok, 2 bad input (dataset, params, arguments: retrying
-cannot help), 1 any other failure.
+confusion_matrix.json, confusion_matrix.png, and after every epoch OUT_DIR/checkpoints/epoch-NNNN.pt
+(the two newest are kept), from which --resume continues bit-exactly. Progress goes to stdout as one
+JSON object per line; logs and errors go to stderr. Exit codes: 0 ok, 2 bad input (dataset, params,
+arguments, a checkpoint that does not fit: retrying cannot help), 1 any other failure.
 """
 
 from __future__ import annotations
@@ -33,20 +34,44 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--data", required=True, type=Path, help="dataset directory (labels.json, train/, test/)")
     parser.add_argument("--params", type=Path, help="JSON file of training params (all optional)")
     parser.add_argument("--out", required=True, type=Path, help="output directory (created if missing)")
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="continue from a checkpoint (OUT/checkpoints/epoch-NNNN.pt) made with the same data and params",
+    )
     parser.add_argument("--version", action="version", version=f"{TRAINER_NAME}/{TRAINER_VERSION}")
     return parser.parse_args(argv)
 
 
-def train(data_dir: Path, params: Params, out_dir: Path) -> dict:
+def train(data_dir: Path, params: Params, out_dir: Path, resume: Path | None = None) -> dict:
     started = time.monotonic()
     import numpy as np
     import torch
-    import torch.nn.functional as F
 
-    from lifecycle_trainer.data import default_workers, load_dataset, stratified_split
-    from lifecycle_trainer.export import choose_golden, export_onnx
-    from lifecycle_trainer.model import Normalization, SmallCNN, augment_batch, evaluate
-    from lifecycle_trainer.report import confusion_json, confusion_matrix, draw_confusion_png, emit, log, write_json
+    from lifecycle_trainer.checkpoint import (
+        TrainingState,
+        check_data,
+        check_params,
+        checkpoint_path,
+        load_checkpoint,
+        restore,
+        save_checkpoint,
+    )
+    from lifecycle_trainer.data import Geometry, default_workers, fingerprint, load_dataset, stratified_split
+    from lifecycle_trainer.export import choose_golden, export_onnx, input_spec
+    from lifecycle_trainer.model import Normalization, SmallCNN, evaluate
+    from lifecycle_trainer.report import (
+        Exact,
+        confusion_json,
+        confusion_matrix,
+        draw_confusion_png,
+        emit,
+        environment,
+        log,
+        write_json,
+    )
+    from lifecycle_trainer.training import run_epoch
 
     torch.set_num_threads(params.num_threads)
     try:
@@ -56,14 +81,23 @@ def train(data_dir: Path, params: Params, out_dir: Path) -> dict:
     torch.manual_seed(params.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
 
+    # Read and check the checkpoint before the (slow) dataset, so a bad file or other params fail at once.
+    checkpoint = load_checkpoint(resume) if resume is not None else None
+    if checkpoint is not None:
+        check_params(checkpoint, resume, params.as_dict())
     out_dir.mkdir(parents=True, exist_ok=True)
-    log(f"loading {data_dir}")
+    geometry = Geometry(size=params.image_size, channels=params.channels)
+    log(f"loading {data_dir} ({geometry.colorspace} {geometry.size}x{geometry.size})")
     load_started = time.monotonic()
-    ds = load_dataset(data_dir, params.max_train_per_class, workers=default_workers(params.num_threads))
+    ds = load_dataset(data_dir, params.max_train_per_class, workers=default_workers(params.num_threads), geometry=geometry)
     load_s = time.monotonic() - load_started
     labels = ds.labels
+    data_sha256 = fingerprint(ds)
     train_idx, val_idx = stratified_split(ds.train.labels, params.val_fraction, params.seed)
     norm = Normalization.fit(ds.train.images[train_idx])
+    norm_info = {**norm.as_dict(), "scale": Exact(norm.scale)}  # outputs round floats to 6 places, not this one
+    if checkpoint is not None:
+        check_data(checkpoint, resume, {"labels": labels, "data_sha256": data_sha256, "normalization": norm.as_dict()})
 
     x_train = torch.from_numpy(ds.train.images[train_idx])
     y_train = torch.from_numpy(ds.train.labels[train_idx])
@@ -84,78 +118,67 @@ def train(data_dir: Path, params: Params, out_dir: Path) -> dict:
         val_samples=len(y_val),
         val_split=val_split,
         test_samples=len(y_test),
-        normalization={"mean": norm.mean, "std": norm.std},
+        normalization=norm_info,
+        input=input_spec(geometry),
         load_s=load_s,
     )
     log(f"loaded {len(y_train)} train / {len(val_idx)} val / {len(y_test)} test images in {load_s:.1f} s; {labels}")
 
     # channels_last runs the small convolutions ~1.5x faster on CPU (oneDNN); exported as usual.
-    model = SmallCNN(len(labels)).to(memory_format=torch.channels_last)
+    model = SmallCNN(len(labels), in_channels=geometry.channels, image_size=geometry.size).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay)
     steps_per_epoch = math.ceil(len(y_train) / params.batch_size)
+    total_steps = params.epochs * steps_per_epoch
+    # 25% warm-up; torch's OneCycleLR divides by zero when warm-up ends exactly at step 1 (4 steps in all).
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=params.learning_rate, total_steps=params.epochs * steps_per_epoch, pct_start=0.25
+        optimizer, max_lr=params.learning_rate, total_steps=total_steps, pct_start=0.25 if total_steps != 4 else 0.3
     )
     generator = torch.Generator().manual_seed(params.seed)
+    state = TrainingState(model=model, optimizer=optimizer, scheduler=scheduler, generator=generator)
 
     history: list[dict] = []
-    step = 0
+    step, first_epoch, prior_training_s = 0, 1, 0.0
+    resumed_from = None
+    if checkpoint is not None:
+        restore(checkpoint, state)
+        history, step = list(checkpoint["history"]), int(checkpoint["step"])
+        first_epoch, prior_training_s = int(checkpoint["epoch"]) + 1, float(checkpoint["training_seconds"])
+        resumed_from = {"path": str(resume.resolve()), "epoch": int(checkpoint["epoch"]), "step": step}
+        emit("resume", from_epoch=int(checkpoint["epoch"]), epochs=params.epochs, step=step, path=str(resume.resolve()))
+        log(f"resumed from {resume} after epoch {checkpoint['epoch']} (step {step})")
+
     train_started = time.monotonic()
-    for epoch in range(1, params.epochs + 1):
-        model.train()
-        order = torch.randperm(len(y_train), generator=generator)
-        epoch_loss = epoch_correct = 0.0
-        window_loss, window_steps = 0.0, 0
-        for i in range(steps_per_epoch):
-            idx = order[i * params.batch_size : (i + 1) * params.batch_size]
-            pixels = x_train[idx]
-            if params.augment:
-                pixels = augment_batch(pixels, generator)
-            targets = y_train[idx]
-            logits = model(norm.apply(pixels).contiguous(memory_format=torch.channels_last))
-            loss = F.cross_entropy(logits, targets, label_smoothing=params.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                raise RuntimeError(f"training diverged at epoch {epoch} step {step} (loss {loss_value}); lower learning_rate")
-            epoch_loss += loss_value * len(idx)
-            epoch_correct += float((logits.argmax(dim=1) == targets).sum())
-            window_loss += loss_value
-            window_steps += 1
-            if step % params.progress_every == 0:
-                emit(
-                    "progress",
-                    epoch=epoch,
-                    epochs=params.epochs,
-                    step=step,
-                    steps_per_epoch=steps_per_epoch,
-                    loss=window_loss / window_steps,
-                    lr=scheduler.get_last_lr()[0],
-                    elapsed_s=time.monotonic() - started,
-                )
-                window_loss, window_steps = 0.0, 0
+    for epoch in range(first_epoch, params.epochs + 1):
+        step, record = run_epoch(state, params, epoch, step, steps_per_epoch, norm, x_train, y_train, started)
         val = evaluate(model, x_val, y_val, norm)
-        record = {
-            "epoch": epoch,
-            "epochs": params.epochs,
-            "step": step,
-            "loss": epoch_loss / len(y_train),
-            "train_accuracy": epoch_correct / len(y_train),
-            "val_accuracy": val.accuracy,
-            "val_loss": val.loss,
-            "elapsed_s": time.monotonic() - started,
-        }
+        record.update(val_accuracy=val.accuracy, val_loss=val.loss, elapsed_s=time.monotonic() - started)
         history.append(record)
         emit("epoch", **record)
-    training_s = time.monotonic() - train_started
+        path = checkpoint_path(out_dir, epoch).resolve()
+        sha256 = save_checkpoint(
+            path,
+            state,
+            {
+                "trainer": f"{TRAINER_NAME}/{TRAINER_VERSION}",
+                "epoch": epoch,
+                "epochs": params.epochs,
+                "step": step,
+                "history": history,
+                "training_seconds": prior_training_s + time.monotonic() - train_started,
+                "params": params.as_dict(),
+                "labels": labels,
+                "normalization": norm.as_dict(),
+                "input": input_spec(geometry),
+                "data_sha256": data_sha256,
+            },
+        )
+        emit("checkpoint", epoch=epoch, epochs=params.epochs, path=str(path), sha256=sha256)
+    training_s = prior_training_s + time.monotonic() - train_started
 
     test = evaluate(model, x_test, y_test, norm)
     matrix = confusion_matrix(ds.test.labels, test.predictions, len(labels))
-    write_json(out_dir / "confusion_matrix.json", confusion_json(matrix, labels, "test"))
+    confusion = confusion_json(matrix, labels, "test")
+    write_json(out_dir / "confusion_matrix.json", confusion)
     draw_confusion_png(
         out_dir / "confusion_matrix.png",
         matrix,
@@ -165,7 +188,7 @@ def train(data_dir: Path, params: Params, out_dir: Path) -> dict:
 
     golden_idx = choose_golden(ds.test.images, ds.test.labels, test.probabilities, len(labels))
     model = model.to(memory_format=torch.contiguous_format)
-    golden = export_onnx(model, out_dir / "model.onnx", labels, norm, ds.test.images[golden_idx])
+    golden = export_onnx(model, out_dir / "model.onnx", labels, norm, ds.test.images[golden_idx], geometry)
     log(f"exported {out_dir / 'model.onnx'} (golden test images {golden_idx}: {golden['expected_labels']})")
 
     last = history[-1]
@@ -179,6 +202,7 @@ def train(data_dir: Path, params: Params, out_dir: Path) -> dict:
         "training_seconds": training_s,
         "val_split": val_split,
         "trainer_version": f"{TRAINER_NAME}/{TRAINER_VERSION}",
+        "per_class_test_accuracy": confusion["per_class_accuracy"],
     }
     write_json(out_dir / "metrics.json", metrics)
     write_json(out_dir / "history.json", history)
@@ -188,11 +212,16 @@ def train(data_dir: Path, params: Params, out_dir: Path) -> dict:
             "trainer": f"{TRAINER_NAME}/{TRAINER_VERSION}",
             "params": params.as_dict(),
             "labels": labels,
-            "normalization": {"scale": norm.scale, "mean": [norm.mean], "std": [norm.std]},
+            "normalization": norm_info,
+            "input": input_spec(geometry),
             "samples": {"train": len(y_train), "val": len(val_idx), "test": len(y_test)},
             "val_split": val_split,
+            "data_sha256": data_sha256,
             "golden_test_indices": golden_idx,
+            "resumed_from": resumed_from,
             "timings_s": {"load": load_s, "train": training_s, "total": time.monotonic() - started},
+            "environment": environment(),
+            # Kept for readers of the 0.1.0 layout; the same values are in `environment`.
             "torch": torch.__version__,
             "numpy": np.__version__,
         },
@@ -212,10 +241,13 @@ def main(argv: list[str] | None = None) -> int:
         params = load_params(args.params) if args.params else Params()
         if not args.data.is_dir():
             raise TrainerInputError(f"dataset directory not found: {args.data}")
-        train(args.data, params, args.out)
+        if args.resume is not None and not args.resume.is_file():
+            raise TrainerInputError(f"checkpoint not found: {args.resume}")
+        train(args.data, params, args.out, args.resume)
         return 0
     except TrainerInputError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        reason = " ".join(str(exc).split("\n"))  # the last stderr line is the whole reason
+        sys.stderr.write(f"error: {reason}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")

@@ -1,7 +1,7 @@
-"""Lifecycle's default trainer: a small CNN for 28x28 grayscale images, exported to ONNX."""
+"""Lifecycle's default trainer: a small CNN for grayscale or RGB images, exported to ONNX."""
 
 TRAINER_NAME = "lifecycle-cnn"
-TRAINER_VERSION = "0.1.0"
+TRAINER_VERSION = "0.2.0"
 
 
 class TrainerInputError(Exception):

@@ -13,6 +13,7 @@ from onnx.reference import ReferenceEvaluator
 from torch import nn
 
 from . import TRAINER_NAME, TRAINER_VERSION
+from .data import Geometry
 from .model import Normalization
 
 INPUT_NAME = "input"
@@ -25,6 +26,19 @@ EXPORT_ATOL = 1e-4
 
 def _compact(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def input_spec(geometry: Geometry) -> dict:
+    """The lifecycle.input metadata: what serving must feed the graph."""
+    return {
+        "name": INPUT_NAME,
+        "layout": "NCHW",
+        "channels": geometry.channels,
+        "height": geometry.size,
+        "width": geometry.size,
+        "colorspace": geometry.colorspace,
+        "dtype": "float32",
+    }
 
 
 def choose_golden(
@@ -61,10 +75,15 @@ def export_onnx(
     labels: list[str],
     norm: Normalization,
     golden_pixels: np.ndarray,
+    geometry: Geometry,
 ) -> dict:
-    """Writes model.onnx with metadata_props; returns the golden entry that was recorded."""
+    """Writes model.onnx with metadata_props; returns the golden entry that was recorded.
+
+    `golden_pixels` are uint8 [N,S,S] or [N,S,S,C]; the golden inputs are stored flattened in that
+    (HWC, interleaved) order, which is what serving's pixelsToTensor takes.
+    """
     model.eval()
-    dummy = torch.zeros(1, 1, 28, 28, dtype=torch.float32)
+    dummy = torch.zeros(1, geometry.channels, geometry.size, geometry.size, dtype=torch.float32)
     buffer = io.BytesIO()
     torch.onnx.export(
         model,
@@ -80,7 +99,7 @@ def export_onnx(
     proto = onnx.load_from_string(buffer.getvalue())
 
     with torch.no_grad():
-        x = norm.apply(torch.from_numpy(golden_pixels.reshape(-1, 28, 28)))
+        x = norm.apply(torch.from_numpy(golden_pixels.reshape(-1, *geometry.pixel_shape))).contiguous()
         logits = model(x)
         probs = torch.softmax(logits, dim=1).numpy()
     top = probs.argmax(axis=1)
@@ -92,10 +111,8 @@ def export_onnx(
 
     meta = {
         "lifecycle.labels": _compact(labels),
-        "lifecycle.input": _compact(
-            {"name": INPUT_NAME, "layout": "NCHW", "channels": 1, "height": 28, "width": 28, "colorspace": "grayscale", "dtype": "float32"}
-        ),
-        "lifecycle.normalization": _compact({"scale": norm.scale, "mean": [norm.mean], "std": [norm.std]}),
+        "lifecycle.input": _compact(input_spec(geometry)),
+        "lifecycle.normalization": _compact(norm.as_dict()),
         "lifecycle.output": _compact({"name": OUTPUT_NAME, "kind": "logits"}),
         "lifecycle.trainer": f"{TRAINER_NAME}/{TRAINER_VERSION}",
         "lifecycle.golden": _compact(golden),

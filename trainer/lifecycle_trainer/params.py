@@ -29,6 +29,10 @@ class Params:
     num_threads: int = 2
     # Emit a {"event":"progress"} line every this many optimizer steps.
     progress_every: int = 50
+    # Input geometry: images are converted to grayscale (1) or RGB (3) and resized to
+    # image_size x image_size (bilinear) when they are not already that size.
+    image_size: int = 28
+    channels: int = 1
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,6 +45,8 @@ _INT_RANGES = {
     "max_train_per_class": (1, 10**9),
     "num_threads": (1, 256),
     "progress_every": (1, 10**9),
+    "image_size": (8, 512),
+    "channels": (1, 3),
 }
 _FLOAT_RANGES = {
     "learning_rate": (1e-7, 10.0),
@@ -75,6 +81,8 @@ def _coerce(name: str, value: Any) -> Any:
         lo, hi = _INT_RANGES[name]
         if not lo <= int(value) <= hi:
             raise TrainerInputError(f"param {name} must be in [{lo}, {hi}], got {value!r}")
+        if name == "channels" and int(value) not in (1, 3):
+            raise TrainerInputError(f"param channels must be 1 (grayscale) or 3 (RGB), got {value!r}")
         return int(value)
     lo, hi = _FLOAT_RANGES[name]
     if not lo <= float(value) <= hi:

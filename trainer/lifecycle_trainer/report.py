@@ -11,7 +11,13 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 
+class Exact(float):
+    """A float written with full precision (e.g. the normalisation scale 1/255), not rounded like metrics."""
+
+
 def _clean(value: object) -> object:
+    if isinstance(value, Exact):
+        return float(value)
     if isinstance(value, float):
         return round(value, 6) if math.isfinite(value) else None
     if isinstance(value, dict):
@@ -105,3 +111,27 @@ def draw_confusion_png(path: Path, matrix: np.ndarray, names: list[str], title: 
     side = side.rotate(90, expand=True)
     img.paste(side, (4, top + n * cell // 2 - side.height // 2), side)
     img.save(path, format="PNG", optimize=False)
+
+
+def environment() -> dict:
+    """Library versions and platform: the lineage a run_info.json records next to the params."""
+    import platform
+    from importlib import metadata
+
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "onnx": version("onnx"),
+        "numpy": np.__version__,
+        "pillow": version("pillow"),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+    }
