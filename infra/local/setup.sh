@@ -17,7 +17,7 @@ apt_install() {
   [[ -n "${APT_UPDATED:-}" ]] || { apt-get update -qq >/dev/null; APT_UPDATED=1; }
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
-if ! command -v redis-server >/dev/null && ! redis_ok; then
+if ! command -v redis-server >/dev/null && ! stackctl ping redis; then
   log "installing redis-server (apt)"; apt_install redis-server || die "no Redis: set REDIS_URL or install redis-server"
 fi
 # Prometheus (and promtool) scrape the services locally and check the dashboard's queries in tests.
