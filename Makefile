@@ -2,15 +2,18 @@
 SHELL := /bin/bash
 export ONNXRUNTIME_NODE_INSTALL_CUDA := skip
 
-.PHONY: up down status test setup lint typecheck bench
+.PHONY: up down status test test-postgres setup lint typecheck bench
+
+# Settings given on the command line (make up INFERENCE_WORKERS=4 API_INSTANCES=2 TRAINING_WORKERS=2)
+# reach the scripts as environment variables, like any other variable in the environment.
 
 up:        ## install what is missing, start the local stack, train a champion if none, wait until served
 	@bash infra/local/stack.sh up
 
-down:      ## stop exactly what `make up` started
+down:      ## stop exactly what `make up` started (this checkout's state dir), nothing else
 	@bash infra/local/stack.sh down
 
-status:    ## show each service
+status:    ## each process: state, pid, uptime, restart count, endpoint; external services
 	@bash infra/local/stack.sh status
 
 setup:     ## npm deps and the project-local Python venv
@@ -18,6 +21,9 @@ setup:     ## npm deps and the project-local Python venv
 
 test:      ## install what is missing, start the services tests need, run lint, typecheck and every test suite
 	@bash infra/local/test.sh
+
+test-postgres: ## the lifecycle integration test with MLflow on PostgreSQL (MLFLOW_DATABASE_URL)
+	@TEST_PROFILE=postgres bash infra/local/test.sh
 
 lint:
 	@npx eslint .

@@ -1,28 +1,78 @@
 #!/usr/bin/env bash
-# `make test`: installs what is missing, starts (or reuses) the real services the
-# tests need, runs lint + typecheck + unit + integration suites, and stops only
-# the services it started itself.
+# `make test`: installs what is missing, starts (or reuses) the real services the tests need under
+# the test state dir (.lifecycle/test: never `make up`'s processes), runs lint + typecheck + every
+# jest suite with MLflow on SQLite, then the lifecycle integration test again with MLflow on
+# PostgreSQL (the production backend store). Stops only the services this run started.
+#
+#   TEST_PROFILE=all       (default) everything above; extra arguments go to the first jest run
+#   TEST_PROFILE=postgres  only the lifecycle test on PostgreSQL (`make test-postgres`)
+#   TEST_POSTGRES=auto     (default) the PostgreSQL run is skipped, loudly, when no PostgreSQL answers
+#                          at MLFLOW_DATABASE_URL; 1 = required (fails without one); 0 = never
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 export ONNXRUNTIME_NODE_INSTALL_CUDA=skip
+profile="${TEST_PROFILE:-all}"
 bash infra/local/setup.sh
 
-# Services this run starts get their own state folder, so `make up`'s are never touched.
-export LIFECYCLE_STATE_DIR="$ROOT/.lifecycle/test"
-cleanup() { bash infra/local/services.sh down >/dev/null 2>&1 || true; }
-trap cleanup EXIT
-bash infra/local/services.sh up redis temporal mlflow
-
+export LIFECYCLE_STATE_DIR="${LIFECYCLE_STATE_DIR:-$ROOT/.lifecycle/test}"
 source infra/local/lib.sh
-log "lint"; npx eslint .
-log "typecheck"; npx tsc -p tsconfig.json --noEmit
-log "jest (unit + integration against real Redis, Temporal, MLflow, DVC, onnxruntime)"
-results="$LIFECYCLE_STATE_DIR/jest-results.json"
-set +e
-npx jest --runInBand --ci --json --outputFile="$results" "$@"
-rc=$?
-set -e
-# One plain summary line that any CI reader understands.
-node -e 'const r=require(process.argv[1]); console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`)' "$results" || true
+PG_STATE="$STATE-postgres"
+export MLFLOW_DATABASE_URL="${MLFLOW_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/lifecycle_mlflow_test}"
+
+# Services already running under a state dir (started by hand, or by another run) are reused and left running.
+started=() pg_started=()
+start_services() {  # STATE_DIR SERVICE...: starts them; the ones not running before are this run's to stop
+  local dir="$1"; shift
+  local before; before="$(LIFECYCLE_STATE_DIR="$dir" stackctl services running "$@")"
+  for s in "$@"; do
+    grep -qx "$s" <<<"$before" || { [[ "$dir" == "$STATE" ]] && started+=("$s") || pg_started+=("$s"); }
+  done
+  LIFECYCLE_STATE_DIR="$dir" stackctl services up "$@"
+}
+cleanup() {
+  if [[ ${#pg_started[@]} -gt 0 ]]; then LIFECYCLE_STATE_DIR="$PG_STATE" stackctl services down "${pg_started[@]}" >/dev/null 2>&1 || true; fi
+  if [[ ${#started[@]} -gt 0 ]]; then stackctl services down "${started[@]}" >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+if [[ "$profile" == postgres ]]; then start_services "$STATE" redis temporal; else start_services "$STATE" redis temporal mlflow; fi
+eval "$(stackctl env)"
+# The PostgreSQL-backed MLflow listens next to the test one (5001 by default).
+PG_MLFLOW_PORT="${POSTGRES_MLFLOW_PORT:-$(( ${MLFLOW_TRACKING_URI##*:} + 1 ))}"
+
+summary() {  # one plain line that any CI reader understands
+  node -e 'const r=require(process.argv[1]); console.log(`jest (${process.argv[2]}): ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`)' "$1" "$2" || true
+}
+rc=0
+if [[ "$profile" == all ]]; then
+  log "lint"; npx eslint .
+  log "typecheck"; npx tsc -p tsconfig.json --noEmit
+  log "jest (unit + integration against real Redis, Temporal, MLflow on SQLite, DVC, onnxruntime)"
+  set +e
+  npx jest --runInBand --ci --json --outputFile="$STATE/jest-results.json" "$@"
+  rc=$?
+  set -e
+  summary "$STATE/jest-results.json" "MLflow on SQLite"
+fi
+
+postgres_ok() { LIFECYCLE_STATE_DIR="$PG_STATE" MLFLOW_BACKEND=postgres stackctl ping postgres; }
+want="${TEST_POSTGRES:-auto}"; [[ "$profile" == postgres ]] && want=1
+if [[ "$want" == 0 ]]; then
+  log "PostgreSQL run skipped (TEST_POSTGRES=0)"
+elif [[ "$want" == auto ]] && ! postgres_ok; then
+  log "SKIPPED: the lifecycle test on PostgreSQL: nothing answers at MLFLOW_DATABASE_URL=$MLFLOW_DATABASE_URL (TEST_POSTGRES=1 makes this an error)"
+else
+  # Its own state dir and MLflow (fresh database); Temporal and Redis are the test run's, used knowingly.
+  t0=$SECONDS
+  MLFLOW_BACKEND=postgres MLFLOW_DATABASE_RESET=1 MLFLOW_PORT="$PG_MLFLOW_PORT" MLFLOW_TRACKING_URI= \
+    start_services "$PG_STATE" mlflow
+  log "jest: the lifecycle test with MLflow on PostgreSQL ($MLFLOW_DATABASE_URL)"
+  set +e
+  MLFLOW_TRACKING_URI="http://127.0.0.1:$PG_MLFLOW_PORT" npx jest tests/integration/lifecycle.test.ts --runInBand --ci \
+    --json --outputFile="$PG_STATE/jest-results.json" --selectProjects integration
+  pg_rc=$?
+  set -e
+  summary "$PG_STATE/jest-results.json" "lifecycle, MLflow on PostgreSQL, $((SECONDS - t0))s"
+  [[ $rc -ne 0 ]] || rc=$pg_rc
+fi
 exit "$rc"
