@@ -103,7 +103,7 @@ def cmdline(pid):
     except OSError:
         return '?'
     text = ' '.join(args)
-    return text if len(text) <= 110 else text[:107] + '...'
+    return text if len(text) <= 160 else text[:157] + '...'
 
 
 def cwd(pid):
