@@ -1,103 +1,132 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Redis } from 'ioredis';
-import { modelRefOf, type MlflowClient } from '../lib/mlflow/client';
-import { fleetKeys, type ActiveModel, type DeployCommand, type ModelRef, type WorkerStatus } from '../lib/fleet/protocol';
-import { readModelMetadata } from '../lib/model/metadata';
-import { parseActiveModel } from '../lib/model/active-model';
-import { listWorkerStatuses } from '../lib/fleet/worker-statuses';
-import { sha256Hex } from '../lib/model/sha256';
+import { RolloutLeases } from '../lib/fleet/lease';
+import type { ActiveModel } from '../lib/fleet/protocol';
+import { finalizeRollout, restoreFleet, RolloutError, rolloutFleet, type RolloutDeps, type RolloutProgress } from '../lib/fleet/rollout';
 import type { DeploymentResult, RegisteredVersion } from '../lib/lifecycle/types';
+import { modelRefOf, type MlflowClient } from '../lib/mlflow/client';
+import { ModelMetadataError, readModelMetadata } from '../lib/model/metadata';
+import { sha256Hex } from '../lib/model/sha256';
 
-export interface RolloutDeps {
+export interface RolloutActivityDeps {
   mlflow: MlflowClient;
   redis: Redis;
-  prefix: string;
-  heartbeat: (details: unknown) => void;
-  signal?: AbortSignal;
-  pollIntervalMs?: number;
+  redisPrefix: string;
+  /** How long a rollout waits for each worker to load a version. */
+  deployTimeoutMs: number;
+  /** TTL of the model's rollout lease; every rollout activity renews it while it runs. */
+  leaseTtlMs: number;
+}
+
+export interface LeaseInput {
+  modelName: string;
+  deploymentId: string;
+  description?: string;
 }
 
 export interface DeployInput {
   model: RegisteredVersion;
   deploymentId: string;
-  timeoutMs: number;
 }
 
-/** A deploy that failed on a worker for a reason a retry will not fix (bad file, failed golden check). */
-export class DeployError extends Error {
-  readonly code = 'DEPLOY_FAILED';
-}
+const CHAMPION_ALIAS = 'champion';
 
 /**
- * Rolls a verified model version out one inference worker at a time: each
- * worker loads it beside the old one, passes its golden check and swaps; the
- * next starts only when the previous reports ready on the new version. On any
- * failure the workers already moved (and the one that failed) are sent back
- * to the previous version, and the error propagates so the caller leaves the
- * `champion` alias where it was. On success the version becomes the fleet's
- * active model, which workers that start later load.
+ * The fleet side of the promotion saga (see workflows/): take the model's
+ * rollout lease, roll a version out one worker at a time, compensate by
+ * restoring what the registry calls champion, finalize after the alias moved,
+ * release the lease. All of them heartbeat, so a slow model load is never
+ * mistaken for a dead activity, and all are safe to retry.
  */
-export async function deployModel(input: DeployInput, deps: RolloutDeps): Promise<DeploymentResult> {
-  const keys = fleetKeys(deps.prefix);
-  const ref = modelRefOf(await deps.mlflow.getModelVersion(input.model.name, input.model.version));
-  const bytes = await deps.mlflow.downloadArtifact(ref.artifactUri);
-  const actual = sha256Hex(bytes);
-  if (actual !== ref.sha256) throw new DeployError(`sha256 of ${ref.artifactUri} is ${actual}, registry says ${ref.sha256}`);
-  const metadata = readModelMetadata(bytes);
-  const previousRaw = await deps.redis.get(keys.active);
-  const previous = previousRaw ? parseActiveModel(previousRaw) : null;
+export function createRolloutActivities(deps: RolloutActivityDeps) {
+  const leases = new RolloutLeases(deps.redis, deps.redisPrefix);
+  const fleet = (signal?: AbortSignal): RolloutDeps => ({
+    redis: deps.redis,
+    prefix: deps.redisPrefix,
+    leases,
+    leaseTtlMs: deps.leaseTtlMs,
+    heartbeat: (progress: RolloutProgress) => Context.current().heartbeat(progress),
+    signal,
+  });
 
-  const workers = (await listWorkerStatuses(deps.redis, deps.prefix)).map((w) => w.workerId).sort();
-  const deadline = Date.now() + input.timeoutMs;
-  const moved: string[] = [];
-  const serving: string[] = [];
-  for (const workerId of workers) {
+  /** The registered version as the fleet needs it: downloaded, checked against its recorded sha256, metadata read. */
+  async function verifiedVersion(name: string, version: string): Promise<ActiveModel> {
+    const ref = modelRefOf(await deps.mlflow.getModelVersion(name, version));
+    const bytes = await deps.mlflow.downloadArtifact(ref.artifactUri);
+    const actual = sha256Hex(bytes);
+    if (actual !== ref.sha256) {
+      throw ApplicationFailure.nonRetryable(`sha256 of ${ref.artifactUri} is ${actual}, the registry says ${ref.sha256}`, 'MODEL_CHECKSUM_MISMATCH');
+    }
     try {
-      deps.heartbeat({ phase: 'rollout', version: ref.version, worker: workerId, done: moved.length, of: workers.length });
-      const outcome = await moveWorker(workerId, ref, input.deploymentId, deadline, deps);
-      if (outcome === 'ready') serving.push(workerId);
-      moved.push(workerId);
+      return { ...ref, metadata: readModelMetadata(bytes) };
     } catch (err) {
-      if (previous) {
-        const { name, version, sha256, artifactUri } = previous;
-        await rollBack([...moved, workerId], { name, version, sha256, artifactUri }, `${input.deploymentId}-rollback`, deps);
-      }
+      if (err instanceof ModelMetadataError) throw ApplicationFailure.nonRetryable(`${name} v${version}: ${err.message}`, 'MODEL_INVALID');
       throw err;
     }
   }
-  const active: ActiveModel = { ...ref, metadata };
-  await deps.redis.set(keys.active, JSON.stringify(active));
-  return { deploymentId: input.deploymentId, workers: serving };
+
+  return {
+    /** Waits (heartbeating) while another deployment holds the model's lease, then takes it. Idempotent per deploymentId. */
+    async acquireRolloutLease(input: LeaseInput): Promise<{ waitedMs: number }> {
+      const ctx = Context.current();
+      const started = Date.now();
+      for (;;) {
+        const { held, holder } = await leases.acquire(input.modelName, input.deploymentId, input.description ?? input.deploymentId, deps.leaseTtlMs);
+        if (held) return { waitedMs: Date.now() - started };
+        ctx.heartbeat({ phase: 'waiting-for-lease', model: input.modelName, heldBy: holder.deploymentId, description: holder.description });
+        try {
+          await sleep(1000, undefined, { signal: ctx.cancellationSignal });
+        } catch {
+          throw new CancelledFailure('cancelled while waiting for the rollout lease');
+        }
+      }
+    },
+
+    async releaseRolloutLease(input: LeaseInput): Promise<void> {
+      await leases.release(input.modelName, input.deploymentId);
+    },
+
+    /** Rolls the version out to every worker serving its model, one at a time; on failure the moved workers go back. */
+    async deployModel(input: DeployInput): Promise<DeploymentResult> {
+      const ctx = Context.current();
+      const target = await verifiedVersion(input.model.name, input.model.version);
+      try {
+        const { workers } = await rolloutFleet(target, input.deploymentId, { timeoutMs: deps.deployTimeoutMs }, fleet(ctx.cancellationSignal));
+        return { deploymentId: input.deploymentId, workers };
+      } catch (err) {
+        throw toFailure(err);
+      }
+    },
+
+    /** Compensation: every worker serving the model goes back to what the registry's champion alias names now. */
+    async restoreFleet(input: LeaseInput): Promise<{ version: string | null; workers: string[]; failed: string[] }> {
+      const mv = await deps.mlflow.getModelVersionByAlias(input.modelName, CHAMPION_ALIAS);
+      const champion = mv ? await verifiedVersion(input.modelName, mv.version) : null;
+      try {
+        const { workers, failed } = await restoreFleet(input.modelName, champion, input.deploymentId, fleet());
+        return { version: champion?.version ?? null, workers, failed };
+      } catch (err) {
+        throw toFailure(err);
+      }
+    },
+
+    /** After the alias moved: the version becomes the fleet's active one, stragglers are moved. */
+    async finalizeRollout(input: DeployInput): Promise<{ stragglers: string[] }> {
+      const target = await verifiedVersion(input.model.name, input.model.version);
+      try {
+        return await finalizeRollout(target, input.deploymentId, fleet());
+      } catch (err) {
+        throw toFailure(err);
+      }
+    },
+  };
 }
 
-/** Sends one worker the deploy command and waits until it serves the version ('gone' if it left the fleet meanwhile). */
-async function moveWorker(workerId: string, ref: ModelRef, deploymentId: string, deadline: number, deps: RolloutDeps): Promise<'ready' | 'gone'> {
-  const keys = fleetKeys(deps.prefix);
-  const command: DeployCommand = { type: 'deploy', deploymentId, model: ref, workerId };
-  await deps.redis.publish(keys.commands, JSON.stringify(command));
-  for (;;) {
-    const raw = await deps.redis.get(keys.workerStatus(workerId));
-    // A worker that vanished (crashed, scaled down) no longer needs the model; if it comes back it loads the active one.
-    if (raw === null) return 'gone';
-    const status = JSON.parse(raw) as WorkerStatus;
-    if (status.deploymentId === deploymentId && status.state === 'failed') {
-      throw new DeployError(`worker ${workerId} failed to load ${ref.name} v${ref.version}: ${status.error ?? 'unknown error'}`);
-    }
-    if (status.state === 'ready' && status.model?.name === ref.name && status.model.version === ref.version) return 'ready';
-    if (Date.now() > deadline) throw new Error(`rollout of v${ref.version} timed out waiting for worker ${workerId}`);
-    await sleep(deps.pollIntervalMs ?? 250, undefined, { signal: deps.signal });
-  }
-}
+export type RolloutActivities = ReturnType<typeof createRolloutActivities>;
 
-/** Best effort: each worker goes back to the previous version; a failure here is logged in the heartbeat, not thrown. */
-async function rollBack(workerIds: string[], previous: ModelRef, deploymentId: string, deps: RolloutDeps): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (const workerId of workerIds) {
-    try {
-      await moveWorker(workerId, previous, deploymentId, deadline, deps);
-      deps.heartbeat({ phase: 'rollback', worker: workerId, version: previous.version });
-    } catch (err) {
-      deps.heartbeat({ phase: 'rollback-failed', worker: workerId, error: (err as Error).message });
-    }
-  }
+function toFailure(err: unknown): unknown {
+  if (!(err instanceof RolloutError)) return err;
+  if (err.code === 'ROLLOUT_CANCELLED') return new CancelledFailure(err.message);
+  return err.retryable ? ApplicationFailure.retryable(err.message, err.code) : ApplicationFailure.nonRetryable(err.message, err.code);
 }

@@ -40,3 +40,13 @@ export const commonSchema = z.object({
   MLFLOW_TRACKING_URI: envField.url('http://127.0.0.1:5000'),
   MODEL_NAME: envField.string('fashion-mnist-classifier'),
 });
+
+/** Settings of the serving path that the API and the inference workers must agree on. */
+export const servingSchema = commonSchema.extend({
+  /** Deadline of a prediction from request receipt (504 after); workers check their reclaim bound against it. */
+  REQUEST_TIMEOUT_MS: envField.positiveInt(10_000),
+  /** Largest accepted width*height of an upload, enforced from the header before decoding (422 above). */
+  MAX_IMAGE_PIXELS: envField.positiveInt(25_000_000),
+  /** libvips threads per decoded image (see lib/model/sharp-config.ts). */
+  SHARP_CONCURRENCY: envField.positiveInt(1),
+});

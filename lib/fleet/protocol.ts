@@ -1,7 +1,9 @@
 /**
- * Contract between the rollout activities (writers of commands) and the
- * inference workers (readers), carried over Redis. All keys take the
- * REDIS_PREFIX so several stacks and tests can share one Redis.
+ * Contract between the rollout activities (writers of commands), the
+ * inference workers (readers) and the API, carried over Redis. Redis is a
+ * transport and a cache: the MLflow registry (`champion` alias) is the truth,
+ * and everything here is rebuilt from it and from the workers themselves when
+ * Redis loses its keys. All keys take the REDIS_PREFIX.
  */
 import type { ModelMetadata } from '../model/metadata';
 
@@ -11,54 +13,78 @@ export interface ModelRef {
   version: string;
   /** sha256 of the ONNX file recorded at registration; workers refuse a mismatch. */
   sha256: string;
-  /** MLflow artifact URI of the ONNX file, e.g. `mlflow-artifacts:/1/<run>/artifacts/model/model.onnx`. */
+  /** MLflow artifact URI of the ONNX file (`mlflow-artifacts:/...`). */
   artifactUri: string;
 }
 
 /**
- * The version the fleet serves, stored as JSON under `fleetKeys(prefix).active`.
- * Written by the rollout once every worker moved (and by the first worker that
- * loads the champion, with SET NX). The API preprocesses uploads with its
- * `metadata`, so it never needs the ONNX file; `readModelMetadata(onnxBytes)`
- * from lib/model/metadata.ts produces it. Validate with `parseActiveModel`.
+ * What the fleet serves for one model, cached in the `active` hash (field =
+ * model name). The API decodes uploads to its input geometry; workers converge
+ * to it when no rollout holds the model's lease. Validate with `parseActiveModel`.
  */
 export interface ActiveModel extends ModelRef {
   metadata: ModelMetadata;
 }
 
-/** Published on the commands channel. */
+/** Load, verify and swap in `model` (on `workerId` only, or on every worker serving the model). */
 export interface DeployCommand {
   type: 'deploy';
   deploymentId: string;
   model: ModelRef;
-  /** Deploy to this worker only; absent = every worker. */
   workerId?: string;
 }
 
-export type FleetCommand = DeployCommand;
+/** Stop serving `model` (a first promotion that was compensated: there is nothing to go back to). */
+export interface UnloadCommand {
+  type: 'unload';
+  deploymentId: string;
+  model: string;
+  workerId?: string;
+}
 
-export type WorkerState = 'starting' | 'loading' | 'ready' | 'failed' | 'draining';
+export type FleetCommand = DeployCommand | UnloadCommand;
 
-/** What each inference worker reports about itself (a key with a TTL, refreshed by a heartbeat). */
+export type ModelState = 'starting' | 'loading' | 'ready' | 'failed';
+
+/** One model on one worker. */
+export interface ServedModelStatus {
+  version: string | null;
+  sha256: string | null;
+  state: ModelState;
+  /** Last deployment this worker acted on for the model, and its error if it failed. */
+  deploymentId?: string;
+  error?: string;
+}
+
+export type WorkerState = 'starting' | 'ready' | 'draining';
+
+/**
+ * What each inference worker reports about itself. The key has a short TTL
+ * refreshed by a heartbeat: it is also the worker's liveness, so a dead or
+ * frozen worker's pending requests are reclaimed about a second after it stops.
+ */
 export interface WorkerStatus {
   workerId: string;
   state: WorkerState;
-  /** The model this worker currently serves (null until the first load). */
-  model: { name: string; version: string; sha256: string } | null;
-  /** Last deployment this worker acted on, and its error if it failed. */
-  deploymentId?: string;
-  error?: string;
+  models: Record<string, ServedModelStatus>;
+  /** True when the worker would take on a model it does not serve yet (SERVED_MODELS=* with room left). */
+  acceptsNewModels?: boolean;
   updatedAt: number;
+}
+
+/** Held by the one rollout (or compensation) of a model in progress; workers leave that model to it. */
+export interface RolloutLease {
+  deploymentId: string;
+  model: string;
+  description: string;
+  acquiredAt: number;
 }
 
 export const fleetKeys = (prefix: string) => ({
   commands: `${prefix}fleet:commands`,
   workerStatus: (workerId: string) => `${prefix}fleet:worker:${workerId}`,
   workerStatusPattern: `${prefix}fleet:worker:*`,
-  /** JSON ActiveModel: the version the fleet serves; the API preprocesses with its metadata. */
+  /** HASH model name -> JSON ActiveModel. */
   active: `${prefix}fleet:active`,
+  lease: (model: string) => `${prefix}fleet:rollout:${model}`,
 });
-
-/** Worker status keys expire if a worker stops heartbeating. */
-export const WORKER_STATUS_TTL_SECONDS = 10;
-export const WORKER_HEARTBEAT_INTERVAL_MS = 2000;

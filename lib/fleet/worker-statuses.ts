@@ -1,5 +1,33 @@
 import type { Redis } from 'ioredis';
-import { fleetKeys, type WorkerStatus } from './protocol';
+import { z } from 'zod';
+import { fleetKeys, type ServedModelStatus, type WorkerStatus } from './protocol';
+
+const servedModelSchema = z.object({
+  version: z.string().nullable(),
+  sha256: z.string().nullable(),
+  state: z.enum(['starting', 'loading', 'ready', 'failed']),
+  deploymentId: z.string().optional(),
+  error: z.string().optional(),
+});
+
+const workerStatusSchema = z.object({
+  workerId: z.string().min(1),
+  state: z.enum(['starting', 'ready', 'draining']),
+  models: z.record(z.string(), servedModelSchema),
+  acceptsNewModels: z.boolean().optional(),
+  updatedAt: z.number(),
+});
+
+/** A worker status value, or null when it is not one (an older or foreign writer). */
+export function parseWorkerStatus(raw: string | null): WorkerStatus | null {
+  if (raw === null) return null;
+  try {
+    const parsed = workerStatusSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * Every live inference worker's last reported status (keys expire when a worker
@@ -11,12 +39,28 @@ export async function listWorkerStatuses(redis: Redis, prefix: string): Promise<
   for await (const batch of redis.scanStream({ match: fleetKeys(prefix).workerStatusPattern, count: 200 })) keys.push(...(batch as string[]));
   if (keys.length === 0) return [];
   const values = await redis.mget(...keys);
-  return values.flatMap((v) => {
-    if (v === null) return [];
-    try {
-      return [JSON.parse(v) as WorkerStatus];
-    } catch {
-      return [];
-    }
+  return values.flatMap((v) => parseWorkerStatus(v) ?? []).sort((a, b) => a.workerId.localeCompare(b.workerId));
+}
+
+export async function getWorkerStatus(redis: Redis, prefix: string, workerId: string): Promise<WorkerStatus | null> {
+  return parseWorkerStatus(await redis.get(fleetKeys(prefix).workerStatus(workerId)));
+}
+
+/** The workers serving `model` (in any state) with their status for it; draining workers are leaving and not counted. */
+export function servingModel(statuses: WorkerStatus[], model: string): Array<{ workerId: string; worker: WorkerStatus; served: ServedModelStatus }> {
+  return statuses.flatMap((worker) => {
+    const served = worker.models[model];
+    return served && worker.state !== 'draining' ? [{ workerId: worker.workerId, worker, served }] : [];
   });
+}
+
+/** The workers a rollout of `model` must move: those serving it, and those that would take it on (SERVED_MODELS=*). */
+export function rolloutTargets(statuses: WorkerStatus[], model: string): string[] {
+  return statuses.filter((w) => w.state !== 'draining' && (w.models[model] !== undefined || w.acceptsNewModels === true)).map((w) => w.workerId);
+}
+
+/** Whether a worker serves `version` of `model`, verified and ready. */
+export function servesVersion(status: WorkerStatus | null, model: string, version: string): boolean {
+  const served = status?.models[model];
+  return served?.state === 'ready' && served.version === version;
 }

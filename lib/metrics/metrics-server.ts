@@ -8,17 +8,24 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+type Probe = () => { ok: boolean } & Record<string, unknown>;
+
 /**
  * A tiny HTTP server for processes that have no HTTP API of their own (the
- * inference worker): GET /metrics for Prometheus, GET /healthz with the
- * caller's health document (503 when it says `ok: false`).
+ * workers): GET /metrics for Prometheus, GET /healthz (liveness) and GET
+ * /readyz (readiness) with the caller's documents, 503 when they say
+ * `ok: false`. Without a `ready` probe, /readyz answers like /healthz.
  */
-export async function startMetricsServer(opts: {
-  registry: Registry;
-  port: number;
-  host: string;
-  health: () => { ok: boolean } & Record<string, unknown>;
-}): Promise<MetricsServer> {
+export async function startMetricsServer(opts: { registry: Registry; port: number; host: string; health: Probe; ready?: Probe }): Promise<MetricsServer> {
+  const probe = (fn: Probe, res: import('node:http').ServerResponse) => {
+    let doc: ReturnType<Probe>;
+    try {
+      doc = fn();
+    } catch (err) {
+      doc = { ok: false, reason: (err as Error).message };
+    }
+    res.writeHead(doc.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+  };
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/metrics') {
@@ -27,8 +34,9 @@ export async function startMetricsServer(opts: {
         (err: Error) => res.writeHead(500).end(err.message),
       );
     } else if (req.method === 'GET' && path === '/healthz') {
-      const health = opts.health();
-      res.writeHead(health.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(health));
+      probe(opts.health, res);
+    } else if (req.method === 'GET' && path === '/readyz') {
+      probe(opts.ready ?? opts.health, res);
     } else {
       res.writeHead(404).end();
     }

@@ -1,15 +1,13 @@
-import sharp, { type OutputInfo } from 'sharp';
-import type { ModelMetadata } from './metadata';
+import sharp, { type OutputInfo, type Sharp } from 'sharp';
+import type { ModelInputSpec, ModelMetadata } from './metadata';
+import { sniffImageFormat } from './image-format';
 import { pixelsToTensor } from './tensor';
-
-/** Formats the API accepts (the DESIGN's list); anything else sharp can read (SVG, AVIF, PDF...) is refused. */
-export const SUPPORTED_IMAGE_FORMATS = ['png', 'jpeg', 'webp', 'gif', 'tiff'] as const;
 
 export type PreprocessErrorCode = 'UNSUPPORTED_IMAGE' | 'IMAGE_TOO_LARGE' | 'IMAGE_CORRUPT';
 
 /**
  * UNSUPPORTED_IMAGE: not an image in a supported format (API: 415).
- * IMAGE_TOO_LARGE: more pixels than allowed, refused before decoding (422).
+ * IMAGE_TOO_LARGE: more pixels than allowed, refused from the header before decoding (422).
  * IMAGE_CORRUPT: a supported format whose data does not decode (422).
  */
 export class PreprocessError extends Error {
@@ -27,6 +25,14 @@ export interface PreprocessOptions {
   maxInputPixels: number;
 }
 
+/** Decoded pixels: 8-bit, interleaved (HWC), and the geometry they have. */
+export interface Pixels {
+  data: Uint8Array;
+  height: number;
+  width: number;
+  channels: number;
+}
+
 function classify(err: unknown): PreprocessError {
   const message = err instanceof Error ? err.message : String(err);
   if (/unsupported image format/i.test(message)) return new PreprocessError('UNSUPPORTED_IMAGE', 'The upload is not a supported image (PNG, JPEG, WebP, GIF or TIFF)');
@@ -34,38 +40,15 @@ function classify(err: unknown): PreprocessError {
   return new PreprocessError('IMAGE_CORRUPT', `The image could not be decoded: ${message}`);
 }
 
-/**
- * Decodes an upload and turns it into the model's input example (CHW float32,
- * normalised), driven entirely by the model's metadata.
- *
- * Geometry: the image is letterboxed (`fit: contain`) onto black. Fashion-MNIST
- * style models were trained on a centred object over a black background, so
- * padding with black keeps the whole object and its aspect ratio and adds only
- * "background"; stretching (`fill`) would distort shapes and cropping (`cover`)
- * would cut off parts of the object. Transparency is flattened onto black for
- * the same reason, and EXIF orientation is applied first.
- */
-export async function preprocessImage(image: Buffer, metadata: ModelMetadata, opts: PreprocessOptions): Promise<Float32Array> {
-  const { input, normalization } = metadata;
-  const sharpOpts = { limitInputPixels: opts.maxInputPixels, failOn: 'error' as const };
-  let format: string | undefined;
-  try {
-    // Reads the header only: the format and pixel limit are checked before any decoding work.
-    format = (await sharp(image, sharpOpts).metadata()).format;
-  } catch (err) {
-    throw classify(err);
-  }
-  if (!(SUPPORTED_IMAGE_FORMATS as readonly string[]).includes(format ?? '')) {
-    throw new PreprocessError('UNSUPPORTED_IMAGE', `Image format ${format ?? 'unknown'} is not supported`);
-  }
+const BLACK = { r: 0, g: 0, b: 0 };
 
-  const black = { r: 0, g: 0, b: 0 };
-  let pipeline = sharp(image, sharpOpts)
-    .rotate()
-    .flatten({ background: black })
-    .resize(input.width, input.height, { fit: 'contain', background: black });
-  pipeline = input.colorspace === 'grayscale' ? pipeline.toColourspace('b-w') : pipeline.toColourspace('srgb');
+/** Fits any image into the model's input geometry (letterbox onto black) and colourspace. */
+function toGeometry(pipeline: Sharp, input: ModelInputSpec): Sharp {
+  const fitted = pipeline.resize(input.width, input.height, { fit: 'contain', background: BLACK });
+  return input.colorspace === 'grayscale' ? fitted.toColourspace('b-w') : fitted.toColourspace('srgb');
+}
 
+async function rawPixels(pipeline: Sharp, input: ModelInputSpec): Promise<Pixels> {
   let raw: { data: Buffer; info: OutputInfo };
   try {
     raw = await pipeline.raw().toBuffer({ resolveWithObject: true });
@@ -79,5 +62,51 @@ export async function preprocessImage(image: Buffer, metadata: ModelMetadata, op
       `Decoded to ${raw.info.width}x${raw.info.height}x${raw.info.channels}, expected ${input.width}x${input.height}x${input.channels}`,
     );
   }
-  return pixelsToTensor(raw.data, input, normalization);
+  return { data: raw.data, height: raw.info.height, width: raw.info.width, channels: raw.info.channels };
+}
+
+/**
+ * Decodes an upload into the model's input geometry: 8-bit pixels, HWC, in
+ * the model's colourspace. One sharp pipeline per upload (the format is
+ * sniffed from the magic number, the pixel limit is enforced by libvips from
+ * the header before decoding).
+ *
+ * Geometry: the image is letterboxed (`fit: contain`) onto black. Fashion-MNIST
+ * style models were trained on a centred object over a black background, so
+ * padding with black keeps the whole object and its aspect ratio and adds only
+ * "background"; stretching (`fill`) would distort shapes and cropping (`cover`)
+ * would cut off parts of the object. Transparency is flattened onto black for
+ * the same reason, and EXIF orientation is applied first.
+ */
+export async function decodeToPixels(image: Uint8Array, input: ModelInputSpec, opts: PreprocessOptions): Promise<Pixels> {
+  const format = sniffImageFormat(image);
+  if (!format) throw new PreprocessError('UNSUPPORTED_IMAGE', 'The upload is not a supported image (PNG, JPEG, WebP, GIF or TIFF)');
+  let pipeline: Sharp;
+  try {
+    pipeline = sharp(image, { limitInputPixels: opts.maxInputPixels, failOn: 'error' }).rotate().flatten({ background: BLACK });
+  } catch (err) {
+    throw classify(err);
+  }
+  return rawPixels(toGeometry(pipeline, input), input);
+}
+
+/** Whether `pixels` already have the model's input geometry. */
+export function fitsInput(pixels: Pick<Pixels, 'height' | 'width' | 'channels'>, input: ModelInputSpec): boolean {
+  return pixels.height === input.height && pixels.width === input.width && pixels.channels === input.channels;
+}
+
+/**
+ * Pixels made for one geometry, brought to another (a rollout between model
+ * versions with different input sizes): resized and converted like an upload.
+ */
+export async function adaptPixels(pixels: Pixels, input: ModelInputSpec): Promise<Pixels> {
+  if (fitsInput(pixels, input)) return pixels;
+  const source = sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels: pixels.channels as 1 | 3 } });
+  return rawPixels(toGeometry(source, input), input);
+}
+
+/** Upload -> the model's normalised input example (CHW float32): decode, then normalise with this model's metadata. */
+export async function preprocessImage(image: Uint8Array, metadata: ModelMetadata, opts: PreprocessOptions): Promise<Float32Array> {
+  const pixels = await decodeToPixels(image, metadata.input, opts);
+  return pixelsToTensor(pixels.data, metadata.input, metadata.normalization);
 }

@@ -3,7 +3,7 @@ import { INFERENCE_GROUP } from './keys';
 
 /**
  * XGROUP CREATE ... MKSTREAM from id 0, so requests enqueued before any worker
- * existed are still delivered. Both sides call it: whichever starts first creates it.
+ * existed (or after Redis lost the group) are still delivered. Idempotent.
  */
 export async function ensureConsumerGroup(redis: Redis, stream: string): Promise<void> {
   try {
@@ -12,3 +12,6 @@ export async function ensureConsumerGroup(redis: Redis, stream: string): Promise
     if (!(err instanceof Error && err.message.includes('BUSYGROUP'))) throw err;
   }
 }
+
+/** Whether an error says the stream or its group is gone (e.g. Redis restarted empty). */
+export const isNoGroupError = (err: unknown): boolean => err instanceof Error && err.message.includes('NOGROUP');

@@ -1,3 +1,5 @@
+import type { InferenceFailureCode } from './messages';
+
 /** Typed queue failures; the API maps their `code` to HTTP statuses. */
 
 /** The backlog reached MAX_QUEUE_LENGTH: shed load instead of queueing work that would time out. */
@@ -9,6 +11,18 @@ export class QueueFullError extends Error {
   ) {
     super(`The inference queue is full (${backlog} waiting); retry in ${retryAfterSeconds}s`);
     this.name = 'QueueFullError';
+  }
+}
+
+/** Redis is unreachable (or was lost with the request in it): the request was not, or may not have been, processed. */
+export class QueueUnavailableError extends Error {
+  readonly code = 'QUEUE_UNAVAILABLE';
+  constructor(
+    readonly retryAfterSeconds: number,
+    detail: string,
+  ) {
+    super(`The inference queue is unavailable (${detail}); retry in ${retryAfterSeconds}s`);
+    this.name = 'QueueUnavailableError';
   }
 }
 
@@ -29,8 +43,6 @@ export class QueueClosedError extends Error {
     this.name = 'QueueClosedError';
   }
 }
-
-export type InferenceFailureCode = 'MODEL_MISMATCH' | 'INVALID_REQUEST' | 'INFERENCE_FAILED';
 
 /** A worker answered with an error instead of predictions. */
 export class InferenceFailedError extends Error {

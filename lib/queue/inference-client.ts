@@ -1,21 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { DeadlineExceededError, InferenceFailedError, QueueClosedError, QueueFullError } from './errors';
-import { ensureConsumerGroup } from './consumer-group';
+import { enqueueIfRoom } from './enqueue-script';
+import { DeadlineExceededError, InferenceFailedError, QueueClosedError, QueueFullError, QueueUnavailableError } from './errors';
 import { queueKeys } from './keys';
-import { decodeReply, encodeRequest, type InferenceReply, type InferenceSuccess } from './messages';
+import { decodeReplies, encodeRequest, type InferenceReply, type InferenceSuccess, type RequestInput } from './messages';
 import { parseReadReply } from './stream-entries';
 
 export interface InferenceClientOptions {
-  /** Shared command connection (enqueue, XLEN). */
+  /** Shared command connection (fails fast while Redis is down; see createRedisConnection). */
   redis: Redis;
   /** Dedicated connection for the blocking reply read; it is disconnected on close. */
   replyReader: Redis;
   prefix: string;
   /** Unique per process start, so this process's reply stream starts empty. */
   instanceId: string;
-  /** Backlog at which enqueue fails with QueueFullError. */
+  /** Backlog per model at which enqueue fails with QueueFullError. */
   maxQueueLength: number;
   retryAfterSeconds: number;
   logger: Logger;
@@ -23,11 +23,11 @@ export interface InferenceClientOptions {
   readBlockMs?: number;
 }
 
-export interface InferInput {
+export interface InferItem {
   requestId: string;
+  /** Registered model name: selects the model's request stream. */
   model: string;
-  dims: number[];
-  tensor: Float32Array;
+  input: RequestInput;
   /** Epoch ms: after this the promise rejects with DeadlineExceededError. */
   deadline: number;
 }
@@ -41,36 +41,30 @@ interface Waiter {
 }
 
 /**
- * Enqueue only if the backlog is below the bound, in one atomic step: a plain
- * XLEN-then-XADD would let concurrent API instances overshoot the bound.
- * Workers delete answered entries, so XLEN is the backlog.
- */
-const ENQUEUE_IF_ROOM = `
-local backlog = redis.call('XLEN', KEYS[1])
-if backlog >= tonumber(ARGV[1]) then return {0, backlog} end
-return {1, redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))}
-`;
-
-/**
- * The API side of the inference queue: enqueues requests and routes replies
- * from this instance's reply stream to the waiting callers. One blocking XREAD
- * loop serves all in-flight requests, so waiting costs no polling.
+ * The API side of the inference queue: enqueues requests on their model's
+ * stream and routes replies from this instance's reply stream to the waiting
+ * callers. One blocking XREAD loop serves all in-flight requests, so waiting
+ * costs no polling. If the connection to Redis drops, every request in flight
+ * fails at once with QueueUnavailableError (Redis may have lost it) instead of
+ * hanging until its deadline.
  */
 export class InferenceClient {
   private readonly keys: ReturnType<typeof queueKeys>;
   private readonly replyKey: string;
   private readonly waiters = new Map<string, Waiter>();
+  private readonly enqueue: ReturnType<typeof enqueueIfRoom>;
   private loop: Promise<void> | null = null;
   private closed = false;
 
   constructor(private readonly opts: InferenceClientOptions) {
     this.keys = queueKeys(opts.prefix);
     this.replyKey = this.keys.replies(opts.instanceId);
+    this.enqueue = enqueueIfRoom(opts.redis);
   }
 
-  /** Creates the consumer group if needed and starts routing replies. */
-  async start(): Promise<void> {
-    await ensureConsumerGroup(this.opts.redis, this.keys.requests);
+  /** Starts routing replies. */
+  start(): void {
+    this.opts.replyReader.on('close', () => this.failInFlight('lost the connection to Redis'));
     this.loop ??= this.readReplies();
   }
 
@@ -79,31 +73,41 @@ export class InferenceClient {
     return this.waiters.size;
   }
 
-  async queueDepth(): Promise<number> {
-    return this.opts.redis.xlen(this.keys.requests);
+  async queueDepth(model: string): Promise<number> {
+    return this.opts.redis.xlen(this.keys.requests(model));
   }
 
-  async infer(input: InferInput): Promise<InferenceResult> {
+  async infer(item: InferItem): Promise<InferenceResult> {
+    const [result] = await this.inferMany([item]);
+    return result!;
+  }
+
+  /**
+   * Enqueues every item at once (all or none: QueueFullError, QueueUnavailableError) and
+   * returns one promise per item, settled by its reply, its deadline or a lost connection.
+   * All items must be for the same model.
+   */
+  async inferMany(items: InferItem[]): Promise<Array<Promise<InferenceResult>>> {
     if (this.closed || this.loop === null) throw new QueueClosedError();
-    const timeoutMs = Math.max(0, input.deadline - Date.now());
-    if (timeoutMs === 0) throw new DeadlineExceededError(0);
-    const id = randomUUID();
-    // Register before enqueueing: a fast worker may answer before EVAL returns.
-    const result = new Promise<InferenceResult>((resolve, reject) => {
-      const timer = setTimeout(() => this.settle(id, new DeadlineExceededError(timeoutMs)), timeoutMs);
-      this.waiters.set(id, { resolve, reject, timer });
-    });
+    const model = items[0]?.model;
+    if (model === undefined) return [];
+    if (items.some((i) => i.model !== model)) throw new Error('inferMany takes items of one model');
+    const now = Date.now();
+    const ids = items.map(() => randomUUID());
+    // Register before enqueueing: a fast worker may answer before EVALSHA returns.
+    const results = items.map((item, i) => this.wait(ids[i]!, Math.max(0, item.deadline - now)));
+    const entries = items.map((item, i) => encodeRequest({ ...item, id: ids[i]!, replyTo: this.replyKey, enqueuedAt: now }));
     try {
-      const fields = encodeRequest({ ...input, id, replyTo: this.replyKey, enqueuedAt: Date.now() });
-      const [added, backlog] = (await this.opts.redis.eval(ENQUEUE_IF_ROOM, 1, this.keys.requests, this.opts.maxQueueLength, ...fields)) as [
-        number,
-        number | string,
-      ];
-      if (added !== 1) throw new QueueFullError(Number(backlog), this.opts.retryAfterSeconds);
+      const { added, backlog } = await this.enqueue(this.keys.requests(model), this.opts.maxQueueLength, entries);
+      if (!added) throw new QueueFullError(backlog, this.opts.retryAfterSeconds);
     } catch (err) {
-      this.settle(id, err as Error);
+      const failure = err instanceof QueueFullError ? err : new QueueUnavailableError(this.opts.retryAfterSeconds, (err as Error).message);
+      for (const id of ids) this.settle(id, failure);
+      // The per-item promises are rejected too; mark them handled, the caller gets `failure` here.
+      for (const r of results) r.catch(() => undefined);
+      throw failure;
     }
-    return result;
+    return results;
   }
 
   /** Stops routing replies; callers still waiting get QueueClosedError. Call after in-flight requests finished. */
@@ -114,6 +118,19 @@ export class InferenceClient {
     // Interrupts the blocking XREAD; the loop sees `closed` and ends.
     this.opts.replyReader.disconnect();
     await this.loop;
+  }
+
+  private wait(id: string, timeoutMs: number): Promise<InferenceResult> {
+    return new Promise<InferenceResult>((resolve, reject) => {
+      const timer = setTimeout(() => this.settle(id, new DeadlineExceededError(timeoutMs)), timeoutMs);
+      this.waiters.set(id, { resolve, reject, timer });
+    });
+  }
+
+  private failInFlight(reason: string): void {
+    if (this.closed || this.waiters.size === 0) return;
+    this.opts.logger.warn({ inFlight: this.waiters.size }, `${reason}: failing in-flight requests`);
+    for (const id of [...this.waiters.keys()]) this.settle(id, new QueueUnavailableError(this.opts.retryAfterSeconds, reason));
   }
 
   private settle(id: string, outcome: InferenceReply | Error): void {
@@ -127,7 +144,8 @@ export class InferenceClient {
   }
 
   private async readReplies(): Promise<void> {
-    // The stream is new for this instance id, so reading from the start misses nothing.
+    // The stream is new for this instance id, so reading from the start misses nothing. Entry ids are
+    // server-time based, so after a Redis restart new replies still sort after `lastId`.
     let lastId = '0-0';
     const blockMs = this.opts.readBlockMs ?? 5000;
     while (!this.closed) {
@@ -137,8 +155,7 @@ export class InferenceClient {
           lastId = entry.id;
           if (!entry.fields) continue;
           try {
-            const reply = decodeReply(entry.fields);
-            this.settle(reply.id, reply);
+            for (const reply of decodeReplies(entry.fields)) this.settle(reply.id, reply);
           } catch (err) {
             this.opts.logger.error({ err, entryId: entry.id }, 'dropping malformed inference reply');
           }

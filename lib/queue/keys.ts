@@ -2,13 +2,13 @@
  * Redis layout of the inference queue. Every key takes REDIS_PREFIX so stacks
  * and tests can share one Redis.
  *
- *   <prefix>inference:requests                stream, consumer group INFERENCE_GROUP; entries are
- *                                             acked and deleted once answered, so XLEN = backlog
+ *   <prefix>inference:<model>:requests        one stream per served model, consumer group INFERENCE_GROUP;
+ *                                             entries are acked and deleted once answered, so XLEN = backlog
  *   <prefix>inference:replies:<instanceId>    one stream per API process, read by that process only;
  *                                             capped (MAXLEN ~) and expiring, so a dead API leaves nothing behind
  */
 export const queueKeys = (prefix: string) => ({
-  requests: `${prefix}inference:requests`,
+  requests: (model: string) => `${prefix}inference:${model}:requests`,
   replies: (instanceId: string) => `${prefix}inference:replies:${instanceId}`,
 });
 

@@ -1,4 +1,4 @@
-import { decodeReply, decodeRequest, encodeReply, encodeRequest, MessageDecodeError, type InferenceRequest } from './messages';
+import { decodeReplies, decodeRequest, encodeReplies, encodeRequest, MessageDecodeError, type InferenceRequest } from './messages';
 
 const toFields = (flat: Array<string | Buffer>): Map<string, Buffer> => {
   const m = new Map<string, Buffer>();
@@ -6,52 +6,57 @@ const toFields = (flat: Array<string | Buffer>): Map<string, Buffer> => {
   return m;
 };
 
-const request: InferenceRequest = {
+const base = {
   id: 'c1',
   requestId: 'r1',
   replyTo: 'lc:inference:replies:api-1',
   deadline: 1_700_000_010_000,
   enqueuedAt: 1_700_000_000_000,
   model: 'fashion',
-  dims: [1, 1, 2, 2],
-  tensor: Float32Array.from([0.5, -1.25, 3, 1e-7]),
 };
+const pixelsRequest: InferenceRequest = { ...base, input: { kind: 'pixels', pixels: Uint8Array.from([0, 7, 255, 128, 1, 2]), height: 1, width: 2, channels: 3 } };
 
 describe('request messages', () => {
-  it('round-trips a request with its float32 tensor intact', () => {
-    expect(decodeRequest(toFields(encodeRequest(request)))).toEqual(request);
+  it('round-trips decoded pixels with their geometry', () => {
+    const decoded = decodeRequest(toFields(encodeRequest(pixelsRequest)));
+    expect({ ...decoded, input: { ...decoded.input, pixels: Array.from((decoded.input as { pixels: Uint8Array }).pixels) } }).toEqual({
+      ...pixelsRequest,
+      input: { ...pixelsRequest.input, pixels: [0, 7, 255, 128, 1, 2] },
+    });
   });
 
-  it('decodes a tensor from an unaligned buffer (as sockets deliver them)', () => {
-    const fields = toFields(encodeRequest(request));
-    const raw = fields.get('tensor')!;
-    const unaligned = Buffer.alloc(raw.length + 1).subarray(1);
-    raw.copy(unaligned);
-    fields.set('tensor', unaligned);
-    expect(Array.from(decodeRequest(fields).tensor)).toEqual(Array.from(request.tensor));
+  it('round-trips an encoded upload (decode in the worker)', () => {
+    const image = Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
+    const decoded = decodeRequest(toFields(encodeRequest({ ...base, input: { kind: 'image', image } })));
+    expect(decoded.input).toEqual({ kind: 'image', image });
   });
 
-  it('rejects a tensor that does not match its dims', () => {
-    const fields = toFields(encodeRequest({ ...request, dims: [1, 1, 28, 28] }));
+  it('rejects pixels that do not match their geometry', () => {
+    const fields = toFields(encodeRequest(pixelsRequest));
+    fields.set('geo', Buffer.from('28,28,1'));
     expect(() => decodeRequest(fields)).toThrow(MessageDecodeError);
   });
 
+  it('rejects a channel count other than 1 or 3', () => {
+    const fields = toFields(encodeRequest({ ...base, input: { kind: 'pixels', pixels: new Uint8Array(4), height: 1, width: 1, channels: 4 } }));
+    expect(() => decodeRequest(fields)).toThrow(/geometry/);
+  });
+
   it('rejects an entry without a deadline', () => {
-    const fields = toFields(encodeRequest(request));
+    const fields = toFields(encodeRequest(pixelsRequest));
     fields.delete('deadline');
     expect(() => decodeRequest(fields)).toThrow(/deadline/);
   });
 });
 
 describe('reply messages', () => {
-  it('round-trips success and failure replies', () => {
+  it('round-trips the success and failure replies of one batch in one entry', () => {
     const ok = { id: 'c1', ok: true as const, model: { name: 'm', version: '2' }, predictions: [{ label: 'Bag', probability: 0.9 }] };
-    const failed = { id: 'c2', ok: false as const, code: 'MODEL_MISMATCH' as const, message: 'no' };
-    expect(decodeReply(toFields(encodeReply(ok)))).toEqual(ok);
-    expect(decodeReply(toFields(encodeReply(failed)))).toEqual(failed);
+    const failed = { id: 'c2', ok: false as const, code: 'IMAGE_CORRUPT' as const, message: 'no' };
+    expect(decodeReplies(toFields(encodeReplies([ok, failed])))).toEqual([ok, failed]);
   });
 
   it('rejects a malformed reply', () => {
-    expect(() => decodeReply(toFields(['r', '{"id":"x","ok":true}']))).toThrow(MessageDecodeError);
+    expect(() => decodeReplies(toFields(['r', '[{"id":"x","ok":true}]']))).toThrow(MessageDecodeError);
   });
 });

@@ -1,6 +1,15 @@
 import { z } from 'zod';
 import type { Prediction } from '../model/postprocess';
-import type { InferenceFailureCode } from './errors';
+
+/**
+ * What a request carries to the worker: either pixels the API already decoded
+ * and resized (uint8, interleaved HWC, with the geometry they were made for),
+ * or the encoded upload itself (DECODE_IN=worker). Normalisation never travels:
+ * the worker applies the metadata of the model that actually runs the batch.
+ */
+export type RequestInput =
+  | { kind: 'pixels'; pixels: Uint8Array; height: number; width: number; channels: number }
+  | { kind: 'image'; image: Uint8Array };
 
 /** One example waiting for inference, as an API instance enqueues it. */
 export interface InferenceRequest {
@@ -13,49 +22,53 @@ export interface InferenceRequest {
   /** Epoch ms after which nobody waits for the answer; workers skip the entry. */
   deadline: number;
   enqueuedAt: number;
-  /** Name of the model whose metadata the API preprocessed with. */
+  /** Registered model name the request is for (its stream's model). */
   model: string;
-  /** Shape of `tensor`, batch dimension first ([1, C, H, W]). */
-  dims: number[];
-  tensor: Float32Array;
+  input: RequestInput;
 }
 
-export interface InferenceSuccess {
-  id: string;
-  ok: true;
-  model: { name: string; version: string };
-  predictions: Prediction[];
-}
+/** Failure codes a worker answers with; the API maps each to one HTTP status. */
+export const INFERENCE_FAILURE_CODES = ['INVALID_REQUEST', 'INFERENCE_FAILED', 'UNSUPPORTED_IMAGE', 'IMAGE_CORRUPT', 'IMAGE_TOO_LARGE'] as const;
+export type InferenceFailureCode = (typeof INFERENCE_FAILURE_CODES)[number];
 
-export interface InferenceFailure {
-  id: string;
-  ok: false;
-  code: InferenceFailureCode;
-  message: string;
-}
+const replySchema = z.discriminatedUnion('ok', [
+  z.object({
+    id: z.string(),
+    ok: z.literal(true),
+    model: z.object({ name: z.string(), version: z.string() }),
+    predictions: z.array(z.object({ label: z.string(), probability: z.number() })),
+  }),
+  z.object({
+    id: z.string(),
+    ok: z.literal(false),
+    code: z.enum(INFERENCE_FAILURE_CODES),
+    message: z.string(),
+  }),
+]);
 
-export type InferenceReply = InferenceSuccess | InferenceFailure;
+export type InferenceReply = z.infer<typeof replySchema>;
+export type InferenceSuccess = Extract<InferenceReply, { ok: true }> & { predictions: Prediction[] };
+export type InferenceFailure = Extract<InferenceReply, { ok: false }>;
 
 export class MessageDecodeError extends Error {
   readonly code = 'MESSAGE_INVALID';
 }
 
-/**
- * Stream fields of a request. The tensor travels as raw little-endian float32
- * bytes (3 KiB for 28x28) instead of JSON numbers, which would be ~4x larger
- * and cost a parse on both sides.
- */
+/** Raw bytes travel as binary stream fields: no JSON, no base64, ~1 byte per pixel. */
+const bytes = (a: Uint8Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
 export function encodeRequest(req: InferenceRequest): Array<string | Buffer> {
-  return [
+  const head = [
     'id', req.id,
     'rid', req.requestId,
     'reply', req.replyTo,
     'deadline', String(Math.round(req.deadline)),
     'enq', String(Math.round(req.enqueuedAt)),
     'model', req.model,
-    'dims', req.dims.join(','),
-    'tensor', Buffer.from(req.tensor.buffer, req.tensor.byteOffset, req.tensor.byteLength),
   ]; // prettier-ignore
+  const { input } = req;
+  if (input.kind === 'image') return [...head, 'img', bytes(input.image)];
+  return [...head, 'geo', `${input.height},${input.width},${input.channels}`, 'px', bytes(input.pixels)];
 }
 
 function text(fields: Map<string, Buffer>, name: string): string {
@@ -70,15 +83,19 @@ function int(fields: Map<string, Buffer>, name: string): number {
   return value;
 }
 
+function decodeInput(fields: Map<string, Buffer>): RequestInput {
+  const image = fields.get('img');
+  if (image !== undefined) return { kind: 'image', image };
+  const [height, width, channels] = text(fields, 'geo').split(',').map(Number);
+  if (![height, width, channels].every((d) => Number.isSafeInteger(d) && d! > 0) || (channels !== 1 && channels !== 3)) {
+    throw new MessageDecodeError('request geometry is invalid');
+  }
+  const pixels = fields.get('px');
+  if (pixels === undefined || pixels.byteLength !== height! * width! * channels) throw new MessageDecodeError('request pixels do not match their geometry');
+  return { kind: 'pixels', pixels, height: height!, width: width!, channels: channels };
+}
+
 export function decodeRequest(fields: Map<string, Buffer>): InferenceRequest {
-  const dims = text(fields, 'dims').split(',').map(Number);
-  if (dims.some((d) => !Number.isSafeInteger(d) || d <= 0)) throw new MessageDecodeError('request dims are invalid');
-  const raw = fields.get('tensor');
-  if (raw === undefined || raw.byteLength % 4 !== 0) throw new MessageDecodeError('request tensor is missing or not float32');
-  // Copy into a fresh, 4-byte aligned buffer: a Buffer from the socket may start at any offset.
-  const tensor = new Float32Array(raw.byteLength / 4);
-  new Uint8Array(tensor.buffer).set(raw);
-  if (tensor.length !== dims.reduce((a, b) => a * b, 1)) throw new MessageDecodeError('request tensor does not match its dims');
   return {
     id: text(fields, 'id'),
     requestId: text(fields, 'rid'),
@@ -86,32 +103,20 @@ export function decodeRequest(fields: Map<string, Buffer>): InferenceRequest {
     deadline: int(fields, 'deadline'),
     enqueuedAt: int(fields, 'enq'),
     model: text(fields, 'model'),
-    dims,
-    tensor,
+    input: decodeInput(fields),
   };
 }
 
-const replySchema = z.discriminatedUnion('ok', [
-  z.object({
-    id: z.string(),
-    ok: z.literal(true),
-    model: z.object({ name: z.string(), version: z.string() }),
-    predictions: z.array(z.object({ label: z.string(), probability: z.number() })),
-  }),
-  z.object({
-    id: z.string(),
-    ok: z.literal(false),
-    code: z.enum(['MODEL_MISMATCH', 'INVALID_REQUEST', 'INFERENCE_FAILED']),
-    message: z.string(),
-  }),
-]);
-
-/** A reply is one JSON field: small, and read by exactly one process. */
-export function encodeReply(reply: InferenceReply): string[] {
-  return ['r', JSON.stringify(reply)];
+/**
+ * The replies of one batch that go to the same API instance travel as one
+ * stream entry (a JSON array in field r): one XADD per API instance and batch
+ * instead of one per request.
+ */
+export function encodeReplies(replies: InferenceReply[]): string[] {
+  return ['r', JSON.stringify(replies)];
 }
 
-export function decodeReply(fields: Map<string, Buffer>): InferenceReply {
+export function decodeReplies(fields: Map<string, Buffer>): InferenceReply[] {
   const raw = fields.get('r');
   if (raw === undefined) throw new MessageDecodeError('reply entry lacks field r');
   let json: unknown;
@@ -120,7 +125,7 @@ export function decodeReply(fields: Map<string, Buffer>): InferenceReply {
   } catch {
     throw new MessageDecodeError('reply is not JSON');
   }
-  const parsed = replySchema.safeParse(json);
+  const parsed = z.array(replySchema).safeParse(json);
   if (!parsed.success) throw new MessageDecodeError(`reply is malformed: ${parsed.error.message}`);
   return parsed.data;
 }

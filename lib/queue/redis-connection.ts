@@ -6,21 +6,58 @@ export interface RedisConnectionOptions {
   name: string;
   logger: Logger;
   /**
-   * For connections that run blocking reads (XREAD/XREADGROUP BLOCK): commands
-   * wait for a reconnect instead of failing after a few retries, and a
-   * client-side timeout catches a silently dead TCP connection.
+   * - `command` (default): fails fast while Redis is unreachable (no offline queue), so a caller
+   *   can answer 503 at once instead of waiting.
+   * - `blocking`: for XREAD/XREADGROUP BLOCK loops; commands wait for a reconnect, and a
+   *   client-side timeout catches a silently dead TCP connection.
+   * - `subscriber`: pub/sub; ioredis resubscribes after a reconnect.
    */
-  blocking?: boolean;
+  role?: 'command' | 'blocking' | 'subscriber';
+  /**
+   * Sends the commands issued in one tick as one write (the API's many concurrent enqueues).
+   * Off by default: ioredis's auto-pipelining mangles `call`/`callBuffer` (used for XCLAIM).
+   */
+  autoPipelining?: boolean;
 }
+
+/** Reconnect quickly: service must resume within about a second of Redis coming back. */
+const retryStrategy = (times: number): number => Math.min(100 * times, 1000);
 
 /** One ioredis connection with the settings every serving process uses. */
 export function createRedisConnection(url: string, opts: RedisConnectionOptions): Redis {
+  const role = opts.role ?? 'command';
   const redis = new Redis(url, {
     connectionName: opts.name,
-    maxRetriesPerRequest: opts.blocking ? null : 3,
-    ...(opts.blocking ? { blockingTimeout: 30_000 } : {}),
+    connectTimeout: 2000,
+    retryStrategy,
+    ...(role === 'command' ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: opts.autoPipelining ?? false } : {}),
+    ...(role === 'blocking' ? { maxRetriesPerRequest: null, blockingTimeout: 30_000 } : {}),
   });
+  let down = false;
   // Without a listener ioredis prints every connection error to stderr; reconnects are automatic.
-  redis.on('error', (err: Error) => opts.logger.warn({ err, connection: opts.name }, 'redis connection error'));
+  redis.on('error', (err: Error) => {
+    if (!down) opts.logger.warn({ err, connection: opts.name }, 'redis connection error');
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) opts.logger.info({ connection: opts.name }, 'redis connection restored');
+    down = false;
+  });
   return redis;
+}
+
+/** Resolves once the connection is ready, or after `timeoutMs` (the caller works on: Redis may come later). */
+export async function waitUntilReady(redis: Redis, timeoutMs: number): Promise<boolean> {
+  if (redis.status === 'ready') return true;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      resolve(false);
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    redis.once('ready', onReady);
+  });
 }

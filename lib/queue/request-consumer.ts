@@ -1,24 +1,24 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { collectBatch } from './collect-batch';
-import { ensureConsumerGroup } from './consumer-group';
+import { ensureConsumerGroup, isNoGroupError } from './consumer-group';
 import { INFERENCE_GROUP, queueKeys, REPLY_STREAM_MAXLEN, REPLY_STREAM_TTL_SECONDS } from './keys';
-import { decodeRequest, encodeReply, type InferenceReply, type InferenceRequest } from './messages';
-import { parseAutoClaimReply, parseReadReply, type StreamEntry } from './stream-entries';
+import { decodeRequest, encodeReplies, type InferenceReply, type InferenceRequest } from './messages';
+import { parseEntries, parseReadReply, type StreamEntry } from './stream-entries';
 
 export interface RequestConsumerOptions {
-  /** Connection for the blocking XREADGROUP and XAUTOCLAIM (both issued by the batch loop only). */
+  /** Dedicated connection for the blocking XREADGROUP of this model's stream. */
   reader: Redis;
-  /** Connection for replies and acknowledgements. */
+  /** Shared command connection (replies, acknowledgements, claims). */
   writer: Redis;
   prefix: string;
-  /** Consumer name in the group; the worker id. */
+  /** The registered model whose request stream this consumer reads. */
+  model: string;
+  /** Consumer name in the group; the worker id (also the key of its liveness). */
   consumer: string;
   maxBatchSize: number;
   maxBatchWaitMs: number;
-  /** Entries pending this long on another consumer are considered abandoned and taken over. */
-  claimIdleMs: number;
-  /** How long an idle read blocks; bounds how quickly shutdown and claims are noticed. */
+  /** How long an idle read blocks; bounds how quickly a stop is noticed. */
   blockMs?: number;
   logger: Logger;
 }
@@ -38,37 +38,32 @@ export interface Completion {
   reply?: InferenceReply;
 }
 
+export interface ConsumerInfo {
+  name: string;
+  pending: number;
+  idleMs: number;
+}
+
 /**
- * The worker side of the inference queue: a consumer in the group, reading
- * dynamic batches, taking over entries abandoned by dead consumers, and
- * answering. At-least-once: an entry is acknowledged (and deleted, so the
- * stream length stays the backlog) only in the same MULTI that writes its reply.
+ * The worker side of one model's request stream: a consumer in the group,
+ * reading dynamic batches and answering them. At-least-once: an entry is
+ * acknowledged (and deleted, so the stream length stays the backlog) only in
+ * the same MULTI that writes its reply; entries of a consumer that died are
+ * taken over with `claimFrom` (see the worker's reaper).
  */
 export class RequestConsumer {
-  private readonly requestsKey: string;
-  private lastClaimAt = 0;
+  readonly stream: string;
 
   constructor(private readonly opts: RequestConsumerOptions) {
-    this.requestsKey = queueKeys(opts.prefix).requests;
+    this.stream = queueKeys(opts.prefix).requests(opts.model);
   }
 
   async init(): Promise<void> {
-    await ensureConsumerGroup(this.opts.writer, this.requestsKey);
+    await ensureConsumerGroup(this.opts.writer, this.stream);
   }
 
-  /**
-   * The next batch to process: abandoned entries first (checked every half
-   * CLAIM_IDLE_MS), else a dynamic batch of new ones. May be empty.
-   */
+  /** The next dynamic batch of new requests (see collectBatch). May be empty after an idle block. */
   async nextBatch(): Promise<Received[]> {
-    const now = Date.now();
-    if (now - this.lastClaimAt >= this.opts.claimIdleMs / 2) {
-      this.lastClaimAt = now;
-      const claimed = await this.claimAbandoned();
-      // A full page may mean more abandoned entries: look again on the next call.
-      if (claimed.length >= this.opts.maxBatchSize) this.lastClaimAt = 0;
-      if (claimed.length > 0) return claimed;
-    }
     const entries = await collectBatch((count, blockMs) => this.read(count, blockMs), {
       maxBatchSize: this.opts.maxBatchSize,
       maxWaitMs: this.opts.maxBatchWaitMs,
@@ -78,46 +73,88 @@ export class RequestConsumer {
     return entries.map((e) => e.received);
   }
 
-  /** Replies and acknowledges atomically; replies go first so a crash in between can only duplicate, never lose. */
+  /**
+   * Replies and acknowledges atomically; replies go first so a crash in between can only duplicate, never lose.
+   * The replies for one API instance travel as one entry.
+   */
   async complete(done: Completion[]): Promise<void> {
     if (done.length === 0) return;
     const tx = this.opts.writer.multi();
-    const replyStreams = new Set<string>();
+    const byStream = new Map<string, InferenceReply[]>();
     for (const item of done) {
-      if (item.reply && item.replyTo) {
-        tx.xadd(item.replyTo, 'MAXLEN', '~', REPLY_STREAM_MAXLEN, '*', ...encodeReply(item.reply));
-        replyStreams.add(item.replyTo);
-      }
+      if (item.reply && item.replyTo) byStream.set(item.replyTo, [...(byStream.get(item.replyTo) ?? []), item.reply]);
     }
-    for (const stream of replyStreams) tx.expire(stream, REPLY_STREAM_TTL_SECONDS);
+    for (const [stream, replies] of byStream) {
+      tx.xadd(stream, 'MAXLEN', '~', REPLY_STREAM_MAXLEN, '*', ...encodeReplies(replies));
+      tx.expire(stream, REPLY_STREAM_TTL_SECONDS);
+    }
     const ids = done.map((d) => d.entryId);
-    tx.xack(this.requestsKey, INFERENCE_GROUP, ...ids);
-    tx.xdel(this.requestsKey, ...ids);
+    tx.xack(this.stream, INFERENCE_GROUP, ...ids);
+    tx.xdel(this.stream, ...ids);
     const results = await tx.exec();
     const failed = results?.find(([err]) => err);
     if (!results || failed) throw failed?.[0] ?? new Error('reply transaction aborted');
   }
 
-  /** Removes this consumer from the group if it holds no pending entries (clean shutdown). */
-  async leaveGroup(): Promise<void> {
-    const pending = await this.opts.writer.xpending(this.requestsKey, INFERENCE_GROUP, '-', '+', 1, this.opts.consumer);
-    if (Array.isArray(pending) && pending.length === 0) {
-      await this.opts.writer.xgroup('DELCONSUMER', this.requestsKey, INFERENCE_GROUP, this.opts.consumer);
-    }
-  }
-
-  private async read(count: number, blockMs: number): Promise<Array<{ received: Received; arrivedAt: number }>> {
+  /** The group's consumers with their pending counts (XINFO CONSUMERS); empty when the group is gone. */
+  async consumers(): Promise<ConsumerInfo[]> {
     let raw: unknown;
     try {
-      raw = await this.opts.reader.xreadgroupBuffer(
-        'GROUP', INFERENCE_GROUP, this.opts.consumer,
-        'COUNT', count, 'BLOCK', blockMs,
-        'STREAMS', this.requestsKey, '>',
-      ); // prettier-ignore
+      raw = await this.opts.writer.xinfo('CONSUMERS', this.stream, INFERENCE_GROUP);
     } catch (err) {
-      // The stream (and its group) was deleted, e.g. by a FLUSHDB: recreate and read again next time.
-      if (err instanceof Error && err.message.includes('NOGROUP')) {
-        this.opts.logger.warn('inference consumer group missing; recreating it');
+      if (isNoGroupError(err)) return [];
+      throw err;
+    }
+    if (!Array.isArray(raw)) return [];
+    return raw.flatMap((item: unknown) => {
+      if (!Array.isArray(item)) return [];
+      const fields = new Map<string, unknown>();
+      for (let i = 0; i + 1 < item.length; i += 2) fields.set(String(item[i]), item[i + 1]);
+      return [{ name: String(fields.get('name')), pending: Number(fields.get('pending') ?? 0), idleMs: Number(fields.get('idle') ?? 0) }];
+    });
+  }
+
+  /**
+   * Takes over up to `count` entries pending on `consumer` that were delivered at least
+   * `minIdleMs` ago. The idle bound makes concurrent takeovers safe: a claim resets the
+   * idle time, so a second live worker racing for the same entries gets none of them.
+   */
+  async claimFrom(consumer: string, minIdleMs: number, count: number): Promise<Received[]> {
+    const pending = (await this.opts.writer.xpending(this.stream, INFERENCE_GROUP, 'IDLE', minIdleMs, '-', '+', count, consumer));
+    const ids = pending.flatMap((p) => (Array.isArray(p) ? [String(p[0])] : []));
+    if (ids.length === 0) return [];
+    // callBuffer: the pixel field is binary, and ioredis declares no Buffer variant of XCLAIM.
+    const raw = await this.opts.writer.callBuffer('XCLAIM', this.stream, INFERENCE_GROUP, this.opts.consumer, minIdleMs, ...ids);
+    const entries = parseEntries(raw);
+    // Entries deleted while pending (answered by their owner just before it died) come back empty: just ack them.
+    return entries.map((e) => this.decode(e));
+  }
+
+  /** Removes a consumer from the group; refuses (returns false) while it still has pending entries, which would be lost. */
+  async removeConsumer(consumer: string): Promise<boolean> {
+    const pending = (await this.opts.writer.xpending(this.stream, INFERENCE_GROUP, '-', '+', 1, consumer));
+    if (pending.length > 0) return false;
+    await this.opts.writer.xgroup('DELCONSUMER', this.stream, INFERENCE_GROUP, consumer);
+    return true;
+  }
+
+  /** Leaves the group on a clean shutdown (if nothing is pending on us). */
+  async leaveGroup(): Promise<void> {
+    await this.removeConsumer(this.opts.consumer);
+  }
+
+  private async read(count: number, blockMs: number | null): Promise<Array<{ received: Received; arrivedAt: number }>> {
+    let raw: unknown;
+    try {
+      const { reader, consumer } = this.opts;
+      raw =
+        blockMs === null
+          ? await reader.xreadgroupBuffer('GROUP', INFERENCE_GROUP, consumer, 'COUNT', count, 'STREAMS', this.stream, '>')
+          : await reader.xreadgroupBuffer('GROUP', INFERENCE_GROUP, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.stream, '>');
+    } catch (err) {
+      // The stream (and its group) is gone, e.g. Redis restarted empty: recreate and read again next time.
+      if (isNoGroupError(err)) {
+        this.opts.logger.warn({ stream: this.stream }, 'inference consumer group missing; recreating it');
         await this.init();
         return [];
       }
@@ -127,16 +164,6 @@ export class RequestConsumer {
       const received = this.decode(entry);
       return { received, arrivedAt: received.request?.enqueuedAt ?? Date.now() };
     });
-  }
-
-  private async claimAbandoned(): Promise<Received[]> {
-    // callBuffer: ioredis declares no Buffer variant of XAUTOCLAIM, and the tensor field is binary.
-    const raw = await this.opts.reader.callBuffer(
-      'XAUTOCLAIM', this.requestsKey, INFERENCE_GROUP, this.opts.consumer, this.opts.claimIdleMs, '0-0', 'COUNT', this.opts.maxBatchSize,
-    ); // prettier-ignore
-    const { entries } = parseAutoClaimReply(raw);
-    if (entries.length > 0) this.opts.logger.warn({ count: entries.length }, 'took over abandoned inference requests');
-    return entries.map((e) => this.decode(e));
   }
 
   private decode(entry: StreamEntry): Received {

@@ -4,23 +4,36 @@ import type { InferenceReply, InferenceRequest } from '../../lib/queue/messages'
 import type { Completion, Received, RequestConsumer } from '../../lib/queue/request-consumer';
 import type { LoadedModel } from './model-loader';
 import type { ModelSlot } from './model-slot';
+import { ExampleError, prepareExample } from './prepare-example';
 
 const TOP_K = 5;
 
 export interface BatchLoopOptions {
+  /** The registered model whose stream this loop serves. */
+  model: string;
   consumer: Pick<RequestConsumer, 'nextBatch' | 'complete'>;
   slot: ModelSlot;
   metrics: InferenceMetrics;
   logger: Logger;
+  /** Pixel bound for uploads decoded here (DECODE_IN=worker). */
+  maxInputPixels: number;
 }
 
+export type LoopPhase = 'waiting-for-model' | 'reading' | 'processing' | 'stopped';
+
+type Runnable = { entryId: string; request: InferenceRequest };
+
 /**
- * The worker's main loop: wait for a model, take a batch off the queue, skip
- * what expired, answer the rest with one onnxruntime run. `stop()` lets the
- * current batch finish and be answered before `run()` resolves.
+ * One model's serving loop on a worker: wait for a model, take a batch off the
+ * model's stream, skip what expired, prepare each request for the model that
+ * will run it, answer with one onnxruntime run. `stop()` lets the current
+ * batch finish and be answered before `run()` resolves. `phase`/`phaseSince`
+ * let the worker's health check tell a busy loop from a stuck one.
  */
 export class BatchLoop {
   private readonly abort = new AbortController();
+  phase: LoopPhase = 'waiting-for-model';
+  phaseSince = Date.now();
 
   constructor(private readonly opts: BatchLoopOptions) {}
 
@@ -35,89 +48,99 @@ export class BatchLoop {
   async run(): Promise<void> {
     const { slot, consumer, logger } = this.opts;
     while (!this.stopping) {
+      this.enter('waiting-for-model');
       await slot.ready(this.abort.signal);
       if (this.stopping) break;
       try {
+        this.enter('reading');
         const batch = await consumer.nextBatch();
-        if (batch.length > 0) await consumer.complete(await this.process(batch));
+        if (batch.length > 0) {
+          this.enter('processing');
+          await consumer.complete(await this.process(batch));
+        }
       } catch (err) {
-        // Redis hiccup or a failed reply: unacknowledged entries are retried (by us or by another worker's claim).
-        logger.error({ err }, 'inference batch failed');
-        await new Promise((r) => setTimeout(r, 500));
+        // Redis hiccup or a failed reply: unacknowledged entries are retried (by us or by another worker's reaper).
+        logger.error({ err, model: this.opts.model }, 'inference batch failed');
+        await new Promise((r) => setTimeout(r, 200));
       }
     }
+    this.enter('stopped');
   }
 
-  /** Decides the fate of every entry of a batch and runs the valid ones. Exported for tests through the class. */
+  /** Decides the fate of every entry of a batch and runs the valid ones (also used for entries reclaimed from a dead worker). */
   async process(batch: Received[]): Promise<Completion[]> {
-    const { metrics, logger } = this.opts;
+    const { metrics, logger, model } = this.opts;
     const now = Date.now();
     const done: Completion[] = [];
-    const runnable: Array<{ entryId: string; request: InferenceRequest }> = [];
+    const runnable: Runnable[] = [];
     for (const item of batch) {
       if (item.request === null) {
         logger.warn({ entryId: item.entryId, error: item.error }, 'malformed inference request');
-        metrics.failed.inc({ reason: 'malformed' });
+        metrics.failed.inc({ model, reason: 'malformed' });
         // Answer if we can tell whom to answer, so the caller fails now instead of at its deadline.
         const reply: InferenceReply | undefined = item.id ? { id: item.id, ok: false, code: 'INVALID_REQUEST', message: item.error } : undefined;
         done.push({ entryId: item.entryId, replyTo: item.replyTo, reply });
       } else if (item.request.deadline <= now) {
         // The API already answered 504; computing it would only delay live requests.
-        metrics.expired.inc();
+        metrics.expired.inc({ model });
         done.push({ entryId: item.entryId });
       } else {
         runnable.push({ entryId: item.entryId, request: item.request });
       }
     }
     if (runnable.length === 0) return done;
-
-    return this.opts.slot.use(async (model) => {
-      const valid: typeof runnable = [];
-      for (const item of runnable) {
-        const problem = this.incompatibility(item.request, model);
-        if (problem) {
-          metrics.failed.inc({ reason: problem.code.toLowerCase() });
-          done.push(this.answer(item, { id: item.request.id, ok: false, ...problem }));
-        } else valid.push(item);
-      }
-      if (valid.length === 0) return done;
-
-      const started = Date.now();
-      for (const item of valid) metrics.queueWait.observe(Math.max(0, started - item.request.enqueuedAt) / 1000);
-      metrics.batchSize.observe(valid.length);
-      const endTimer = metrics.inferenceDuration.startTimer();
-      try {
-        const predictions = await model.runner.predict(
-          valid.map((v) => v.request.tensor),
-          TOP_K,
-        );
-        endTimer();
-        const served = { name: model.ref.name, version: model.ref.version };
-        valid.forEach((item, i) => done.push(this.answer(item, { id: item.request.id, ok: true, model: served, predictions: predictions[i] ?? [] })));
-        metrics.processed.inc(valid.length);
-        logger.debug({ size: valid.length, requestIds: valid.map((v) => v.request.requestId), version: served.version }, 'batch answered');
-      } catch (err) {
-        logger.error({ err, size: valid.length }, 'inference run failed');
-        metrics.failed.inc({ reason: 'inference_failed' }, valid.length);
-        for (const item of valid) done.push(this.answer(item, { id: item.request.id, ok: false, code: 'INFERENCE_FAILED', message: 'The model failed to run' }));
-      }
-      return done;
-    });
+    // The model is taken once for the whole batch: preprocessing and inference use the same version.
+    return this.opts.slot.use(async (loaded) => [...done, ...(await this.prepareAndRun(runnable, loaded))]);
   }
 
-  private answer(item: { entryId: string; request: InferenceRequest }, reply: InferenceReply): Completion {
-    return { entryId: item.entryId, replyTo: item.request.replyTo, reply };
-  }
-
-  private incompatibility(request: InferenceRequest, model: LoadedModel): { code: 'MODEL_MISMATCH' | 'INVALID_REQUEST'; message: string } | null {
-    if (request.model !== model.ref.name) {
-      return { code: 'MODEL_MISMATCH', message: `preprocessed for model ${request.model}, this worker serves ${model.ref.name}` };
+  private async prepareAndRun(runnable: Runnable[], loaded: LoadedModel): Promise<Completion[]> {
+    const { metrics, logger, model, maxInputPixels } = this.opts;
+    const done: Completion[] = [];
+    const prepared = await Promise.all(
+      runnable.map((item) =>
+        prepareExample(item.request.input, loaded.metadata, maxInputPixels).then(
+          (example) => ({ item, example }),
+          (err: unknown) => ({ item, error: err instanceof ExampleError ? err : new ExampleError('INVALID_REQUEST', String(err)) }),
+        ),
+      ),
+    );
+    const valid: Array<{ item: Runnable; example: Float32Array }> = [];
+    for (const p of prepared) {
+      if ('error' in p) {
+        metrics.failed.inc({ model, reason: p.error.code.toLowerCase() });
+        done.push(answer(p.item, { id: p.item.request.id, ok: false, code: p.error.code, message: p.error.message }));
+      } else valid.push(p);
     }
-    const [batch, ...example] = request.dims;
-    const expected = [model.metadata.input.channels, model.metadata.input.height, model.metadata.input.width];
-    if (batch !== 1 || example.join('x') !== expected.join('x')) {
-      return { code: 'INVALID_REQUEST', message: `tensor dims ${request.dims.join('x')} do not match model input 1x${expected.join('x')}` };
+    if (valid.length === 0) return done;
+
+    const started = Date.now();
+    for (const { item } of valid) metrics.queueWait.observe({ model }, Math.max(0, started - item.request.enqueuedAt) / 1000);
+    metrics.batchSize.observe({ model }, valid.length);
+    const endTimer = metrics.inferenceDuration.startTimer({ model });
+    try {
+      const predictions = await loaded.runner.predict(
+        valid.map((v) => v.example),
+        TOP_K,
+      );
+      endTimer();
+      const served = { name: loaded.ref.name, version: loaded.ref.version };
+      valid.forEach(({ item }, i) => done.push(answer(item, { id: item.request.id, ok: true, model: served, predictions: predictions[i] ?? [] })));
+      metrics.processed.inc({ model }, valid.length);
+      logger.debug({ size: valid.length, requestIds: valid.map((v) => v.item.request.requestId), version: served.version }, 'batch answered');
+    } catch (err) {
+      logger.error({ err, size: valid.length, model }, 'inference run failed');
+      metrics.failed.inc({ model, reason: 'inference_failed' }, valid.length);
+      for (const { item } of valid) done.push(answer(item, { id: item.request.id, ok: false, code: 'INFERENCE_FAILED', message: 'The model failed to run' }));
     }
-    return null;
+    return done;
   }
+
+  private enter(phase: LoopPhase): void {
+    this.phase = phase;
+    this.phaseSince = Date.now();
+  }
+}
+
+function answer(item: Runnable, reply: InferenceReply): Completion {
+  return { entryId: item.entryId, replyTo: item.request.replyTo, reply };
 }

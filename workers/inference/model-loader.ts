@@ -13,6 +13,8 @@ import { createOrtSession, ModelRunner, type CreateSession, type SessionOptions 
 export interface ModelRegistryClient {
   resolveModelRef(name: string, alias: string): Promise<ModelRef | null>;
   downloadArtifact(artifactUri: string): Promise<Buffer>;
+  /** Names of the registered models that have `alias` (SERVED_MODELS=* serves every model with a champion). */
+  modelsWithAlias(alias: string): Promise<string[]>;
 }
 
 export interface LoadedModel {

@@ -1,49 +1,60 @@
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
-import type { ModelRef, WorkerStatus } from '../../lib/fleet/protocol';
+import { RolloutLeases } from '../../lib/fleet/lease';
+import type { WorkerStatus } from '../../lib/fleet/protocol';
 import { createLogger, type Logger } from '../../lib/logger';
 import { createInferenceMetrics, type InferenceMetrics } from '../../lib/metrics/inference-metrics';
 import { startMetricsServer, type MetricsServer } from '../../lib/metrics/metrics-server';
 import { createMetricsRegistry } from '../../lib/metrics/registry';
+import { periodic } from '../../lib/process/periodic';
 import { createRedisConnection } from '../../lib/queue/redis-connection';
-import { RequestConsumer } from '../../lib/queue/request-consumer';
-import { BatchLoop } from './batch-loop';
-import type { InferenceWorkerConfig } from './config';
-import { FleetAgent } from './fleet-agent';
+import { FleetCommands } from './fleet-commands';
+import { servedModels, type InferenceWorkerConfig } from './config';
 import { loadModel, type ModelRegistryClient } from './model-loader';
+import { ModelDeployer } from './model-deployer';
 import type { CreateSession } from './model-runner';
-import { ModelSlot } from './model-slot';
+import { ModelServer } from './model-server';
+import { Reaper } from './reaper';
+import { Reconciler } from './reconciler';
+import { StatusReporter } from './status-reporter';
 
 export interface InferenceWorkerOptions {
   config: InferenceWorkerConfig;
-  /** MLflow in production (`MlflowClient`); any object with these two methods in tests. */
+  /** MLflow in production (`MlflowClient`); a fake that serves local files in tests. */
   registry: ModelRegistryClient;
   logger?: Logger;
   /** Defaults to a fresh registry with process metrics. */
   metricsRegistry?: Registry;
-  /** Serve /metrics and /healthz on METRICS_PORT (default true). */
+  /** Serve /metrics, /healthz and /readyz on METRICS_PORT (default true). */
   serveMetrics?: boolean;
   /** Wraps or replaces onnxruntime session creation (tests slow sessions down or make them hang). */
   createSession?: CreateSession;
-  heartbeatIntervalMs?: number;
-  /** Blocking read timeout of the queue consumer (default 1000 ms); bounds how long shutdown waits for an idle read. */
+  /** Blocking read timeout of the queue consumers (default 1000 ms); bounds how long a stop waits for an idle read. */
   readBlockMs?: number;
 }
 
+type Timer = ReturnType<typeof periodic>;
+
 /**
- * One inference worker: a queue consumer running dynamic batches through the
- * served model, a fleet agent that loads and hot-swaps models, and a metrics
- * endpoint. Started by workers/inference-worker.ts, or in-process by tests.
+ * One inference worker: a model server (stream consumer, batch loop, loaded
+ * version) per served model, a status heartbeat that is also its liveness, a
+ * reaper that takes over dead workers' requests, a reconciler that keeps each
+ * model on the version the fleet (or, when Redis lost it, the registry) says,
+ * the fleet's deploy commands, and /metrics, /healthz, /readyz.
  */
 export class InferenceWorker {
   readonly metrics: InferenceMetrics;
   readonly registry: Registry;
-  private readonly connections: Redis[];
-  private readonly slot: ModelSlot;
-  private readonly consumer: RequestConsumer;
-  private readonly loop: BatchLoop;
-  private readonly agent: FleetAgent;
-  private loopDone: Promise<void> = Promise.resolve();
+  private readonly servers = new Map<string, ModelServer>();
+  private readonly writer: Redis;
+  private readonly subscriber: Redis;
+  private readonly status: StatusReporter;
+  private readonly deployer: ModelDeployer;
+  private readonly reconciler: Reconciler;
+  private readonly reaper: Reaper;
+  private readonly commands: FleetCommands;
+  private readonly wanted: string[] | 'all';
+  private timers: Timer[] = [];
   private metricsServer: MetricsServer | null = null;
   private stopping: Promise<void> | null = null;
   private aborted = false;
@@ -53,34 +64,20 @@ export class InferenceWorker {
     private readonly logger: Logger,
   ) {
     const { config } = opts;
-    const connect = (name: string, blocking = false) =>
-      createRedisConnection(config.REDIS_URL, { name: `inference-worker:${config.WORKER_ID}:${name}`, logger, blocking });
-    const reader = connect('queue', true);
-    const writer = connect('commands');
-    const subscriber = connect('fleet-commands');
-    this.connections = [reader, writer, subscriber];
-
+    this.writer = this.connect('commands');
+    this.subscriber = this.connect('fleet-commands', 'subscriber');
     this.registry = opts.metricsRegistry ?? createMetricsRegistry();
     this.metrics = createInferenceMetrics(this.registry);
-    this.slot = new ModelSlot(logger);
-    this.consumer = new RequestConsumer({
-      reader,
-      writer,
-      prefix: config.REDIS_PREFIX,
-      consumer: config.WORKER_ID,
-      maxBatchSize: config.MAX_BATCH_SIZE,
-      maxBatchWaitMs: config.MAX_BATCH_WAIT_MS,
-      claimIdleMs: config.CLAIM_IDLE_MS,
-      blockMs: opts.readBlockMs,
-      logger,
-    });
-    this.loop = new BatchLoop({ consumer: this.consumer, slot: this.slot, metrics: this.metrics, logger });
-    this.agent = new FleetAgent({
-      redis: writer,
-      subscriber,
+    this.wanted = servedModels(config);
+    this.status = new StatusReporter({
+      redis: this.writer,
       prefix: config.REDIS_PREFIX,
       workerId: config.WORKER_ID,
-      slot: this.slot,
+      ttlMs: config.WORKER_LIVENESS_TTL_MS,
+      alive: () => !this.anyStalled(),
+      logger,
+    });
+    this.deployer = new ModelDeployer({
       load: (ref) =>
         loadModel(ref, {
           registry: opts.registry,
@@ -90,61 +87,88 @@ export class InferenceWorker {
           createSession: opts.createSession,
           logger,
         }),
-      registry: opts.registry,
-      modelName: config.MODEL_NAME,
-      modelAlias: config.MODEL_ALIAS,
+      status: this.status,
       metrics: this.metrics,
       logger,
-      pollIntervalMs: config.MODEL_POLL_INTERVAL_MS,
-      heartbeatIntervalMs: opts.heartbeatIntervalMs,
+    });
+    const leases = new RolloutLeases(this.writer, config.REDIS_PREFIX);
+    this.reconciler = new Reconciler({ redis: this.writer, prefix: config.REDIS_PREFIX, leases, registry: opts.registry, alias: config.MODEL_ALIAS, deployer: this.deployer, logger });
+    this.reaper = new Reaper({
+      redis: this.writer,
+      prefix: config.REDIS_PREFIX,
+      workerId: config.WORKER_ID,
+      minIdleMs: Math.floor(config.WORKER_LIVENESS_TTL_MS / 2),
+      batchSize: config.MAX_BATCH_SIZE,
+      metrics: this.metrics,
+      logger,
+    });
+    this.commands = new FleetCommands({
+      subscriber: this.subscriber,
+      prefix: config.REDIS_PREFIX,
+      workerId: config.WORKER_ID,
+      server: (name) => this.serverFor(name),
+      deployer: this.deployer,
+      logger,
     });
   }
 
-  /** Connects, starts serving metrics, joins the fleet and starts consuming once a model is loaded. */
+  /** Connects, serves health and metrics, joins the fleet, starts serving its models. */
   static async start(opts: InferenceWorkerOptions): Promise<InferenceWorker> {
     const logger = (opts.logger ?? createLogger('inference-worker', opts.config.LOG_LEVEL)).child({ workerId: opts.config.WORKER_ID });
     const worker = new InferenceWorker(opts, logger);
     try {
-      if (opts.serveMetrics ?? true) {
-        worker.metricsServer = await startMetricsServer({
-          registry: worker.registry,
-          port: opts.config.METRICS_PORT,
-          host: opts.config.METRICS_HOST,
-          health: () => ({ ok: true, ...worker.status }),
-        });
-      }
-      await worker.consumer.init();
-      await worker.agent.start();
+      await worker.begin();
     } catch (err) {
       await worker.abort();
       throw err;
     }
-    worker.loopDone = worker.loop.run();
-    logger.info({ metricsPort: worker.metricsPort }, 'inference worker started');
+    logger.info({ metricsPort: worker.metricsPort, models: worker.wanted }, 'inference worker started');
     return worker;
   }
 
-  get status(): WorkerStatus {
-    return this.agent.current;
+  get current(): WorkerStatus {
+    return this.status.current;
   }
 
   get metricsPort(): number | null {
     return this.metricsServer?.port ?? null;
   }
 
-  /** Loads and swaps in `ref` as a deploy command would (without a command). */
-  async deploy(ref: ModelRef): Promise<boolean> {
-    return this.agent.deploy(ref);
+  /** The server of `model`, if this worker serves it. */
+  server(model: string): ModelServer | undefined {
+    return this.servers.get(model);
   }
 
-  /** Resolves once a model is being served. */
-  async ready(): Promise<void> {
-    await this.slot.ready();
+  /** Resolves once `model` (default: any) is being served. */
+  async ready(model?: string): Promise<void> {
+    for (;;) {
+      const servers = model ? [this.servers.get(model)].filter((s) => s !== undefined) : [...this.servers.values()];
+      if (servers.some((s) => s.slot.model)) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Liveness: the loops come round and the connections can still reconnect. A Redis outage is not a liveness failure. */
+  health(): { ok: boolean; reason?: string } {
+    const ended = [this.writer, this.subscriber].some((c) => c.status === 'end');
+    if (ended && !this.stopping) return { ok: false, reason: 'a Redis connection was closed for good' };
+    const stalled = [...this.servers.values()].filter((s) => this.isStalled(s)).map((s) => s.name);
+    return stalled.length ? { ok: false, reason: `batch loop stuck: ${stalled.join(', ')}` } : { ok: true };
+  }
+
+  /** Readiness: Redis reachable, a verified model loaded, loops alive, not draining. */
+  readiness(): { ok: boolean; reason?: string } {
+    const health = this.health();
+    if (!health.ok) return health;
+    if (this.stopping) return { ok: false, reason: 'draining' };
+    if (this.writer.status !== 'ready') return { ok: false, reason: `Redis ${this.writer.status}` };
+    if (![...this.servers.values()].some((s) => s.slot.model)) return { ok: false, reason: 'no verified model loaded yet' };
+    return { ok: true };
   }
 
   /**
-   * Graceful stop, in reverse start order: stop reading, answer the in-flight
-   * batch, leave the fleet (status key deleted), release the model, close Redis.
+   * Graceful stop, in reverse start order: report draining, stop the timers, let
+   * each loop answer its batch, leave the groups, drop the status key, close Redis.
    */
   async shutdown(): Promise<void> {
     if (this.aborted) return;
@@ -152,38 +176,133 @@ export class InferenceWorker {
     return this.stopping;
   }
 
-  /** Hard stop (a second signal, or tests simulating a crash): unanswered entries are left for other workers to claim. */
+  /** Hard stop (a second signal, or tests simulating a crash): unanswered entries are left for other workers to reclaim. */
   async abort(): Promise<void> {
     this.aborted = true;
-    this.loop.stop();
-    this.agent.halt();
-    for (const c of this.connections) c.disconnect();
+    for (const t of this.timers) t.stop();
+    this.status.halt();
+    this.deployer.stop();
+    for (const s of this.servers.values()) s.abort();
+    this.writer.disconnect();
+    this.subscriber.disconnect();
     await this.metricsServer?.close();
+  }
+
+  private async begin(): Promise<void> {
+    const { config } = this.opts;
+    if (this.opts.serveMetrics ?? true) {
+      this.metricsServer = await startMetricsServer({
+        registry: this.registry,
+        port: config.METRICS_PORT,
+        host: config.METRICS_HOST,
+        health: () => ({ ...this.health(), status: this.status.current }),
+        ready: () => ({ ...this.readiness(), status: this.status.current }),
+      });
+    }
+    this.status.start();
+    await this.status.setState('starting').catch(() => undefined);
+    await this.status.setAcceptsNewModels(this.acceptsNewModels()).catch(() => undefined);
+    await this.commands.start();
+    if (this.wanted !== 'all') for (const name of this.wanted) this.serverFor(name);
+    const onError = (what: string) => (err: unknown) => this.logger.warn({ err }, `${what} failed`);
+    const reconcile = periodic(config.RECONCILE_INTERVAL_MS, () => this.reconcileAll(config.REGISTRY_CHECK_INTERVAL_MS), onError('reconcile'));
+    this.timers.push(
+      reconcile,
+      periodic(config.REAP_INTERVAL_MS, () => this.reapAll(), onError('reaping dead workers')),
+      periodic(config.DISCOVERY_INTERVAL_MS, () => this.discover(), onError('model discovery')),
+    );
+    // After a Redis outage (possibly a restart that lost every key), re-establish the fleet state at once.
+    this.writer.on('ready', () => reconcile.kick());
+    await this.discover().catch(onError('model discovery'));
+    reconcile.kick();
+    await this.status.setState('ready').catch(() => undefined);
+  }
+
+  /** The model server of `name`, created on first use if this worker may serve it (listed, or `*` within the bound). */
+  private serverFor(name: string): ModelServer | null {
+    const existing = this.servers.get(name);
+    if (existing) return existing;
+    if (this.stopping || this.aborted) return null;
+    const { config } = this.opts;
+    const allowed = this.wanted === 'all' ? this.servers.size < config.MAX_MODELS_PER_WORKER : this.wanted.includes(name);
+    if (!allowed) return null;
+    const server = new ModelServer({
+      model: name,
+      workerId: config.WORKER_ID,
+      prefix: config.REDIS_PREFIX,
+      reader: this.connect(`queue:${name}`, 'blocking'),
+      writer: this.writer,
+      maxBatchSize: config.MAX_BATCH_SIZE,
+      maxBatchWaitMs: config.MAX_BATCH_WAIT_MS,
+      maxInputPixels: config.MAX_IMAGE_PIXELS,
+      readBlockMs: this.opts.readBlockMs,
+      metrics: this.metrics,
+      logger: this.logger,
+    });
+    this.servers.set(name, server);
+    void server.start();
+    void this.status.setModel(name, { version: null, sha256: null, state: 'starting' }).catch(() => undefined);
+    void this.status.setAcceptsNewModels(this.acceptsNewModels()).catch(() => undefined);
+    this.logger.info({ model: name }, 'serving a new model');
+    return server;
+  }
+
+  /** With SERVED_MODELS=*, serves every registered model that has the alias (within MAX_MODELS_PER_WORKER). */
+  private async discover(): Promise<void> {
+    if (this.wanted !== 'all') return;
+    const names = await this.opts.registry.modelsWithAlias(this.opts.config.MODEL_ALIAS);
+    for (const name of names.sort()) {
+      if (!this.servers.has(name) && !this.serverFor(name)) {
+        this.logger.warn({ model: name, max: this.opts.config.MAX_MODELS_PER_WORKER }, 'not serving a model: MAX_MODELS_PER_WORKER reached');
+      }
+    }
+  }
+
+  private acceptsNewModels(): boolean {
+    return this.wanted === 'all' && this.servers.size < this.opts.config.MAX_MODELS_PER_WORKER && !this.stopping;
+  }
+
+  private async reconcileAll(registryCheckIntervalMs: number): Promise<void> {
+    await Promise.all([...this.servers.values()].map((s) => this.reconciler.reconcile(s, registryCheckIntervalMs)));
+  }
+
+  private async reapAll(): Promise<void> {
+    for (const server of this.servers.values()) await this.reaper.reap(server);
+  }
+
+  private isStalled(server: ModelServer): boolean {
+    return server.stalled(this.opts.config.LOOP_STALL_MS, this.opts.readBlockMs ?? 1000);
+  }
+
+  private anyStalled(): boolean {
+    return [...this.servers.values()].some((s) => this.isStalled(s));
+  }
+
+  private connect(name: string, role: 'command' | 'blocking' | 'subscriber' = 'command'): Redis {
+    const { config } = this.opts;
+    return createRedisConnection(config.REDIS_URL, { name: `inference-worker:${config.WORKER_ID}:${name}`, logger: this.logger, role });
   }
 
   private async drain(): Promise<void> {
     const { logger } = this;
+    const { config } = this.opts;
     logger.info('draining');
-    await this.agent.draining().catch(() => undefined);
-    this.loop.stop();
-    const timeoutMs = this.opts.config.SHUTDOWN_TIMEOUT_MS;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      this.loopDone.then(() => false),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs))),
-    ]);
-    clearTimeout(timer);
-    if (timedOut) {
-      logger.error({ timeoutMs }, 'in-flight batch did not finish in time; its requests will be claimed by another worker');
+    for (const t of this.timers) t.stop();
+    await this.status.setState('draining').catch(() => undefined);
+    const servers = [...this.servers.values()];
+    const drained = await Promise.all(servers.map((s) => s.drain(config.SHUTDOWN_TIMEOUT_MS)));
+    if (drained.includes(false)) {
+      logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'an in-flight batch did not finish in time; its requests will be reclaimed by another worker');
       await this.abort();
       return;
     }
-    await this.consumer.leaveGroup().catch((err: Error) => logger.warn({ err }, 'leaving the consumer group failed'));
-    await this.agent.stop();
-    await this.agent.idle();
-    this.slot.clear();
+    await this.commands.stop();
+    this.deployer.stop();
+    await this.deployer.idle();
+    await Promise.all(servers.map((s) => s.close()));
+    await this.status.stop();
     await this.metricsServer?.close();
-    await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));
+    await Promise.all([this.writer, this.subscriber].map((c) => c.quit().catch(() => c.disconnect())));
     logger.info('stopped');
   }
 }

@@ -1,0 +1,61 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { fleetKeys, type FleetCommand } from '../../lib/fleet/protocol';
+import { modelRefSchema } from '../../lib/model/active-model';
+import type { ModelDeployer } from './model-deployer';
+import type { ModelServer } from './model-server';
+
+const commandSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('deploy'), deploymentId: z.string().min(1), model: modelRefSchema, workerId: z.string().optional() }),
+  z.object({ type: z.literal('unload'), deploymentId: z.string().min(1), model: z.string().min(1), workerId: z.string().optional() }),
+]);
+
+export interface FleetCommandsOptions {
+  /** A dedicated connection in subscriber mode (ioredis resubscribes after reconnecting). */
+  subscriber: Redis;
+  prefix: string;
+  workerId: string;
+  /** The worker's server for a model (created on demand when the worker may serve it), or null. */
+  server: (model: string) => ModelServer | null;
+  deployer: ModelDeployer;
+  logger: Logger;
+}
+
+/** The worker's end of the rollout protocol: carries out deploy and unload commands addressed to it. */
+export class FleetCommands {
+  private readonly channel: string;
+
+  constructor(private readonly opts: FleetCommandsOptions) {
+    this.channel = fleetKeys(opts.prefix).commands;
+  }
+
+  async start(): Promise<void> {
+    this.opts.subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.channel) this.onMessage(message);
+    });
+    await this.opts.subscriber.subscribe(this.channel);
+  }
+
+  async stop(): Promise<void> {
+    await this.opts.subscriber.unsubscribe().catch(() => undefined);
+  }
+
+  private onMessage(message: string): void {
+    const { logger, workerId, deployer } = this.opts;
+    let command: FleetCommand;
+    try {
+      command = commandSchema.parse(JSON.parse(message));
+    } catch (err) {
+      logger.warn({ err }, 'ignoring an invalid fleet command');
+      return;
+    }
+    if (command.workerId !== undefined && command.workerId !== workerId) return;
+    const model = command.type === 'deploy' ? command.model.name : command.model;
+    const server = this.opts.server(model);
+    if (!server) return;
+    logger.info({ type: command.type, model, deploymentId: command.deploymentId, version: command.type === 'deploy' ? command.model.version : undefined }, 'fleet command received');
+    const done = command.type === 'deploy' ? deployer.deploy(server, command.model, command.deploymentId) : deployer.unload(server, command.deploymentId);
+    done.catch((err: Error) => logger.error({ err, model }, 'fleet command failed'));
+  }
+}

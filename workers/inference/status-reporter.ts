@@ -1,0 +1,88 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { fleetKeys, type ServedModelStatus, type WorkerState, type WorkerStatus } from '../../lib/fleet/protocol';
+
+export interface StatusReporterOptions {
+  redis: Redis;
+  prefix: string;
+  workerId: string;
+  /** The status key expires this long after the last heartbeat (the worker's liveness). */
+  ttlMs: number;
+  /** False while the worker cannot do its job (a stuck loop): the heartbeat stops so others reclaim its requests. */
+  alive: () => boolean;
+  logger: Logger;
+}
+
+/**
+ * Publishes the worker's status under its key with a short TTL, on every
+ * change and on a heartbeat every quarter TTL. The key doubles as liveness:
+ * when the process dies, freezes or its loop sticks, the key expires within
+ * the TTL and live workers take over its pending requests.
+ */
+export class StatusReporter {
+  private status: WorkerStatus;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private last: Promise<void> = Promise.resolve();
+  private readonly key: string;
+
+  constructor(private readonly opts: StatusReporterOptions) {
+    this.key = fleetKeys(opts.prefix).workerStatus(opts.workerId);
+    this.status = { workerId: opts.workerId, state: 'starting', models: {}, updatedAt: Date.now() };
+  }
+
+  get current(): WorkerStatus {
+    return this.status;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.publish().catch((err: Error) => this.opts.logger.debug({ err }, 'status heartbeat failed'));
+    }, Math.max(50, Math.floor(this.opts.ttlMs / 4)));
+  }
+
+  async setState(state: WorkerState): Promise<void> {
+    this.status = { ...this.status, state };
+    await this.publish();
+  }
+
+  /** Replaces what the status says about one model (fields left out are removed). */
+  async setModel(name: string, served: ServedModelStatus): Promise<void> {
+    this.status = { ...this.status, models: { ...this.status.models, [name]: served } };
+    await this.publish();
+  }
+
+  async setAcceptsNewModels(accepts: boolean): Promise<void> {
+    if (this.status.acceptsNewModels === accepts) return;
+    this.status = { ...this.status, acceptsNewModels: accepts };
+    await this.publish();
+  }
+
+  async removeModel(name: string): Promise<void> {
+    const { [name]: _gone, ...models } = this.status.models;
+    this.status = { ...this.status, models };
+    await this.publish();
+  }
+
+  /** Stops the heartbeat and deletes the key, so the fleet stops counting this worker at once (clean shutdown). */
+  async stop(): Promise<void> {
+    this.halt();
+    // A heartbeat still in flight would otherwise re-create the key right after the DEL.
+    await this.last.catch(() => undefined);
+    await this.opts.redis.del(this.key).catch(() => undefined);
+  }
+
+  /** Stops the heartbeat only: the key expires like a crashed worker's (hard stop). */
+  halt(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private async publish(): Promise<void> {
+    if (this.stopped || !this.opts.alive()) return;
+    this.status = { ...this.status, updatedAt: Date.now() };
+    this.last = this.opts.redis.set(this.key, JSON.stringify(this.status), 'PX', this.opts.ttlMs).then(() => undefined);
+    await this.last;
+  }
+}
