@@ -5,6 +5,7 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { WorkerStatus } from '../lib/fleet/protocol';
 import { createApiMetrics } from '../lib/metrics/api-metrics';
 import { createMetricsRegistry } from '../lib/metrics/registry';
 import type { InferenceClient } from '../lib/queue/inference-client';
@@ -14,17 +15,21 @@ import { docsPlugin } from './plugins/docs';
 import { errorHandlerPlugin } from './plugins/error-handler';
 import { requestMetricsPlugin } from './plugins/request-metrics';
 import { healthRoutes } from './routes/health';
+import { modelsRoutes } from './routes/models';
 import { predictRoutes } from './routes/predict';
-import type { ActiveModelSource } from './services/active-model-watcher';
+import { Predictor } from './services/predictor';
 import type { ReadinessProbe } from './services/readiness';
+import type { ServedModelSource } from './services/served-models';
 
 export interface AppDeps {
-  config: Pick<ApiConfig, 'MAX_UPLOAD_BYTES' | 'MAX_IMAGE_PIXELS' | 'REQUEST_TIMEOUT_MS' | 'RETRY_AFTER_SECONDS'> &
-    Partial<Pick<ApiConfig, 'MAX_QUEUE_LENGTH' | 'RATE_LIMIT_PER_MINUTE'>>;
+  config: Pick<ApiConfig, 'MAX_UPLOAD_BYTES' | 'MAX_IMAGE_PIXELS' | 'REQUEST_TIMEOUT_MS' | 'RETRY_AFTER_SECONDS' | 'MODEL_NAME'> &
+    Partial<Pick<ApiConfig, 'MAX_QUEUE_LENGTH' | 'RATE_LIMIT_PER_MINUTE' | 'MAX_BATCH_FILES' | 'DECODE_IN' | 'API_INSTANCE_ID'>>;
   /** The Redis queue client in production; a fake in route tests. */
-  inference: Pick<InferenceClient, 'infer' | 'queueDepth'>;
-  activeModel: ActiveModelSource;
+  inference: Pick<InferenceClient, 'inferMany' | 'queueDepth'>;
+  models: ServedModelSource;
   readiness: ReadinessProbe;
+  /** Live inference workers (GET /models). */
+  workers?: () => Promise<WorkerStatus[]>;
   logger: Logger;
   /** One registry per process; defaults to a fresh one. */
   metricsRegistry?: Registry;
@@ -40,8 +45,11 @@ function requestId(req: IncomingMessage): string {
 
 /** Builds the API (routes, plugins, hooks) without listening, so tests can `inject` or listen on port 0. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
   const registry = deps.metricsRegistry ?? createMetricsRegistry();
-  const metrics = createApiMetrics(registry, () => deps.inference.queueDepth(), deps.config.MAX_QUEUE_LENGTH);
+  const queueDepths = async () => new Map(await Promise.all(deps.models.list().map(async (m) => [m.name, await deps.inference.queueDepth(m.name)] as const)));
+  const metrics = createApiMetrics(registry, queueDepths, config.MAX_QUEUE_LENGTH);
+  const maxBatchFiles = config.MAX_BATCH_FILES ?? 32;
 
   // Explicit type arguments keep the default FastifyInstance type although the logger is a pino Logger.
   const app = Fastify<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger>({
@@ -66,10 +74,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addSchema(errorSchema);
 
-  await app.register(errorHandlerPlugin, { retryAfterSeconds: deps.config.RETRY_AFTER_SECONDS });
+  await app.register(errorHandlerPlugin, { retryAfterSeconds: config.RETRY_AFTER_SECONDS });
   await app.register(requestMetricsPlugin, { registry, metrics });
   await app.register(docsPlugin);
-  // Only routes that opt in (POST /predict, when RATE_LIMIT_PER_MINUTE > 0) are limited; 429 goes through the error handler.
+  // Only routes that opt in (the prediction routes, when RATE_LIMIT_PER_MINUTE > 0) are limited; 429 goes through the error handler.
   await app.register(rateLimit, {
     global: false,
     errorResponseBuilder: (_request, context) =>
@@ -77,16 +85,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(multipart, {
     attachFieldsToBody: true,
-    limits: { fileSize: deps.config.MAX_UPLOAD_BYTES, files: 1, fields: 10, parts: 20 },
+    limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 1, fields: 10, parts: maxBatchFiles + 10 },
   });
-  await app.register(healthRoutes, { readiness: deps.readiness });
+  await app.register(healthRoutes, { readiness: deps.readiness, instanceId: config.API_INSTANCE_ID ?? 'api' });
+  await app.register(modelsRoutes, { models: deps.models, defaultModel: config.MODEL_NAME, workers: deps.workers ?? (() => Promise.resolve([])) });
   await app.register(predictRoutes, {
-    inference: deps.inference,
-    activeModel: deps.activeModel,
+    predictor: new Predictor({
+      inference: deps.inference,
+      models: deps.models,
+      defaultModel: config.MODEL_NAME,
+      decodeIn: config.DECODE_IN ?? 'api',
+      maxImagePixels: config.MAX_IMAGE_PIXELS,
+      requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+    }),
     metrics,
-    maxImagePixels: deps.config.MAX_IMAGE_PIXELS,
-    requestTimeoutMs: deps.config.REQUEST_TIMEOUT_MS,
-    rateLimitPerMinute: deps.config.RATE_LIMIT_PER_MINUTE,
+    maxBatchFiles,
+    retryAfterSeconds: config.RETRY_AFTER_SECONDS,
+    rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
   });
   return app;
 }

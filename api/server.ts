@@ -3,25 +3,30 @@
  * Configuration: see api/config.ts (environment variables only).
  */
 import type { FastifyInstance } from 'fastify';
+import { listWorkerStatuses } from '../lib/fleet/worker-statuses';
 import { createLogger, type Logger } from '../lib/logger';
+import { configureSharp } from '../lib/model/sharp-config';
 import { exitOnSignal, runMain } from '../lib/process/main';
 import { InferenceClient } from '../lib/queue/inference-client';
-import { createRedisConnection } from '../lib/queue/redis-connection';
+import { createRedisConnection, waitUntilReady } from '../lib/queue/redis-connection';
 import { buildApp } from './app';
 import { loadApiConfig, type ApiConfig } from './config';
-import { ActiveModelWatcher } from './services/active-model-watcher';
 import { redisReadinessProbe } from './services/readiness';
+import { ServedModels } from './services/served-models';
 
 export interface RunningApi {
   app: FastifyInstance;
+  inference: InferenceClient;
   /** Stop accepting, wait for in-flight requests, then stop the queue client and close Redis (reverse start order). */
   close(): Promise<void>;
 }
 
-/** Wires Redis, the queue client and the model watcher into the app; listens unless `listen` is false. */
+/** Wires Redis, the queue client and the served-models view into the app; listens unless `listen` is false. */
 export async function startApi(config: ApiConfig, logger: Logger, opts: { listen?: boolean } = {}): Promise<RunningApi> {
-  const redis = createRedisConnection(config.REDIS_URL, { name: `api:${config.API_INSTANCE_ID}`, logger });
-  const replyReader = createRedisConnection(config.REDIS_URL, { name: `api:${config.API_INSTANCE_ID}:replies`, logger, blocking: true });
+  const redis = createRedisConnection(config.REDIS_URL, { name: `api:${config.API_INSTANCE_ID}`, logger, autoPipelining: true });
+  const replyReader = createRedisConnection(config.REDIS_URL, { name: `api:${config.API_INSTANCE_ID}:replies`, logger, role: 'blocking' });
+  // Redis may be down at start: the API still starts (and says so on /readyz) and serves once it is back.
+  if (!(await waitUntilReady(redis, 3000))) logger.warn('Redis is not reachable yet; answering 503 until it is');
   const inference = new InferenceClient({
     redis,
     replyReader,
@@ -31,14 +36,15 @@ export async function startApi(config: ApiConfig, logger: Logger, opts: { listen
     retryAfterSeconds: config.RETRY_AFTER_SECONDS,
     logger,
   });
-  const watcher = new ActiveModelWatcher({ redis, prefix: config.REDIS_PREFIX, refreshMs: config.ACTIVE_MODEL_REFRESH_MS, logger });
-  await inference.start();
-  await watcher.start();
+  const models = new ServedModels({ redis, prefix: config.REDIS_PREFIX, refreshMs: config.ACTIVE_MODEL_REFRESH_MS, logger });
+  inference.start();
+  await models.start();
   const app = await buildApp({
     config,
     inference,
-    activeModel: watcher,
-    readiness: redisReadinessProbe(redis, config.REDIS_PREFIX),
+    models,
+    readiness: redisReadinessProbe(redis, config.REDIS_PREFIX, models, config.MODEL_NAME),
+    workers: () => listWorkerStatuses(redis, config.REDIS_PREFIX),
     logger,
   });
   if (opts.listen ?? true) await app.listen({ port: config.PORT, host: config.HOST });
@@ -46,18 +52,19 @@ export async function startApi(config: ApiConfig, logger: Logger, opts: { listen
   let closing: Promise<void> | null = null;
   const close = async () => {
     await app.close(); // waits for in-flight requests, which still need the queue client
-    watcher.stop();
+    models.stop();
     await inference.close();
     await redis.quit().catch(() => redis.disconnect());
   };
-  return { app, close: () => (closing ??= close()) };
+  return { app, inference, close: () => (closing ??= close()) };
 }
 
 async function main(): Promise<void> {
   const config = loadApiConfig();
   const logger = createLogger('api', config.LOG_LEVEL);
+  configureSharp(config.SHARP_CONCURRENCY, logger);
   const api = await startApi(config, logger);
-
+  logger.info({ port: config.PORT, instance: config.API_INSTANCE_ID, decodeIn: config.DECODE_IN, defaultModel: config.MODEL_NAME }, 'api started');
   exitOnSignal(logger, { drain: () => api.close(), timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
 }
 

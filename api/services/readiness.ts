@@ -1,14 +1,14 @@
 import type { Redis } from 'ioredis';
-import { fleetKeys } from '../../lib/fleet/protocol';
-import { listWorkerStatuses } from '../../lib/fleet/worker-statuses';
-import { parseActiveModel } from '../../lib/model/active-model';
+import { listWorkerStatuses, servesVersion } from '../../lib/fleet/worker-statuses';
+import type { ServedModelSource } from './served-models';
 
 export interface Readiness {
   ready: boolean;
   /** Why not ready. */
   reason?: string;
+  /** The default model's served version. */
   model: { name: string; version: string } | null;
-  /** Live workers in state ready serving the active version. */
+  /** Live workers ready on that version. */
   workers: number;
 }
 
@@ -22,27 +22,25 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   ]).finally(() => clearTimeout(timer));
 }
 
-/** Ready = Redis answers, an active model exists, and at least one live worker is ready on that version. */
-export function redisReadinessProbe(redis: Redis, prefix: string, timeoutMs = 2000): ReadinessProbe {
-  const keys = fleetKeys(prefix);
+/** Ready = Redis answers, the default model is served, and at least one live worker is ready on its version. */
+export function redisReadinessProbe(redis: Redis, prefix: string, models: ServedModelSource, defaultModel: string, timeoutMs = 2000): ReadinessProbe {
   return async () => {
     try {
       return await withTimeout(
         (async (): Promise<Readiness> => {
           await redis.ping();
-          const raw = await redis.get(keys.active);
-          if (raw === null) return { ready: false, reason: 'no active model', model: null, workers: 0 };
-          const active = parseActiveModel(raw);
+          const active = models.get(defaultModel);
+          if (!active) return { ready: false, reason: `no version of ${defaultModel} is served yet`, model: null, workers: 0 };
           const model = { name: active.name, version: active.version };
           const statuses = await listWorkerStatuses(redis, prefix);
-          const workers = statuses.filter((s) => s.state === 'ready' && s.model?.name === model.name && s.model.version === model.version).length;
+          const workers = statuses.filter((s) => s.state === 'ready' && servesVersion(s, model.name, model.version)).length;
           return workers > 0 ? { ready: true, model, workers } : { ready: false, reason: `no ready worker serves ${model.name} v${model.version}`, model, workers };
         })(),
         timeoutMs,
         'readiness check',
       );
     } catch (err) {
-      return { ready: false, reason: (err as Error).message, model: null, workers: 0 };
+      return { ready: false, reason: `Redis: ${(err as Error).message}`, model: null, workers: 0 };
     }
   };
 }

@@ -1,0 +1,91 @@
+import type { ActiveModel } from '../../lib/fleet/protocol';
+import { sniffImageFormat } from '../../lib/model/image-format';
+import { decodeToPixels, PreprocessError } from '../../lib/model/preprocess';
+import type { InferenceClient, InferenceResult, InferItem } from '../../lib/queue/inference-client';
+import type { RequestInput } from '../../lib/queue/messages';
+import { ModelNotServedError, type ServedModelSource } from './served-models';
+
+export interface PredictorOptions {
+  inference: Pick<InferenceClient, 'inferMany'>;
+  models: ServedModelSource;
+  /** The model behind POST /predict. */
+  defaultModel: string;
+  /** Where uploads are decoded (see ApiConfig.DECODE_IN). */
+  decodeIn: 'api' | 'worker';
+  maxImagePixels: number;
+  requestTimeoutMs: number;
+}
+
+export interface Upload {
+  filename?: string;
+  bytes: Buffer;
+}
+
+/** One image's outcome in a batch. */
+export type ItemOutcome = { ok: true; result: InferenceResult } | { ok: false; error: Error };
+
+/**
+ * Turns uploads into predictions of a served model: decodes each upload once
+ * to the model's input geometry (or, with DECODE_IN=worker, only checks its
+ * format and lets the worker decode it), queues it on the model's stream and
+ * waits for the answer until the request's deadline. Normalisation is left to
+ * the worker, which applies the metadata of the version that actually runs.
+ */
+export class Predictor {
+  constructor(private readonly opts: PredictorOptions) {}
+
+  get defaultModel(): string {
+    return this.opts.defaultModel;
+  }
+
+  /** Whether `name` is a served model, or the default one (label values stay bounded to those). */
+  serves(name: string): boolean {
+    return name === this.opts.defaultModel || this.opts.models.get(name) !== null;
+  }
+
+  /** The served model `name` (default: the default model), or ModelNotServedError. */
+  resolve(name?: string): ActiveModel {
+    const wanted = name ?? this.opts.defaultModel;
+    const model = this.opts.models.get(wanted);
+    if (!model) throw new ModelNotServedError(wanted, wanted === this.opts.defaultModel);
+    return model;
+  }
+
+  async predict(model: ActiveModel, upload: Upload, requestId: string, receivedAt: number): Promise<InferenceResult> {
+    const input = await this.prepare(model, upload);
+    const [result] = await this.opts.inference.inferMany([this.item(model, input, requestId, receivedAt)]);
+    return result!;
+  }
+
+  /**
+   * Every image of a batch, in upload order. A bad image fails alone; the good ones are queued
+   * together (all or none: a full or unreachable queue fails the whole request with 503).
+   */
+  async predictBatch(model: ActiveModel, uploads: Upload[], requestId: string, receivedAt: number): Promise<ItemOutcome[]> {
+    const prepared = await Promise.all(
+      uploads.map((u) => this.prepare(model, u).then((input) => ({ input }), (error: Error) => ({ error }))),
+    );
+    const valid = prepared.flatMap((p, index) => ('input' in p ? [{ index, input: p.input }] : []));
+    const waits = await this.opts.inference.inferMany(valid.map((v) => this.item(model, v.input, `${requestId}#${v.index}`, receivedAt)));
+    const results = await Promise.allSettled(waits);
+    const outcomes: ItemOutcome[] = prepared.map((p) => ({ ok: false, error: 'error' in p ? p.error : new Error('not run') }));
+    valid.forEach((v, i) => {
+      const r = results[i]!;
+      outcomes[v.index] = r.status === 'fulfilled' ? { ok: true, result: r.value } : { ok: false, error: r.reason as Error };
+    });
+    return outcomes;
+  }
+
+  private async prepare(model: ActiveModel, upload: Upload): Promise<RequestInput> {
+    if (this.opts.decodeIn === 'worker') {
+      if (!sniffImageFormat(upload.bytes)) throw new PreprocessError('UNSUPPORTED_IMAGE', 'The upload is not a supported image (PNG, JPEG, WebP, GIF or TIFF)');
+      return { kind: 'image', image: upload.bytes };
+    }
+    const pixels = await decodeToPixels(upload.bytes, model.metadata.input, { maxInputPixels: this.opts.maxImagePixels });
+    return { kind: 'pixels', pixels: pixels.data, height: pixels.height, width: pixels.width, channels: pixels.channels };
+  }
+
+  private item(model: ActiveModel, input: RequestInput, requestId: string, receivedAt: number): InferItem {
+    return { requestId, model: model.name, input, deadline: receivedAt + this.opts.requestTimeoutMs };
+  }
+}
