@@ -33,6 +33,8 @@ const METRICS_NOT_YET_EXPORTED = new Set(['lifecycle_inference_queue_limit']);
 
 /** Grafana's built-in variables, replaced as Grafana would with a 1 s scrape interval. */
 const GRAFANA_VARIABLES: Record<string, string> = {
+  /** The dashboard's model variable set to All. */
+  model: '.*',
   __rate_interval: '1m',
   __interval: '15s',
   __interval_ms: '15000',
@@ -89,7 +91,7 @@ describe('Grafana dashboard and alert rules on a real Prometheus', () => {
   beforeAll(async () => {
     // The registries of each process kind, exactly as the processes create them.
     const apiRegistry = createMetricsRegistry();
-    const api = createApiMetrics(apiRegistry, () => Promise.resolve(7), 1000);
+    const api = createApiMetrics(apiRegistry, () => Promise.resolve(new Map([['fashion-mnist-classifier', 7], ['shoes', 1]])), 1000);
     const inference = [0, 1].map(() => {
       const registry = createMetricsRegistry();
       return { registry, metrics: createInferenceMetrics(registry) };
@@ -100,18 +102,26 @@ describe('Grafana dashboard and alert rules on a real Prometheus', () => {
     exercise = () => {
       for (const [status, seconds] of [['200', 0.03], ['200', 0.08], ['400', 0.002], ['503', 0.001], ['504', 10]] as const) {
         api.httpDuration.observe({ method: 'POST', route: '/predict', status_code: status }, seconds);
+        api.httpDuration.observe({ method: 'POST', route: '/models/:name/predict/batch', status_code: status }, seconds);
       }
       api.httpDuration.observe({ method: 'GET', route: '/readyz', status_code: '200' }, 0.001);
-      api.predictions.inc({ model_version: '3', status: 'ok' }, 2);
-      api.predictions.inc({ model_version: '3', status: 'unavailable' });
+      for (const model of ['fashion-mnist-classifier', 'shoes']) {
+        api.predictions.inc({ model, model_version: '3', status: 'ok' }, 2);
+        api.predictions.inc({ model, model_version: '3', status: 'unavailable' });
+        api.predictionDuration.observe({ model, status: 'ok' }, 0.004);
+        api.predictionDuration.observe({ model, status: 'unavailable' }, 0.001);
+      }
       inference.forEach(({ metrics }, i) => {
-        metrics.batchSize.observe(1 + i * 7);
-        metrics.inferenceDuration.observe(0.004);
-        metrics.queueWait.observe(0.012);
-        metrics.processed.inc(8);
-        metrics.expired.inc();
-        metrics.failed.inc({ reason: 'inference_failed' });
-        metrics.modelInfo.set({ name: 'fashion-mnist-classifier', version: '3' }, 1);
+        const model = i === 0 ? 'fashion-mnist-classifier' : 'shoes';
+        metrics.batchSize.observe({ model }, 1 + i * 7);
+        metrics.inferenceDuration.observe({ model }, 0.004);
+        metrics.queueWait.observe({ model }, 0.012);
+        metrics.processed.inc({ model }, 8);
+        metrics.expired.inc({ model });
+        metrics.reclaimed.inc({ model });
+        metrics.failed.inc({ model, reason: 'inference_failed' });
+        metrics.modelInfo.set({ name: model, version: '3' }, 1);
+        metrics.modelLoads.inc({ model, outcome: 'ok' });
       });
       for (const activity of ['pullDataset', 'registerModel']) {
         pipeline.activityDuration.observe({ activity, outcome: 'success' }, 2);
@@ -142,14 +152,15 @@ describe('Grafana dashboard and alert rules on a real Prometheus', () => {
     }
 
     // The local stack's config, pointed at the endpoints above and sped up.
-    const config = parse(readFileSync(PROMETHEUS_LOCAL, 'utf8')) as { scrape_configs: { job_name: string; static_configs?: unknown }[] } & Record<string, unknown>;
+    const config = parse(readFileSync(PROMETHEUS_LOCAL, 'utf8')) as { scrape_configs: { job_name: string; static_configs?: unknown; file_sd_configs?: unknown }[] } & Record<string, unknown>;
     expect(config.scrape_configs.map((c) => c.job_name).sort()).toEqual([...SCRAPED_JOBS].sort());
     prometheus = await startPrometheus({
       global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
       rule_files: [ALERTS],
       scrape_configs: config.scrape_configs
         .filter((c) => targets[c.job_name])
-        .map((c) => ({ ...c, static_configs: [{ targets: targets[c.job_name] }] })),
+        // The stack writes its targets to files (file_sd); here the same jobs point at the endpoints above.
+        .map(({ file_sd_configs: _fromFiles, ...c }) => ({ ...c, static_configs: [{ targets: targets[c.job_name] }] })),
     });
 
     // Three scrapes of every target, with fresh observations in between, so rate() has data.

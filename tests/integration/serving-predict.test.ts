@@ -21,7 +21,7 @@ describe('serving: prediction round trip (API + Redis + onnxruntime worker)', ()
     expect([...probs].sort((a, b) => b - a)).toEqual(probs);
     expect(probs.every((p) => p > 0 && p < 1)).toBe(true);
     // The API's requests stream holds nothing once answered (acked and deleted).
-    expect(await stack.redis.xlen(`${stack.prefix}inference:requests`)).toBe(0);
+    expect(await stack.redis.xlen(stack.requestsKey())).toBe(0);
   });
 
   it('reports ready with the served model once a worker serves it', async () => {
@@ -34,7 +34,8 @@ describe('serving: prediction round trip (API + Redis + onnxruntime worker)', ()
       const r = await fetch(`${stack.baseUrl}/readyz`);
       return r.status === 200 ? ((await r.json()) as Record<string, unknown>) : null;
     });
-    expect(after).toEqual({ status: 'ready', model: { name: 'test-classifier', version: '1' }, workers: 1 });
+    expect(after).toMatchObject({ status: 'ready', model: { name: 'test-classifier', version: '1' }, workers: 1 });
+    expect(typeof after.instance).toBe('string');
   });
 
   it('batches concurrent requests dynamically', async () => {
@@ -67,12 +68,14 @@ describe('serving: prediction round trip (API + Redis + onnxruntime worker)', ()
     await worker.ready();
     await stack.predict(await testImage(1));
     const api = await (await fetch(`${stack.baseUrl}/metrics`)).text();
-    expect(api).toContain('lifecycle_predictions_total{model_version="1",status="ok"} 1');
-    expect(api).toContain('lifecycle_inference_queue_depth 0');
+    expect(api).toContain('lifecycle_predictions_total{model="test-classifier",model_version="1",status="ok"} 1');
+    expect(api).toContain('lifecycle_inference_queue_depth{model="test-classifier"} 0');
     const workerMetrics = await (await fetch(`http://127.0.0.1:${worker.metricsPort}/metrics`)).text();
     expect(workerMetrics).toContain('lifecycle_inference_model_info{name="test-classifier",version="1"} 1');
-    expect(workerMetrics).toContain('lifecycle_inference_requests_processed_total 1');
+    expect(workerMetrics).toContain('lifecycle_inference_requests_processed_total{model="test-classifier"} 1');
     const health = await fetch(`http://127.0.0.1:${worker.metricsPort}/healthz`);
-    expect(await health.json()).toMatchObject({ ok: true, state: 'ready', model: { version: '1' } });
+    expect(await health.json()).toMatchObject({ ok: true, status: { state: 'ready', models: { 'test-classifier': { version: '1', state: 'ready' } } } });
+    const ready = await fetch(`http://127.0.0.1:${worker.metricsPort}/readyz`);
+    expect(ready.status).toBe(200);
   });
 });

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ActiveModel, DeployCommand, ModelRef, WorkerStatus } from '../../lib/fleet/protocol';
+import { readActiveModel } from '../../lib/fleet/active-models';
+import type { DeployCommand, ModelRef, ServedModelStatus } from '../../lib/fleet/protocol';
 import { testImage } from '../support/images';
 import { ServingStack } from '../support/serving-stack';
 import { makeTestModel, refFor, type TestModel } from '../support/test-model';
@@ -42,11 +43,12 @@ describe('serving: model hot-swap and start-up', () => {
     const command: DeployCommand = { type: 'deploy', deploymentId, model, ...(workerId ? { workerId } : {}) };
     await stack.redis.publish(stack.keys.commands, JSON.stringify(command));
   };
-  const statusOf = (deploymentId: string, state: WorkerStatus['state']) =>
+  const statusOf = (deploymentId: string, state: ServedModelStatus['state']) =>
     stack.waitFor(async () => {
-      const s = await stack.workerStatus('w1');
+      const s = (await stack.workerStatus('w1'))?.models['test-classifier'];
       return s?.deploymentId === deploymentId && s.state === state ? s : null;
     }, 10_000, `w1 ${state} for ${deploymentId}`);
+  const servedVersion = (worker: { current: { models: Record<string, ServedModelStatus> } }) => worker.current.models['test-classifier']?.version;
 
   it('swaps to the deployed version without failing requests in flight', async () => {
     await stack.setActive(ref1, v1.bytes);
@@ -62,7 +64,7 @@ describe('serving: model hot-swap and start-up', () => {
     })();
     await deploy(ref2, 'd-2');
     const status = await statusOf('d-2', 'ready');
-    expect(status.model).toEqual({ name: 'test-classifier', version: '2', sha256: v2.sha256 });
+    expect(status).toMatchObject({ version: '2', sha256: v2.sha256 });
     expect((await stack.predict(await testImage(1))).body).toMatchObject({ model: { version: '2' } });
     traffic = false;
     await load;
@@ -82,7 +84,7 @@ describe('serving: model hot-swap and start-up', () => {
     await deploy(tampered, 'd-3');
     const status = await statusOf('d-3', 'failed');
     expect(status.error).toMatch(/MODEL_CHECKSUM_MISMATCH/);
-    expect(status.model).toMatchObject({ version: '1' });
+    expect(status.version).toBe('1');
     expect((await stack.predict(await testImage(1))).body).toMatchObject({ model: { version: '1' } });
   });
 
@@ -95,7 +97,7 @@ describe('serving: model hot-swap and start-up', () => {
     await deploy(bad, 'd-4');
     const status = await statusOf('d-4', 'failed');
     expect(status.error).toMatch(/GOLDEN_CHECK_FAILED/);
-    expect(status.model).toMatchObject({ version: '1' });
+    expect(status.version).toBe('1');
   });
 
   it('ignores deploy commands addressed to another worker', async () => {
@@ -104,16 +106,15 @@ describe('serving: model hot-swap and start-up', () => {
     await worker.ready();
     await deploy(ref2, 'd-other', 'someone-else');
     await new Promise((r) => setTimeout(r, 300));
-    expect(worker.status.model?.version).toBe('1');
+    expect(servedVersion(worker)).toBe('1');
   });
 
   it('loads the registry champion at start-up when the fleet has no active model, and claims it as active', async () => {
     stack.registry.setAlias('champion', ref2);
     const worker = await stack.startWorker();
     await worker.ready();
-    expect(worker.status).toMatchObject({ state: 'ready', model: { version: '2' } });
-    const raw = await stack.waitFor(() => stack.redis.get(stack.keys.active), 2000, 'the active key');
-    const active = JSON.parse(raw) as ActiveModel;
+    expect(worker.current).toMatchObject({ state: 'ready', models: { 'test-classifier': { version: '2', state: 'ready' } } });
+    const active = await stack.waitFor(() => readActiveModel(stack.redis, stack.prefix, 'test-classifier'), 2000, 'the active entry');
     expect(active).toMatchObject({ name: 'test-classifier', version: '2', sha256: v2.sha256 });
     expect(active.metadata.labels).toHaveLength(10);
     expect(active.metadata.input).toMatchObject({ height: 28, width: 28 });
@@ -121,10 +122,10 @@ describe('serving: model hot-swap and start-up', () => {
 
   it('waits in state starting without a model, then loads the first deploy it receives', async () => {
     const worker = await stack.startWorker();
-    expect(await stack.workerStatus('w1')).toMatchObject({ state: 'starting', model: null });
+    expect(await stack.workerStatus('w1')).toMatchObject({ models: { 'test-classifier': { version: null, state: 'starting' } } });
     await deploy(ref1, 'd-first');
     await statusOf('d-first', 'ready');
     await worker.ready();
-    expect(worker.status.model?.version).toBe('1');
+    expect(servedVersion(worker)).toBe('1');
   });
 });

@@ -13,24 +13,29 @@ describe('serving: graceful shutdown', () => {
   it('a stopping worker finishes and answers its in-flight batch, then leaves the fleet', async () => {
     await stack.startApi();
     const control: SessionControl = { delayMs: 0, hang: false, affectedRuns: 0 };
-    // A batch of exactly the three requests (it closes when full), so "in flight" means all three, however slowly they arrive.
-    const worker = await stack.startWorker({ MAX_BATCH_WAIT_MS: '5000', MAX_BATCH_SIZE: '3' }, { createSession: controlledSessions(control) });
+    const worker = await stack.startWorker({}, { createSession: controlledSessions(control) });
     await worker.ready();
     control.delayMs = 500;
 
-    const images = await Promise.all([1, 2, 3].map((i) => testImage(i)));
-    const requests = images.map((img) => stack.predict(img));
+    // One /predict/batch request: its three images are queued in one step, so the worker's batch holds all three.
+    const form = new FormData();
+    for (const i of [1, 2, 3]) form.append('img_file', new Blob([new Uint8Array(await testImage(i))], { type: 'image/png' }), `${i}.png`);
+    const request = fetch(`${stack.baseUrl}/predict/batch`, { method: 'POST', body: form });
     await stack.waitFor(() => control.affectedRuns > 0, 5000, 'a batch in flight');
     const stopped = worker.shutdown();
-    expect((await stack.workerStatus('w1'))?.state).toBe('draining');
+    // The batch takes 500 ms: the fleet sees the worker draining while it is still in flight.
+    await stack.waitFor(async () => (await stack.workerStatus('w1'))?.state === 'draining', 400, 'the worker to report draining');
+    expect(control.affectedRuns).toBe(1);
 
-    const results = await Promise.all(requests);
+    const res = await request;
     await stopped;
-    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as { results: Array<{ model?: unknown; error?: unknown }> };
+    expect(results.map((r) => (r.model ? 'ok' : r.error))).toEqual(['ok', 'ok', 'ok']);
     expect(await metricTotal(worker.registry, 'lifecycle_inference_requests_processed_total')).toBe(3);
     expect(await stack.workerStatus('w1')).toBeNull();
-    expect(await stack.redis.xlen(`${stack.prefix}inference:requests`)).toBe(0);
-    const consumers = (await stack.redis.xinfo('CONSUMERS', `${stack.prefix}inference:requests`, 'inference-workers')) as unknown[];
+    expect(await stack.redis.xlen(stack.requestsKey())).toBe(0);
+    const consumers = (await stack.redis.xinfo('CONSUMERS', stack.requestsKey(), 'inference-workers')) as unknown[];
     expect(consumers).toEqual([]);
   });
 

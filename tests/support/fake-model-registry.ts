@@ -6,6 +6,7 @@ export class FakeModelRegistry implements ModelRegistryClient {
   private readonly artifacts = new Map<string, Buffer>();
   private readonly aliases = new Map<string, ModelRef>();
   readonly downloads: string[] = [];
+  private downloadsFail = false;
 
   /** Serves `bytes` at `ref.artifactUri` (which may deliberately not match ref.sha256). */
   add(ref: ModelRef, bytes: Buffer): this {
@@ -22,7 +23,18 @@ export class FakeModelRegistry implements ModelRegistryClient {
     return Promise.resolve(this.aliases.get(`${name}@${alias}`) ?? null);
   }
 
+  modelsWithAlias(alias: string): Promise<string[]> {
+    return Promise.resolve([...this.aliases.keys()].filter((k) => k.endsWith(`@${alias}`)).map((k) => k.slice(0, -alias.length - 1)));
+  }
+
+  /** Makes downloads fail (a registry outage) until called with false. */
+  failDownloads(fail = true): this {
+    this.downloadsFail = fail;
+    return this;
+  }
+
   downloadArtifact(artifactUri: string): Promise<Buffer> {
+    if (this.downloadsFail) return Promise.reject(new Error('registry unavailable'));
     this.downloads.push(artifactUri);
     const bytes = this.artifacts.get(artifactUri);
     return bytes ? Promise.resolve(bytes) : Promise.reject(new Error(`no artifact at ${artifactUri}`));

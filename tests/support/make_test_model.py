@@ -7,7 +7,8 @@ seeds give different files (and sha256), which is how the tests simulate model
 versions. Golden entries are computed here with numpy, exactly as the real
 trainer records them at registration.
 
-Usage: make_test_model.py OUT.onnx [--seed N] [--golden ok|bad|none]
+Usage: make_test_model.py OUT.onnx [--seed N] [--golden ok|bad|none] [--mean M --std S]
+                          [--size N --channels 1|3] [--labels a,b,c]
 """
 
 import argparse
@@ -17,12 +18,15 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-H, W, C = 28, 28, 1
-SCALE, MEAN, STD = 1 / 255, 0.2860, 0.3530
+FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+SCALE = 1 / 255
 
 
-def build(seed: int, golden: str) -> onnx.ModelProto:
+def build(seed: int, golden: str, mean: float = 0.2860, std: float = 0.3530, size: int = 28, channels: int = 1, labels: list[str] = FASHION) -> onnx.ModelProto:
+    H, W, C = size, size, channels
+    LABELS = labels
+    MEAN = np.full(C, mean, dtype=np.float32)
+    STD = np.full(C, std, dtype=np.float32)
     rng = np.random.default_rng(seed)
     weights = rng.normal(0, 0.05, size=(C * H * W, len(LABELS))).astype(np.float32)
     bias = rng.normal(0, 0.1, size=(len(LABELS),)).astype(np.float32)
@@ -43,15 +47,18 @@ def build(seed: int, golden: str) -> onnx.ModelProto:
     meta = {
         "lifecycle.labels": json.dumps(LABELS),
         "lifecycle.input": json.dumps(
-            {"name": "input", "layout": "NCHW", "channels": C, "height": H, "width": W, "colorspace": "grayscale", "dtype": "float32"}
+            {"name": "input", "layout": "NCHW", "channels": C, "height": H, "width": W, "colorspace": "grayscale" if C == 1 else "rgb", "dtype": "float32"}
         ),
-        "lifecycle.normalization": json.dumps({"scale": SCALE, "mean": [MEAN], "std": [STD]}),
+        "lifecycle.normalization": json.dumps({"scale": SCALE, "mean": MEAN.tolist(), "std": STD.tolist()}),
         "lifecycle.output": json.dumps({"name": "logits", "kind": "logits"}),
         "lifecycle.trainer": f"test-linear seed={seed}",
     }
     if golden != "none":
+        # Golden inputs are raw pixels in HWC order (as decoders produce them); the model sees CHW.
         pixels = rng.integers(0, 256, size=(4, H * W * C), dtype=np.int64)
-        x = ((pixels.astype(np.float32) * np.float32(SCALE)) - np.float32(MEAN)) / np.float32(STD)
+        hwc = pixels.reshape(4, H, W, C).astype(np.float32)
+        x = ((hwc * np.float32(SCALE)) - MEAN) / STD
+        x = x.transpose(0, 3, 1, 2).reshape(4, -1)
         logits = x @ weights + bias
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)
@@ -77,8 +84,13 @@ def main() -> None:
     parser.add_argument("out")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--golden", choices=["ok", "bad", "none"], default="ok")
+    parser.add_argument("--mean", type=float, default=0.2860)
+    parser.add_argument("--std", type=float, default=0.3530)
+    parser.add_argument("--size", type=int, default=28)
+    parser.add_argument("--channels", type=int, choices=[1, 3], default=1)
+    parser.add_argument("--labels", default=",".join(FASHION))
     args = parser.parse_args()
-    onnx.save(build(args.seed, args.golden), args.out)
+    onnx.save(build(args.seed, args.golden, args.mean, args.std, args.size, args.channels, args.labels.split(",")), args.out)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ import { Redis } from 'ioredis';
 import { apiSchema } from '../../api/config';
 import { startApi, type RunningApi } from '../../api/server';
 import { loadConfig } from '../../lib/env';
+import { writeActiveModel } from '../../lib/fleet/active-models';
 import { fleetKeys, type ActiveModel, type ModelRef, type WorkerStatus } from '../../lib/fleet/protocol';
+import { getWorkerStatus } from '../../lib/fleet/worker-statuses';
 import { createLogger } from '../../lib/logger';
 import { readModelMetadata } from '../../lib/model/metadata';
 import { inferenceWorkerSchema } from '../../workers/inference/config';
@@ -29,8 +31,11 @@ export class ServingStack {
   api: RunningApi | null = null;
   baseUrl = '';
 
-  constructor(readonly prefix = uniquePrefix('serving')) {
-    this.redis = new Redis(testRedisUrl());
+  constructor(
+    readonly prefix = uniquePrefix('serving'),
+    readonly redisUrl = testRedisUrl(),
+  ) {
+    this.redis = new Redis(redisUrl);
     this.cacheDir = mkdtempSync(join(tmpdir(), 'lifecycle-model-cache-'));
   }
 
@@ -38,18 +43,24 @@ export class ServingStack {
     return fleetKeys(this.prefix);
   }
 
-  /** Stores `ref` (with the metadata of `bytes`) as the fleet's active model, as a rollout would. */
+  /** Stores `ref` (with the metadata of `bytes`) as the fleet's active version of its model, as a rollout would. */
   async setActive(ref: ModelRef, bytes: Buffer): Promise<ActiveModel> {
     const active: ActiveModel = { ...ref, metadata: readModelMetadata(bytes) };
-    await this.redis.set(this.keys.active, JSON.stringify(active));
+    await writeActiveModel(this.redis, this.prefix, active);
     return active;
+  }
+
+  /** The request stream of `model`. */
+  requestsKey(model = 'test-classifier'): string {
+    return `${this.prefix}inference:${model}:requests`;
   }
 
   async startApi(env: Record<string, string> = {}): Promise<RunningApi> {
     const config = loadConfig(apiSchema, {
-      REDIS_URL: testRedisUrl(),
+      REDIS_URL: this.redisUrl,
       REDIS_PREFIX: this.prefix,
       PORT: '0',
+      MODEL_NAME: 'test-classifier',
       ACTIVE_MODEL_REFRESH_MS: '100',
       REQUEST_TIMEOUT_MS: '5000',
       ...env,
@@ -64,13 +75,13 @@ export class ServingStack {
 
   async startWorker(env: Record<string, string> = {}, extra: Partial<InferenceWorkerOptions> = {}): Promise<InferenceWorker> {
     const config = loadConfig(inferenceWorkerSchema, {
-      REDIS_URL: testRedisUrl(),
+      REDIS_URL: this.redisUrl,
       REDIS_PREFIX: this.prefix,
       WORKER_ID: `w${this.workers.length + 1}`,
       METRICS_PORT: '0',
       MODEL_CACHE_DIR: this.cacheDir,
       MODEL_NAME: 'test-classifier',
-      MODEL_POLL_INTERVAL_MS: '200',
+      SERVED_MODELS: 'test-classifier',
       SHUTDOWN_TIMEOUT_MS: '3000',
       ...env,
     });
@@ -78,7 +89,6 @@ export class ServingStack {
       config,
       registry: this.registry,
       logger: testLogger(),
-      heartbeatIntervalMs: 200,
       readBlockMs: 200,
       ...extra,
     });
@@ -86,17 +96,16 @@ export class ServingStack {
     return worker;
   }
 
-  /** POST /predict over real HTTP with `image` in field img_file. */
-  async predict(image: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  /** POST /predict (or `path`) over real HTTP with `image` in field img_file. */
+  async predict(image: Buffer, headers: Record<string, string> = {}, path = '/predict'): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
     const form = new FormData();
-    form.append('img_file', new Blob([image], { type: 'image/png' }), 'image.png');
-    const res = await fetch(`${this.baseUrl}/predict`, { method: 'POST', body: form, headers });
+    form.append('img_file', new Blob([new Uint8Array(image)], { type: 'image/png' }), 'image.png');
+    const res = await fetch(`${this.baseUrl}${path}`, { method: 'POST', body: form, headers });
     return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
   }
 
   async workerStatus(workerId: string): Promise<WorkerStatus | null> {
-    const raw = await this.redis.get(this.keys.workerStatus(workerId));
-    return raw === null ? null : (JSON.parse(raw) as WorkerStatus);
+    return getWorkerStatus(this.redis, this.prefix, workerId);
   }
 
   /** Polls `check` until it returns a truthy value (or fails after `timeoutMs`). */
