@@ -271,8 +271,13 @@ def forwarded_env(s, env=None):
             names.update(re.findall(r'^#?\s*([A-Z][A-Z0-9_]+)=', f.read(), re.M))
     except OSError:
         pass
+    # Knobs of the stack itself (counts, ports, MLflow backend) are not the processes' business: changing
+    # INFERENCE_WORKERS must not restart the API.
+    stack_only = set(DEFAULT_COUNTS) | set(DEFAULT_PORTS) | {
+        'LIFECYCLE_PORT_OFFSET', 'MLFLOW_BACKEND', 'MLFLOW_DATABASE_URL', 'MLFLOW_DATABASE_RESET', 'BOOTSTRAP_INPUT',
+        'TEST_PROFILE', 'TEST_POSTGRES', 'POSTGRES_MLFLOW_PORT'}
     out = {k: v for k, v in env.items()
-           if (k in names or k.startswith(FORWARD_PREFIXES)) and k not in PER_PROCESS}
+           if (k in names or k.startswith(FORWARD_PREFIXES)) and k not in PER_PROCESS and k not in stack_only}
     out.update({'REDIS_URL': s.redis_url, 'TEMPORAL_ADDRESS': s.temporal_address, 'MLFLOW_TRACKING_URI': s.mlflow_uri,
                 'LIFECYCLE_STATE_DIR': s.state})
     out.pop('PORT', None)
