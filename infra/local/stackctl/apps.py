@@ -105,7 +105,15 @@ def wait(ctx, progs, what, seconds):
 def answers(prog, what):
     if what == 'healthy':
         return health.http_ok(prog.health)
-    status, _ = health.http(prog.ready)
+    status, body = health.http(prog.ready)
+    expected = prog.env.get('API_INSTANCE_ID')
+    if status == 200 and expected:  # the API's /readyz names its instance: it must be the one this stack started
+        try:
+            instance = json.loads(body).get('instance', expected)
+        except ValueError:
+            instance = None
+        if instance != expected:
+            raise PreflightError(f'{prog.ready} answered as instance {instance!r}, not {expected!r} that this stack started')
     # A worker without /readyz yet (404) counts as ready once healthy; the API's /readyz is required.
     return status == 200 or (status == 404 and prog.kind != 'api' and health.http_ok(prog.health))
 
@@ -130,7 +138,7 @@ def write_targets(s, progs):
 
 def save_plan(ctx, progs):
     data = [{'name': p.name, 'kind': p.kind, 'ports': [[pt.port, pt.what, pt.variable] for pt in p.ports],
-             'health': p.health, 'ready': p.ready} for p in progs]
+             'health': p.health, 'ready': p.ready, 'instance': p.env.get('API_INSTANCE_ID')} for p in progs]
     _write(os.path.join(ctx.sup.dir, 'apps.json'), json.dumps(data, indent=1))
 
 
@@ -142,4 +150,5 @@ def load_plan(ctx):
     except (OSError, ValueError):
         return []
     return [Program(name=d['name'], kind=d['kind'], command=[], health=d['health'], ready=d['ready'],
+                    env={'API_INSTANCE_ID': d['instance']} if d.get('instance') else {},
                     ports=[Port(*pt) for pt in d['ports']]) for d in data]
