@@ -1,42 +1,63 @@
-import type { MlflowClient } from '../lib/mlflow/client';
+import type { MlflowClient, Run } from '../lib/mlflow/client';
 import type { ResolvedDataset, RunInfo, TrainingParams } from '../lib/lifecycle/types';
 
 export interface StartRunInput {
   experimentName: string;
-  /** The workflow id: a retried activity finds the run it already created instead of making a second one. */
-  idempotencyKey: string;
+  workflowId: string;
+  /** The workflow execution's run id: one MLflow run per execution, found again by a retried activity. */
+  executionId: string;
+  workflowType: string;
   runName: string;
-  params: TrainingParams;
+  /** What the caller asked for; the resolved params are logged as params by the training activity. */
+  requestedParams: TrainingParams;
   dataset: ResolvedDataset;
   gitCommit: string;
 }
 
-const IDEMPOTENCY_TAG = 'lifecycle.workflow_id';
+export const RUN_TAGS = {
+  workflowId: 'lifecycle.workflow_id',
+  executionId: 'lifecycle.workflow_execution_id',
+  requestedParams: 'lifecycle.requested_params',
+  failureReason: 'lifecycle.failure_reason',
+} as const;
 
-/** Creates (or finds) the MLflow run of one pipeline execution and records its inputs. */
+/**
+ * Creates the MLflow run of one workflow execution, or finds the one a previous
+ * attempt of this activity created. Keyed by workflow id AND execution id: a
+ * new execution of the same workflow id (other params, other data) gets a new
+ * run with its own artifact folder, so nothing of an earlier run, and nothing a
+ * registered version points to, is ever written again.
+ */
 export async function startRun(mlflow: MlflowClient, input: StartRunInput): Promise<RunInfo> {
   const experimentId = await mlflow.getOrCreateExperiment(input.experimentName);
-  const existing = await mlflow.searchRuns([experimentId], `tags.\`${IDEMPOTENCY_TAG}\` = '${escapeFilter(input.idempotencyKey)}'`, 1);
+  const existing = await findExecutionRuns(mlflow, experimentId, input.workflowId, input.executionId);
+  const { dataset } = input;
   const run =
     existing[0] ??
     (await mlflow.createRun(experimentId, input.runName, {
-      [IDEMPOTENCY_TAG]: input.idempotencyKey,
+      [RUN_TAGS.workflowId]: input.workflowId,
+      [RUN_TAGS.executionId]: input.executionId,
+      [RUN_TAGS.requestedParams]: JSON.stringify(input.requestedParams),
       'mlflow.source.git.commit': input.gitCommit,
       'mlflow.source.type': 'JOB',
-      'mlflow.source.name': 'temporal:trainAndPromote',
-      'lifecycle.dataset.commit': input.dataset.commit,
+      'mlflow.source.name': `temporal:${input.workflowType}`,
+      'lifecycle.dataset.name': dataset.name,
+      'lifecycle.dataset.repo': dataset.repo,
+      'lifecycle.dataset.path': dataset.path,
+      'lifecycle.dataset.rev': dataset.rev,
+      'lifecycle.dataset.commit': dataset.commit,
+      'lifecycle.dataset.digest': dataset.digest,
     }));
   const runId = run.info.run_id;
-  // log-batch and log-inputs are idempotent for identical values, so a retry may safely redo them.
-  await mlflow.logBatch(runId, { params: stringify(input.params) });
+  // log-inputs is idempotent for an identical dataset, so a retry may safely redo it.
   await mlflow.logInputs(runId, [
     {
       dataset: {
-        name: input.dataset.name,
-        digest: input.dataset.digest,
+        name: dataset.name,
+        digest: dataset.digest,
         source_type: 'dvc',
-        source: JSON.stringify({ repo: input.dataset.repo, path: input.dataset.path, rev: input.dataset.rev, commit: input.dataset.commit }),
-        profile: JSON.stringify({ num_files: input.dataset.nfiles, size_bytes: input.dataset.sizeBytes }),
+        source: JSON.stringify({ repo: dataset.repo, path: dataset.path, rev: dataset.rev, commit: dataset.commit }),
+        profile: JSON.stringify({ num_files: dataset.nfiles, size_bytes: dataset.sizeBytes }),
       },
       tags: [{ key: 'mlflow.data.context', value: 'training' }],
     },
@@ -44,15 +65,20 @@ export async function startRun(mlflow: MlflowClient, input: StartRunInput): Prom
   return { runId, experimentId, artifactUri: run.info.artifact_uri };
 }
 
-export async function finishRun(mlflow: MlflowClient, runId: string, status: 'FINISHED' | 'FAILED'): Promise<void> {
-  await mlflow.setTerminated(runId, status);
+export async function findExecutionRuns(mlflow: MlflowClient, experimentId: string, workflowId: string, executionId: string): Promise<Run[]> {
+  const filter = `tags.\`${RUN_TAGS.workflowId}\` = '${escapeFilter(workflowId)}' and tags.\`${RUN_TAGS.executionId}\` = '${escapeFilter(executionId)}'`;
+  return mlflow.searchRuns([experimentId], filter, 5);
 }
 
-function stringify(params: TrainingParams): Record<string, string> {
-  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)]));
+export type RunEnd = 'FINISHED' | 'FAILED' | 'KILLED';
+
+/** Ends a run; a reason is kept as a tag (the MLflow UI shows it beside the status). */
+export async function finishRun(mlflow: MlflowClient, input: { runId: string; status: RunEnd; reason?: string }): Promise<void> {
+  if (input.reason) await mlflow.logBatch(input.runId, { tags: { [RUN_TAGS.failureReason]: input.reason.slice(0, 5000) } });
+  await mlflow.setTerminated(input.runId, input.status);
 }
 
 /** MLflow filter strings quote with single quotes. */
 export function escapeFilter(value: string): string {
-  return value.replace(/'/g, "\\'");
+  return value.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
 }

@@ -1,27 +1,38 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MlflowClient, Metric } from '../lib/mlflow/client';
-import { runCommand } from '../lib/process/run';
+import type { MlflowClient } from '../lib/mlflow/client';
 import { sha256Hex } from '../lib/model/sha256';
-import type { DatasetRef, RunInfo, TrainedModel, TrainingParams } from '../lib/lifecycle/types';
-import { materializeDataset, type DatasetDeps } from './dataset';
-import { parseProgressLine, type TrainerEvent } from './trainer-progress';
+import { materialize, type MaterializedDataset } from '../lib/dataset/materialize';
+import type { DatasetDeps } from '../lib/dataset/checkout';
+import type { CheckpointRef, DatasetRef, ResolvedDataset, RunInfo, TrainedModel, TrainingParams } from '../lib/lifecycle/types';
+import type { TrainingBeat } from '../lib/lifecycle/progress';
+import { checkpointEventSchema, fetchCheckpoint, uploadCheckpoint } from './checkpoints';
+import { epochMetrics, logResolvedParams, logTrainingLineage, readTrainerResults, uploadTrainingArtifacts } from './lineage';
+import { logMlflowModel } from './mlflow-model';
+import { runTrainer } from './trainer-process';
+import type { TrainerEvent } from './trainer-progress';
 
 export interface TrainingDeps {
   python: string;
   trainerScript: string;
+  /** trainer/log_mlflow_model.py */
+  logModelScript: string;
   workDir: string;
   mlflow: MlflowClient;
+  trackingUri: string;
   datasets: DatasetDeps;
   /** Temporal heartbeat (or a test's recorder). */
-  heartbeat: (details: unknown) => void;
+  heartbeat: (details: TrainingBeat & { checkpoint: CheckpointRef | null }) => void;
+  /** The checkpoint the previous attempt recorded in its heartbeat, if any. */
+  resumeFrom: CheckpointRef | null;
+  attempt: number;
   signal?: AbortSignal;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
 export interface TrainModelInput {
-  dataset: DatasetRef;
+  /** The dataset pinned to its commit; with its digest the cache is hit without git or DVC. */
+  dataset: DatasetRef | ResolvedDataset;
   params: TrainingParams;
   run: RunInfo;
 }
@@ -30,66 +41,128 @@ export interface TrainModelInput {
 export const TRAINER_USAGE_EXIT_CODE = 2;
 
 /**
- * Runs the trainer process on a dataset version and records everything in the
- * MLflow run: step metrics as progress arrives, final metrics, and the ONNX
- * file plus evaluation artifacts through MLflow's proxied artifact store.
+ * One training attempt: materialises the dataset on this machine (the only
+ * place it is pulled), runs the trainer (resuming from the previous attempt's
+ * checkpoint when there is one), and records everything in the execution's
+ * MLflow run: resolved params, per-epoch metrics, checkpoints, final and
+ * per-class metrics, lineage tags, evaluation files and the MLflow-native model.
+ * Every heartbeat carries the newest uploaded checkpoint, which is how a retry
+ * on any machine knows where to resume.
  */
 export async function trainModel(input: TrainModelInput, deps: TrainingDeps): Promise<TrainedModel> {
   const started = Date.now();
-  const dataset = await materializeDataset(input.dataset, { ...deps.datasets, onProgress: (m) => deps.heartbeat({ phase: 'dataset', message: m }) });
-  const out = await mkdtemp(join(deps.workDir, 'train-'));
+  let checkpoint = deps.resumeFrom;
+  let last: TrainingBeat = { phase: 'dataset' };
+  const beat = (details?: TrainingBeat) => {
+    if (details) last = details;
+    deps.heartbeat({ ...last, resumedFromEpoch: deps.resumeFrom?.epoch ?? null, checkpoint });
+  };
+  beat({ phase: 'dataset', message: 'resolving the dataset cache' });
+  // git and `dvc pull` are silent for long stretches: keep beating while they run (and only then).
+  const pulling = setInterval(() => beat(), 5000);
+  const dataset = await materialize(input.dataset, { ...deps.datasets, onProgress: (message) => beat({ phase: 'dataset', message }) }).finally(() =>
+    clearInterval(pulling),
+  );
+
+  await mkdir(deps.workDir, { recursive: true });
+  const out = await mkdtemp(join(deps.workDir, `${input.run.runId}-attempt${deps.attempt}-`));
   try {
+    const resume = deps.resumeFrom ? await fetchCheckpoint(deps.mlflow, deps.resumeFrom, join(out, 'resume')) : undefined;
+    if (deps.resumeFrom) deps.log?.('resuming training', { epoch: deps.resumeFrom.epoch, from: resume });
     const paramsFile = join(out, 'params.json');
     await writeFile(paramsFile, JSON.stringify(input.params));
-    const pending: Promise<void>[] = [];
-    let last: TrainerEvent | undefined;
-    await runCommand(deps.python, [deps.trainerScript, '--data', dataset.dir, '--params', paramsFile, '--out', join(out, 'model')], {
-      signal: deps.signal,
-      env: { ...process.env, PYTHONUNBUFFERED: '1' },
-      onStdoutLine: (line) => {
-        const event = parseProgressLine(line);
-        if (!event) return;
-        last = event;
-        deps.heartbeat({ phase: 'training', ...event });
-        if (event.event === 'epoch') {
-          deps.log?.('epoch finished', { ...event });
-          pending.push(deps.mlflow.logBatch(input.run.runId, { metrics: epochMetrics(event) }));
-        }
-      },
-    });
-    await Promise.all(pending);
-    return await uploadResults(join(out, 'model'), input.run, deps, last, started);
+    beat({ phase: 'starting', message: resume ? `resuming after epoch ${deps.resumeFrom?.epoch}` : 'starting the trainer' });
+
+    // MLflow calls triggered by progress lines run one after another, in order, off the stdout callback.
+    // The first failure is kept (never left as an unhandled rejection) and fails the attempt once the trainer exits.
+    let chain: Promise<void> = Promise.resolve();
+    let failure: unknown;
+    const then = (step: () => Promise<void>) => {
+      chain = chain.then(() => (failure === undefined ? step() : undefined)).catch((err: unknown) => void (failure ??= err));
+    };
+    const onEvent = (event: TrainerEvent) => {
+      if (event.event === 'start' && event.params && typeof event.params === 'object') {
+        const params = event.params as Record<string, unknown>;
+        then(() => logResolvedParams(deps.mlflow, input.run.runId, params));
+      } else if (event.event === 'epoch') {
+        deps.log?.('epoch finished', { ...event });
+        then(() => deps.mlflow.logBatch(input.run.runId, { metrics: epochMetrics(event) }));
+      } else if (event.event === 'checkpoint') {
+        const parsed = checkpointEventSchema.safeParse(event);
+        // Recorded in the heartbeat only once uploaded, so the ref always points at a fetchable file.
+        if (parsed.success) then(async () => void (checkpoint = await uploadCheckpoint(deps.mlflow, input.run, parsed.data)));
+      }
+      if (event.event !== 'checkpoint' && event.event !== 'done') beat({ phase: 'training', ...pickBeat(event) });
+    };
+    const modelDir = join(out, 'model');
+    await runTrainer(
+      { python: deps.python, script: deps.trainerScript, dataDir: dataset.dir, paramsFile, outDir: modelDir, resume },
+      { onEvent, onKeepAlive: () => beat(), signal: deps.signal },
+    );
+    await chain;
+    if (failure !== undefined) throw failure instanceof Error ? failure : new Error(JSON.stringify(failure));
+    return await finish(modelDir, input, deps, dataset, { started, beat });
   } finally {
     await rm(out, { recursive: true, force: true });
   }
 }
 
-function epochMetrics(event: TrainerEvent): Metric[] {
-  const timestamp = Date.now();
-  const step = event.epoch ?? 0;
-  return Object.entries(event)
-    .filter(([k, v]) => typeof v === 'number' && !['epoch', 'epochs', 'step', 'elapsed_s'].includes(k))
-    .map(([k, v]) => ({ key: k === 'loss' ? 'train_loss' : k, value: v as number, timestamp, step }));
+async function finish(
+  modelDir: string,
+  input: TrainModelInput,
+  deps: TrainingDeps,
+  dataset: MaterializedDataset,
+  ctx: { started: number; beat: (d?: TrainingBeat) => void },
+): Promise<TrainedModel> {
+  const onnxPath = join(modelDir, 'model.onnx');
+  const trainedSha256 = sha256Hex(await readFile(onnxPath));
+  const results = await readTrainerResults(modelDir);
+  const durationSeconds = (Date.now() - ctx.started) / 1000;
+  ctx.beat({ phase: 'uploading', message: 'evaluation files and lineage' });
+  await uploadTrainingArtifacts(deps.mlflow, input.run, modelDir);
+  const resumedFromEpoch = deps.resumeFrom?.epoch ?? null;
+  // Also from run_info.json, for trainers whose start event carries no params (idempotent: same values).
+  const resolvedParams = (results.runInfo.params as Record<string, unknown> | undefined) ?? {};
+  await logResolvedParams(deps.mlflow, input.run.runId, resolvedParams);
+  await logTrainingLineage(deps.mlflow, input.run, results, dataset, { durationSeconds, resumedFromEpoch, attempt: deps.attempt });
+  ctx.beat({ phase: 'logging-model', message: 'logging the MLflow model' });
+  const logged = await logMlflowModel(input.run.runId, onnxPath, {
+    python: deps.python,
+    script: deps.logModelScript,
+    trackingUri: deps.trackingUri,
+    signal: deps.signal,
+    onKeepAlive: () => ctx.beat(),
+  });
+  // MLflow re-serialises the ONNX proto when it logs the model, so the file serving downloads (and verifies)
+  // is the logged one: its hash, measured by the logger after downloading it back, is the version's sha256.
+  await deps.mlflow.logBatch(input.run.runId, {
+    tags: {
+      'lifecycle.sha256': logged.onnx_sha256,
+      'lifecycle.trained_sha256': trainedSha256,
+      'lifecycle.onnx_uri': logged.onnx_artifact_uri,
+      'lifecycle.model_uri': logged.model_uri,
+      'lifecycle.model_id': logged.model_id,
+    },
+  });
+  return {
+    sha256: logged.onnx_sha256,
+    onnxUri: logged.onnx_artifact_uri,
+    modelUri: logged.model_uri,
+    modelId: logged.model_id,
+    metrics: results.metrics,
+    resolvedParams,
+    splits: dataset.splits,
+    trainerVersion: results.trainerVersion,
+    durationSeconds,
+    resumedFromEpoch,
+  };
 }
 
-async function uploadResults(dir: string, run: RunInfo, deps: TrainingDeps, last: TrainerEvent | undefined, started: number): Promise<TrainedModel> {
-  const onnx = await readFile(join(dir, 'model.onnx'));
-  const sha256 = sha256Hex(onnx);
-  const metrics = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8')) as Record<string, unknown>;
-  const numeric = Object.fromEntries(Object.entries(metrics).filter((e): e is [string, number] => typeof e[1] === 'number'));
-  const onnxUri = `${run.artifactUri}/model/model.onnx`;
-  deps.heartbeat({ phase: 'uploading', bytes: onnx.length });
-  await deps.mlflow.uploadArtifact(onnxUri, onnx);
-  for (const name of ['metrics.json', 'confusion_matrix.png', 'confusion_matrix.json']) {
-    const file = join(dir, name);
-    if (existsSync(file)) await deps.mlflow.uploadArtifact(`${run.artifactUri}/evaluation/${name}`, await readFile(file), name.endsWith('.png') ? 'image/png' : 'application/json');
-  }
-  const durationSeconds = (Date.now() - started) / 1000;
-  const trainerVersion = typeof metrics.trainer_version === 'string' ? metrics.trainer_version : typeof last?.trainer_version === 'string' ? last.trainer_version : 'unknown';
-  const timestamp = Date.now();
-  await deps.mlflow.logBatch(run.runId, {
-    metrics: [...Object.entries(numeric).map(([key, value]) => ({ key, value, timestamp })), { key: 'training_duration_seconds', value: durationSeconds, timestamp }],
-    tags: { 'lifecycle.sha256': sha256, 'lifecycle.trainer': trainerVersion },
-  });
-  return { sha256, onnxUri, metrics: numeric, trainerVersion, durationSeconds };
+/** The fields of a trainer event worth showing live (the heartbeat is size-limited and read by the CLI). */
+function pickBeat(event: TrainerEvent): TrainingBeat {
+  const keep = ['event', 'epoch', 'epochs', 'step', 'steps_per_epoch', 'loss', 'train_accuracy', 'val_accuracy'] as const;
+  const beat: Record<string, unknown> = {};
+  for (const k of keep) if (event[k] !== undefined) beat[k] = event[k];
+  if (event.event === 'resume' && typeof event.from_epoch === 'number') beat.epoch = event.from_epoch;
+  return beat;
 }

@@ -1,19 +1,19 @@
 /**
- * Types shared by the trainAndPromote workflow and its activities. Pure data
- * (no I/O), so the deterministic workflow bundle may import it.
+ * Types shared by the lifecycle workflows and their activities. Pure data
+ * (no I/O), so the deterministic workflow bundle may import it. Input types
+ * that are validated are derived from their zod schemas in ./input.ts.
  */
+import type { DatasetRef } from './input';
 
-/** Which dataset version to use: a DVC-tracked path at a git revision of a DVC repo. */
-export interface DatasetRef {
-  /** Git repository (local path or URL) holding the DVC project; default: the worker's DATASET_REPO. */
-  repo?: string;
-  /** Path of the DVC-tracked directory, relative to the repository root. */
-  path?: string;
-  /** Git revision (tag, branch, commit); default HEAD. */
-  rev?: string;
+export type { DatasetRef, TrainingParams, TrainAndPromoteInput, PromoteVersionInput, CheckDatasetsInput, SagaTimeouts } from './input';
+
+/** Content digests of a dataset's splits: sha256 over the sorted (relative path, sha256 of file) of each split folder. */
+export interface SplitDigests {
+  train: string;
+  test: string;
 }
 
-/** A dataset version resolved to exact coordinates and a content digest. */
+/** A dataset version resolved to exact coordinates and a content digest, without its files. */
 export interface ResolvedDataset {
   repo: string;
   path: string;
@@ -29,24 +29,9 @@ export interface ResolvedDataset {
   name: string;
 }
 
-/** Trainer hyper-parameters; passed to the trainer as JSON. Unknown keys are passed through. */
-export type TrainingParams = Record<string, string | number | boolean>;
-
-export interface TrainAndPromoteInput {
-  dataset?: DatasetRef;
-  params?: TrainingParams;
-  /** Registered model name; default fashion-mnist-classifier. */
-  modelName?: string;
-  /** MLflow experiment; default = model name. */
-  experimentName?: string;
-  /** Metric that decides promotion (higher is better); default test_accuracy. */
-  promotionMetric?: string;
-  /** The challenger must beat the champion by more than this; default 0. */
-  minImprovement?: number;
-  /** Deploy to the inference fleet after promotion; default true. */
-  deploy?: boolean;
-  /** Task queue of the training workers; default ml-training. */
-  trainingTaskQueue?: string;
+/** The same dataset pinned to its commit: what the training queue materialises. */
+export function pinned(dataset: ResolvedDataset): Required<DatasetRef> {
+  return { repo: dataset.repo, path: dataset.path, rev: dataset.commit };
 }
 
 export interface RunInfo {
@@ -55,12 +40,33 @@ export interface RunInfo {
   artifactUri: string;
 }
 
-export interface TrainedModel {
+/** The newest checkpoint of a training run, as recorded in the training activity's heartbeat. */
+export interface CheckpointRef {
+  epoch: number;
+  epochs: number;
   sha256: string;
+  /** Where a retry on any machine can fetch it (the run's artifacts). */
+  artifactUri: string;
+  /** The trainer's local file, reused when the retry lands on the same machine. */
+  localPath: string;
+}
+
+export interface TrainedModel {
+  /** sha256 of the ONNX file the inference workers download. */
+  sha256: string;
+  /** `mlflow-artifacts:/...` URI of that ONNX file inside the logged MLflow model. */
   onnxUri: string;
+  /** `models:/m-...` URI of the MLflow-native logged model (the registered version's source). */
+  modelUri: string;
+  modelId: string;
   metrics: Record<string, number>;
+  /** The params the trainer actually used (defaults and seed included). */
+  resolvedParams: Record<string, unknown>;
+  splits: SplitDigests;
   trainerVersion: string;
   durationSeconds: number;
+  /** The epoch a retried attempt resumed after, if any. */
+  resumedFromEpoch: number | null;
 }
 
 export interface RegisteredVersion {
@@ -68,10 +74,23 @@ export interface RegisteredVersion {
   version: string;
 }
 
+/** What the gate knows about the current champion of a registered model. */
 export interface ChampionInfo {
   version: string;
-  /** The champion's value of the promotion metric, if recorded. */
+  /** The champion's recorded value of the promotion metric, if any. */
   metric: number | null;
+  /** Digest of the test split the recorded metric was measured on (null for versions from before it was recorded). */
+  splitDigest: string | null;
+  /** Values measured later by the evaluation activity, keyed by test split digest. */
+  evaluations: Record<string, number>;
+}
+
+/** The champion's metric on the candidate's split: recorded at training, or measured by the evaluation activity. */
+export interface ChampionMeasurement {
+  version: string;
+  metric: number | null;
+  splitDigest: string;
+  source: 'recorded' | 'evaluated';
 }
 
 export interface PromotionDecision {
@@ -80,12 +99,25 @@ export interface PromotionDecision {
   candidate: number;
   champion: number | null;
   championVersion: string | null;
+  /** The test split digest both numbers come from. */
+  splitDigest: string | null;
+  championSource: 'recorded' | 'evaluated' | 'none';
+  /** Set when an operator forced a promotion the gate rejected. */
+  forced?: boolean;
   reason: string;
 }
 
 export interface DeploymentResult {
   deploymentId: string;
   workers: string[];
+}
+
+export interface PromotionOutcome {
+  /** 'promoted': alias moved; 'rejected': the re-check against a new champion said no; 'skipped': nothing to do. */
+  status: 'promoted' | 'rejected';
+  decision: PromotionDecision;
+  deployment: DeploymentResult | null;
+  previousChampion: string | null;
 }
 
 export interface TrainAndPromoteResult {
@@ -95,15 +127,41 @@ export interface TrainAndPromoteResult {
   metrics: Record<string, number>;
   decision: PromotionDecision;
   deployment: DeploymentResult | null;
+  promoted: boolean;
+}
+
+export interface PromoteVersionResult {
+  model: RegisteredVersion;
+  decision: PromotionDecision;
+  promoted: boolean;
+  deployment: DeploymentResult | null;
+  previousChampion: string | null;
+}
+
+/** One tracked dataset's state as the data trigger saw it. */
+export interface DatasetCheck {
+  dataset: ResolvedDataset;
+  /** A registered version of the model was already trained on this digest. */
+  alreadyTrained: boolean;
+  /** The DVC remote holds every object (a commit pushed before `dvc push` is not started yet). */
+  complete: boolean;
+}
+
+export interface CheckDatasetsResult {
+  started: { workflowId: string; digest: string; path: string }[];
+  skipped: { digest: string; path: string; reason: string }[];
 }
 
 export type PipelineStep =
-  | 'pulling-dataset'
+  | 'resolving-dataset'
   | 'starting-run'
   | 'training'
   | 'registering'
-  | 'evaluating'
+  | 'gating'
+  | 'waiting-for-rollout-lease'
   | 'deploying'
   | 'promoting'
+  | 'compensating'
   | 'done'
-  | 'failed';
+  | 'failed'
+  | 'cancelled';

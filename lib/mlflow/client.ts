@@ -117,6 +117,11 @@ export class MlflowClient {
     await this.post('runs/update', { run_id: runId, status, end_time: Date.now() });
   }
 
+  /** An MLflow 3 logged model by id (the `m-...` of a `models:/m-...` URI). */
+  async getLoggedModel(modelId: string): Promise<T.LoggedModel> {
+    return (await this.get<{ model: T.LoggedModel }>(`logged-models/${encodeURIComponent(modelId)}`, {})).model;
+  }
+
   // ---- proxied artifacts ---------------------------------------------------
 
   /** HTTP address of an `mlflow-artifacts:/...` URI on this tracking server. */

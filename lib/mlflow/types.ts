@@ -30,7 +30,22 @@ export interface Run {
     params?: KeyValue[];
     tags?: KeyValue[];
   };
-  inputs?: { dataset_inputs?: DatasetInput[] };
+  inputs?: { dataset_inputs?: DatasetInput[]; model_inputs?: { model_id: string }[] };
+  /** MLflow 3: the logged models this run produced ("Logged models" on the run page). */
+  outputs?: { model_outputs?: { model_id: string; step?: number }[] };
+}
+
+/** An MLflow 3 logged model (`models:/m-...`). */
+export interface LoggedModel {
+  info: {
+    model_id: string;
+    name: string;
+    source_run_id?: string;
+    experiment_id?: string;
+    artifact_uri: string;
+    status?: string;
+    model_type?: string;
+  };
 }
 
 export interface DatasetInput {
