@@ -1,35 +1,51 @@
-import type { ChampionInfo, PromotionDecision } from '../lib/lifecycle/types';
+import type { ChampionMeasurement, PromotionDecision } from '../lib/lifecycle/types';
+
+export interface GateInput {
+  metric: string;
+  candidate: number | null | undefined;
+  /** The test split digest of the candidate's metric. */
+  splitDigest: string | null;
+  /** The champion measured on the same split (null: there is no champion). */
+  champion: ChampionMeasurement | null;
+  minImprovement: number;
+}
 
 /**
  * The promotion gate: a candidate replaces the champion only if it is strictly
- * better on the promotion metric (higher is better) by more than `minImprovement`.
- * Pure, so the workflow stays deterministic and the rule is unit-tested.
+ * better on the promotion metric (higher is better) by more than
+ * `minImprovement`, both measured on the same held-out split. Pure, so the
+ * workflow stays deterministic and the rule is unit-tested.
  */
-export function decidePromotion(
-  metric: string,
-  candidate: number | undefined,
-  champion: ChampionInfo | null,
-  minImprovement: number,
-): PromotionDecision {
-  if (candidate === undefined || !Number.isFinite(candidate)) {
-    return { promote: false, metric, candidate: NaN, champion: champion?.metric ?? null, championVersion: champion?.version ?? null, reason: `candidate has no ${metric}` };
+export function decidePromotion(g: GateInput): PromotionDecision {
+  const base = { metric: g.metric, splitDigest: g.splitDigest, championVersion: g.champion?.version ?? null };
+  const split = g.splitDigest ? ` on split ${g.splitDigest.slice(0, 12)}` : '';
+  if (g.candidate === undefined || g.candidate === null || !Number.isFinite(g.candidate)) {
+    return { ...base, promote: false, candidate: NaN, champion: g.champion?.metric ?? null, championSource: g.champion?.source ?? 'none', reason: `candidate has no ${g.metric}` };
   }
-  if (!champion) {
-    return { promote: true, metric, candidate, champion: null, championVersion: null, reason: 'no champion yet' };
+  const candidate = g.candidate;
+  if (!g.champion) return { ...base, promote: true, candidate, champion: null, championSource: 'none', reason: 'no champion yet' };
+  const { version, metric: champion, source } = g.champion;
+  if (champion === null || !Number.isFinite(champion)) {
+    return {
+      ...base,
+      promote: false,
+      candidate,
+      champion: null,
+      championSource: source,
+      reason: `champion v${version} has no ${g.metric} measured${split}: not comparable (promote --force to override)`,
+    };
   }
-  if (champion.metric === null) {
-    return { promote: true, metric, candidate, champion: null, championVersion: champion.version, reason: `champion v${champion.version} has no recorded ${metric}` };
-  }
-  const delta = candidate - champion.metric;
-  const promote = delta > minImprovement;
+  const delta = candidate - champion;
+  const promote = delta > g.minImprovement;
+  const how = source === 'evaluated' ? ' (re-evaluated)' : '';
   return {
+    ...base,
     promote,
-    metric,
     candidate,
-    champion: champion.metric,
-    championVersion: champion.version,
+    champion,
+    championSource: source,
     reason: promote
-      ? `${metric} ${candidate.toFixed(4)} beats champion v${champion.version} ${champion.metric.toFixed(4)} by ${delta.toFixed(4)}`
-      : `${metric} ${candidate.toFixed(4)} does not beat champion v${champion.version} ${champion.metric.toFixed(4)} by more than ${minImprovement}`,
+      ? `${g.metric} ${candidate.toFixed(4)} beats champion v${version} ${champion.toFixed(4)}${how} by ${delta.toFixed(4)}${split}`
+      : `${g.metric} ${candidate.toFixed(4)} does not beat champion v${version} ${champion.toFixed(4)}${how} by more than ${g.minImprovement}${split}`,
   };
 }

@@ -1,0 +1,63 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { RetryPolicy } from '@temporalio/common';
+import { msToNumber } from '@temporalio/common/lib/time';
+import type { PipelineActivities, RolloutActivities, TrainingActivities } from '../activities/index';
+import type { SagaTimeouts } from '../lib/lifecycle/types';
+
+/**
+ * The activity stubs of the lifecycle workflows, grouped by how they must be
+ * retried. Registry steps and compensation retry with backoff until a
+ * generous schedule-to-close time (an MLflow outage is waited out, not
+ * counted in attempts); bad input fails at once (non-retryable failures).
+ */
+export function lifecycleActivities(t: SagaTimeouts, trainingTaskQueue: string) {
+  const ceiling = msToNumber(t.maxRetryInterval);
+  const backoff = (extra: RetryPolicy = {}): RetryPolicy => ({ initialInterval: Math.min(1000, ceiling), backoffCoefficient: 2, maximumInterval: ceiling, ...extra });
+  return {
+    /** git + the DVC remote check (no data download). */
+    data: proxyActivities<PipelineActivities>({
+      startToCloseTimeout: '15 minutes',
+      heartbeatTimeout: '1 minute',
+      retry: backoff({ maximumAttempts: 5 }),
+    }),
+    /** MLflow tracking and registry calls: short, retried through an outage. */
+    registry: proxyActivities<PipelineActivities>({ startToCloseTimeout: '2 minutes', scheduleToCloseTimeout: t.aliasMove, retry: backoff() }),
+    /** The saga's pivot: retried until `aliasMove` runs out, then the fleet is rolled back. */
+    alias: proxyActivities<PipelineActivities>({ startToCloseTimeout: '1 minute', scheduleToCloseTimeout: t.aliasMove, retry: backoff() }),
+    /** Cleanup and compensation: must eventually happen, so the longest budget. */
+    cleanup: proxyActivities<PipelineActivities & RolloutActivities>({
+      startToCloseTimeout: t.deploy,
+      heartbeatTimeout: t.rolloutHeartbeat,
+      scheduleToCloseTimeout: t.cleanup,
+      retry: backoff(),
+    }),
+    lease: proxyActivities<RolloutActivities>({
+      startToCloseTimeout: t.leaseWait,
+      heartbeatTimeout: t.rolloutHeartbeat,
+      scheduleToCloseTimeout: t.leaseWait,
+      retry: backoff(),
+    }),
+    /** One worker at a time; transient faults retried, checksum/golden-check failures are non-retryable. */
+    deploy: proxyActivities<RolloutActivities>({
+      startToCloseTimeout: t.deploy,
+      heartbeatTimeout: t.rolloutHeartbeat,
+      retry: backoff({ maximumAttempts: 3 }),
+    }),
+    training: proxyActivities<TrainingActivities>({
+      taskQueue: trainingTaskQueue,
+      startToCloseTimeout: t.training,
+      // The keep-alive beats every few seconds while the trainer lives: silence means the worker died,
+      // and the retry resumes from the checkpoint recorded in the last heartbeat.
+      heartbeatTimeout: t.trainingHeartbeat,
+      retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+    }),
+    evaluation: proxyActivities<TrainingActivities>({
+      taskQueue: trainingTaskQueue,
+      startToCloseTimeout: '2 hours',
+      heartbeatTimeout: t.trainingHeartbeat,
+      retry: backoff({ maximumAttempts: 5 }),
+    }),
+  };
+}
+
+export type LifecycleActivities = ReturnType<typeof lifecycleActivities>;

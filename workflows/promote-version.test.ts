@@ -1,0 +1,107 @@
+import { WorkflowFailedError } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
+import type { ResolvedDataset } from '../lib/lifecycle/types';
+import { dataTriggerWorkflowId } from '../lib/lifecycle/ids';
+import { FakeWorld, SPLIT_A, fleetAgrees } from '../tests/workflows/fake-world';
+import { Harness, uid } from '../tests/workflows/harness';
+import { maybeRecordHistory } from '../tests/workflows/test-env';
+
+// Each test runs real workflow executions on a local dev server: seconds, not jest's 5 s default.
+jest.setTimeout(60_000);
+
+/** promoteVersion (CLI promote/rollback) and checkDatasetUpdates (the data trigger) with fake activities. */
+describe('promoteVersion and checkDatasetUpdates (workflows, fake activities)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await Harness.start();
+  }, 120_000);
+  afterAll(() => h?.stop());
+
+  /** v1 champion (0.8) and a registered, not promoted v2 with `metric`. */
+  const worldWithCandidate = (metric: number) => {
+    const world = new FakeWorld(uid('m'));
+    world.seedChampion(0.8);
+    world.versions.push({ version: '2', runId: 'r2', metric, split: SPLIT_A, digest: 'x', tags: {} });
+    return world;
+  };
+  const promote = (world: FakeWorld, tq: string, extra: Record<string, unknown>) => h.startPromote(world, tq, extra);
+
+  it('promotes a registered version that beats the champion through the same saga', async () => {
+    const world = worldWithCandidate(0.9);
+    const result = await h.run(world, async (tq) => {
+      const handle = await promote(world, tq, { version: '2' });
+      const r = await handle.result();
+      await maybeRecordHistory(handle, 'promote-version-promoted');
+      return r;
+    });
+    expect(result).toMatchObject({ promoted: true, previousChampion: '1', decision: { promote: true, champion: 0.8, splitDigest: SPLIT_A } });
+    expect(world.aliases.champion).toBe('2');
+    expect(fleetAgrees(world)).toBe(true);
+    expect(world.calls).toEqual(expect.arrayContaining(['acquireRolloutLease', 'deployModel', 'setChampion', 'finalizeRollout']));
+  });
+
+  it('does not promote a version the gate rejects, unless forced', async () => {
+    const world = worldWithCandidate(0.7);
+    const refused = await h.run(world, async (tq) => (await promote(world, tq, { version: '2' })).result());
+    expect(refused).toMatchObject({ promoted: false, decision: { promote: false } });
+    expect(world.aliases.champion).toBe('1');
+    expect(world.version('2')?.tags['lifecycle.gate.decision']).toBe('reject');
+
+    const forced = await h.run(world, async (tq) => (await promote(world, tq, { version: '2', force: true })).result());
+    expect(forced).toMatchObject({ promoted: true, decision: { promote: false, forced: true } });
+    expect(world.aliases.champion).toBe('2');
+    expect(world.version('2')?.tags['lifecycle.gate.decision']).toBe('forced');
+  });
+
+  it('rolls back to the version the champion replaced, recording the evidence', async () => {
+    const world = worldWithCandidate(0.9);
+    await h.run(world, async (tq) => (await promote(world, tq, { version: '2' })).result());
+    const result = await h.run(world, async (tq) => {
+      const handle = await promote(world, tq, { rollback: true });
+      const r = await handle.result();
+      await maybeRecordHistory(handle, 'promote-version-rollback');
+      return r;
+    });
+    expect(result).toMatchObject({ promoted: true, model: { version: '1' }, previousChampion: '2', decision: { promote: false, forced: true, championVersion: '2' } });
+    expect(world.aliases.champion).toBe('1');
+    expect(fleetAgrees(world)).toBe(true);
+  });
+
+  it('refuses an unknown version without retrying', async () => {
+    const world = worldWithCandidate(0.9);
+    const err = await h.run(world, async (tq) => (await promote(world, tq, { version: '9' })).result().catch((e: unknown) => e));
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(((err as WorkflowFailedError).cause?.cause as ApplicationFailure).type).toBe('VERSION_NOT_FOUND');
+    expect(world.calls.filter((c) => c === 'getVersionInfo')).toHaveLength(1);
+  });
+
+  const dataset = (digest: string): ResolvedDataset => ({ repo: '/repo', path: 'data/x', rev: 'HEAD', commit: 'c'.repeat(40), digest, nfiles: 1, sizeBytes: 1, source: 's', name: 'x' });
+  const check = (world: FakeWorld, tq: string) => h.check(world, tq, ['data/x']);
+
+  it('starts trainAndPromote once for a new dataset digest, however often and concurrently the check runs', async () => {
+    const world = new FakeWorld(uid('m'));
+    const digest = 'e'.repeat(32);
+    world.datasetChecks = [{ dataset: dataset(digest), complete: true, alreadyTrained: false }];
+    const results = await h.run(world, async (tq) => {
+      const racing = await Promise.all([check(world, tq), check(world, tq)]);
+      const again = await check(world, tq);
+      await h.client.workflow.getHandle(dataTriggerWorkflowId(world.modelName, digest)).result();
+      return [...racing, again];
+    });
+    expect(results.flatMap((r) => r.started)).toEqual([{ workflowId: dataTriggerWorkflowId(world.modelName, digest), digest, path: 'data/x' }]);
+    expect(results.flatMap((r) => r.skipped).map((s) => s.reason)).toEqual([expect.stringMatching(/already started/), expect.stringMatching(/already started/)]);
+    expect(world.runs).toHaveLength(1);
+    expect(world.aliases.champion).toBe('1');
+  });
+
+  it('skips a digest the registry already has and a revision whose data is not pushed yet', async () => {
+    const world = new FakeWorld(uid('m'));
+    world.datasetChecks = [
+      { dataset: dataset('1'.repeat(32)), complete: true, alreadyTrained: true },
+      { dataset: dataset('2'.repeat(32)), complete: false, alreadyTrained: false },
+    ];
+    const result = await h.run(world, (tq) => check(world, tq));
+    expect(result.started).toEqual([]);
+    expect(result.skipped.map((s) => s.reason)).toEqual([expect.stringMatching(/already has a version/), expect.stringMatching(/dvc push pending/)]);
+  });
+});

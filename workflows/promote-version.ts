@@ -1,0 +1,36 @@
+import { isCancellation } from '@temporalio/workflow';
+import { parseInput, promoteVersionInputSchema } from '../lib/lifecycle/input';
+import type { PromoteVersionResult } from '../lib/lifecycle/types';
+import { lifecycleActivities } from './activities';
+import { ProgressTracker } from './progress';
+import { failureMessage, gateAndPromote, validInput } from './train-and-promote';
+
+/**
+ * `lifecycle promote VERSION` and `lifecycle rollback`: the same fair gate,
+ * evidence and promotion saga as an automatic promotion, for a version that
+ * is already registered. A promote the gate rejects needs `force`; a rollback
+ * is an operator's decision, so it always proceeds (the evidence is recorded).
+ */
+export async function promoteVersion(raw?: unknown): Promise<PromoteVersionResult> {
+  const input = validInput(() => parseInput(promoteVersionInputSchema, raw, 'promoteVersion'));
+  const progress = new ProgressTracker(input.modelName, ['gate', 'rollout', 'alias']);
+  const acts = lifecycleActivities(input.timeouts, input.trainingTaskQueue);
+  try {
+    progress.begin('gate', 'gating', input.rollback ? 'finding the version the champion replaced' : `v${input.version}`);
+    const model = input.rollback ? await acts.registry.rollbackTarget(input.modelName) : { name: input.modelName, version: input.version! };
+    progress.state.model = model;
+    const info = await acts.registry.getVersionInfo(model, input.promotionMetric);
+    const outcome = await gateAndPromote(
+      acts,
+      progress,
+      input,
+      { model, value: info.metric, splitDigest: info.splitDigest, dataset: info.dataset },
+      input.force || input.rollback,
+    );
+    progress.finish('done', outcome.decision.reason);
+    return { model, decision: outcome.decision, promoted: outcome.status === 'promoted', deployment: outcome.deployment, previousChampion: outcome.previousChampion };
+  } catch (err) {
+    progress.finish(isCancellation(err) ? 'cancelled' : 'failed', isCancellation(err) ? 'workflow cancelled' : failureMessage(err));
+    throw err;
+  }
+}

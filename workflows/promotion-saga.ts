@@ -1,0 +1,84 @@
+import { CancellationScope } from '@temporalio/workflow';
+import type { DeploymentResult, PromotionDecision, PromotionOutcome, RegisteredVersion } from '../lib/lifecycle/types';
+import type { LifecycleActivities } from './activities';
+import type { ProgressTracker } from './progress';
+
+export interface SagaInput {
+  model: RegisteredVersion;
+  decision: PromotionDecision;
+  /** Roll the version out to the inference fleet before moving the alias. */
+  deploy: boolean;
+  /** Promote even if a re-gate against a newer champion says no (an operator's `--force`, or a rollback). */
+  force: boolean;
+  deploymentId: string;
+  description: string;
+  /** Decides again when the champion changed while this promotion waited for the lease. */
+  regate: () => Promise<PromotionDecision>;
+  recordDecision: (decision: PromotionDecision) => Promise<void>;
+}
+
+/**
+ * Promotion as a saga over the serving side's rollout activities:
+ *
+ *   lease -> champion unchanged since the gate? (else re-gate) -> deploy
+ *   -> move `champion` (the pivot, retried through an MLflow outage)
+ *   -> finalize -> release
+ *
+ * Before the pivot, any failure or cancellation compensates in a
+ * non-cancellable scope: the fleet goes back to what the registry's `champion`
+ * names (which the alias move did not change) and the lease is released. After
+ * the pivot the promotion has happened: finishing it (finalize, release) is
+ * non-cancellable, so a worker that starts later always loads what the
+ * registry calls champion, and the fleet never splits.
+ */
+export async function promoteWithSaga(acts: LifecycleActivities, progress: ProgressTracker, s: SagaInput): Promise<PromotionOutcome> {
+  const { model, deploymentId } = s;
+  const modelName = model.name;
+  let decision = s.decision;
+  let deployment: DeploymentResult | null = null;
+  let leased = false;
+  let fleetTouched = false;
+  let previous: string | null;
+  try {
+    progress.begin('rollout', 'waiting-for-rollout-lease', `waiting for the rollout lease of ${modelName}`);
+    leased = true; // set first: a cancelled acquire may still have taken it, and releasing is idempotent
+    await acts.lease.acquireRolloutLease({ modelName, deploymentId, description: s.description });
+    const now = await acts.registry.championVersion(modelName);
+    if (now !== decision.championVersion) {
+      // Another promotion won the race while we waited: decide again against the new champion.
+      decision = await s.regate();
+      await s.recordDecision(decision);
+      if (!decision.promote && !s.force) {
+        await CancellationScope.nonCancellable(() => acts.cleanup.releaseRolloutLease({ modelName, deploymentId }));
+        progress.end('rollout', 'skipped', `re-gated against v${now}: ${decision.reason}`);
+        return { status: 'rejected', decision, deployment: null, previousChampion: now };
+      }
+    }
+    if (s.deploy) {
+      progress.begin('rollout', 'deploying', `rolling v${model.version} out`);
+      fleetTouched = true;
+      deployment = await acts.deploy.deployModel({ model, deploymentId });
+      progress.end('rollout', 'done', `v${model.version} on ${deployment.workers.length} worker(s)`);
+    } else {
+      progress.end('rollout', 'skipped', 'deploy: false');
+    }
+    progress.begin('alias', 'promoting', `moving champion to v${model.version}`);
+    ({ previous } = await acts.alias.setChampion(model));
+  } catch (err) {
+    await CancellationScope.nonCancellable(async () => {
+      if (fleetTouched) {
+        progress.begin('rollout', 'compensating', 'restoring the fleet to the registry champion');
+        const restored = await acts.cleanup.restoreFleet({ modelName, deploymentId });
+        progress.end('rollout', 'compensated', `fleet back on ${restored.version === null ? 'no version' : `v${restored.version}`}`);
+      }
+      if (leased) await acts.cleanup.releaseRolloutLease({ modelName, deploymentId });
+    });
+    throw err;
+  }
+  await CancellationScope.nonCancellable(async () => {
+    if (s.deploy) await acts.cleanup.finalizeRollout({ model, deploymentId });
+    await acts.cleanup.releaseRolloutLease({ modelName, deploymentId });
+  });
+  progress.end('alias', 'done', `champion: v${model.version}${previous ? ` (was v${previous})` : ''}`);
+  return { status: 'promoted', decision, deployment, previousChampion: previous };
+}
