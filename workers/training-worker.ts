@@ -14,10 +14,16 @@ const schema = temporalWorkerSchema.extend({
   /** Trainings this worker runs at once; each uses the machine's cores, so 1 by default. */
   MAX_CONCURRENT_TRAININGS: envField.positiveInt(1),
   TRAINER_SCRIPT: envField.string('trainer/train.py'),
+  /** Logs the trained ONNX file as an MLflow-native model (MLmodel, signature, input example). */
+  LOG_MODEL_SCRIPT: envField.string('trainer/log_mlflow_model.py'),
   TRAINING_WORK_DIR: envField.string('.lifecycle/training'),
 });
 
-/** Training worker: serves only the trainModel activity, so training capacity scales on its own. */
+/**
+ * Training worker: serves trainModel (the only place dataset files are
+ * materialised) and evaluateVersion (the fair gate's champion re-evaluation,
+ * which needs the same data), so training capacity scales on its own.
+ */
 runWorkerProcess('training-worker', schema, async ({ config, root, connection, interceptors }) => {
   const workDir = resolve(root, config.TRAINING_WORK_DIR);
   mkdirSync(workDir, { recursive: true });
@@ -27,10 +33,13 @@ runWorkerProcess('training-worker', schema, async ({ config, root, connection, i
       mlflow: new MlflowClient({ trackingUri: config.MLFLOW_TRACKING_URI }),
       python: resolve(root, config.LIFECYCLE_VENV, 'bin/python'),
       trainerScript: resolve(root, config.TRAINER_SCRIPT),
+      logModelScript: resolve(root, config.LOG_MODEL_SCRIPT),
       workDir,
       datasets: datasetDeps(config, root),
     }),
     maxConcurrentActivityTaskExecutions: config.MAX_CONCURRENT_TRAININGS,
+    // Epoch progress and the newest checkpoint reach the server (and the CLI) every ~2 s, not every 80% of the heartbeat timeout.
+    maxHeartbeatThrottleInterval: '2 seconds',
     interceptors,
   });
   return { worker };

@@ -26,6 +26,9 @@ export type TemporalWorkerConfig = z.infer<typeof temporalWorkerSchema>;
 export function datasetDeps(config: TemporalWorkerConfig, root: string) {
   return {
     dvcBin: resolve(root, config.LIFECYCLE_VENV, 'bin/dvc'),
+    python: resolve(root, config.LIFECYCLE_VENV, 'bin/python'),
+    // Asks the DVC remote whether it holds a digest without downloading it (pipeline side of "pull once").
+    remoteCheckScript: resolve(root, 'scripts/dataset/dvc-objects-check.py'),
     defaultRepo: config.DATASET_REPO ?? root,
     defaultPath: config.DATASET_PATH,
     cacheDir: resolve(root, config.DATA_CACHE_DIR),

@@ -1,139 +1,135 @@
 import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import type { Redis } from 'ioredis';
-import { MlflowClient, tagsOf } from '../../lib/mlflow/client';
-import { createLogger } from '../../lib/logger';
-import { createRedisConnection } from '../../lib/queue/redis-connection';
-import { loadApiConfig } from '../../api/config';
-import { startApi, type RunningApi } from '../../api/server';
-import { loadInferenceWorkerConfig } from '../../workers/inference/config';
-import { InferenceWorker } from '../../workers/inference/worker';
+import { MlflowClient, tagsOf, type Run } from '../../lib/mlflow/client';
+import { splitDigest } from '../../lib/dataset/split-digest';
 import type { TrainAndPromoteInput, TrainAndPromoteResult } from '../../lib/lifecycle/types';
+import type { trainAndPromote } from '../../workflows/train-and-promote';
+import { ServingStack } from '../support/serving-stack';
 import { createTinyDatasetRepo, type TinyDatasetRepo } from './support/dvc-repo';
 import { startLifecycleWorkers, type LifecycleWorkers } from './support/temporal-workers';
-import { MLFLOW_TRACKING_URI, REDIS_URL, ROOT, TEMPORAL_ADDRESS, uniqueId } from './support/env';
+import { MLFLOW_TRACKING_URI, ROOT, TEMPORAL_ADDRESS, uniqueId } from './support/env';
 
 /**
- * The walking skeleton end to end on real services: a tiny DVC dataset version,
- * the Temporal dev server, the Python trainer, the MLflow server (tracking,
- * registry, proxied artifacts), Redis, onnxruntime, and the Fastify API.
+ * The lifecycle end to end on real services: a tiny DVC dataset version, the
+ * Temporal dev server, the Python trainer, the MLflow server (tracking,
+ * registry, logged models, proxied artifacts), Redis, onnxruntime and the API.
+ * The README example runs twice under one workflow id with different params.
  */
 describe('trainAndPromote on real services', () => {
   const id = uniqueId('lc');
-  const prefix = `${id}:`;
   const modelName = `${id}-classifier`;
-  const logger = createLogger('test', 'warn');
+  const workflowId = `${id}-readme`;
   const mlflow = new MlflowClient({ trackingUri: MLFLOW_TRACKING_URI });
   let dataset: TinyDatasetRepo;
-  let redis: Redis;
+  let stack: ServingStack;
   let workers: LifecycleWorkers;
   let connection: Connection;
   let client: Client;
-  let inference: InferenceWorker;
-  let api: RunningApi;
   let first: TrainAndPromoteResult;
+  let firstRun: Run;
 
-  const env = { REDIS_URL, REDIS_PREFIX: prefix, MLFLOW_TRACKING_URI, MODEL_NAME: modelName, LOG_LEVEL: 'warn' };
-  const run = (input: TrainAndPromoteInput, suffix: string) =>
-    client.workflow.execute('trainAndPromote', {
-      taskQueue: workers.pipelineQueue,
-      workflowId: `${id}-${suffix}`,
-      args: [{ modelName, trainingTaskQueue: workers.trainingQueue, ...input }],
-    }) as Promise<TrainAndPromoteResult>;
   const params = { epochs: 1, batch_size: 32, seed: 7, val_fraction: 0, num_threads: 1 };
+  const run = (input: TrainAndPromoteInput) =>
+    client.workflow.execute<typeof trainAndPromote>('trainAndPromote', {
+      taskQueue: workers.pipelineQueue,
+      workflowId,
+      args: [{ modelName, trainingTaskQueue: workers.trainingQueue, dataset: { repo: dataset.repo, path: dataset.path, rev: dataset.rev }, ...input }],
+    });
 
   beforeAll(async () => {
     dataset = await createTinyDatasetRepo({ perClassTrain: 30, perClassTest: 10 });
-    redis = createRedisConnection(REDIS_URL, { name: 'lifecycle-test', logger });
-    workers = await startLifecycleWorkers({ mlflow, redis, redisPrefix: prefix, id });
+    stack = new ServingStack(`${id}:`);
+    workers = await startLifecycleWorkers({ mlflow, redis: stack.redis, redisPrefix: stack.prefix, id });
     connection = await Connection.connect({ address: TEMPORAL_ADDRESS });
     client = new Client({ connection });
-    inference = await InferenceWorker.start({
-      config: loadInferenceWorkerConfig({ ...env, WORKER_ID: `${id}-w1`, MODEL_CACHE_DIR: join(ROOT, '.lifecycle/test/models') }),
-      registry: mlflow,
-      serveMetrics: false,
-      logger,
-    });
-    api = await startApi(loadApiConfig({ ...env, ACTIVE_MODEL_REFRESH_MS: '100' }), logger, { listen: false });
+    await stack.startWorker({ MODEL_NAME: modelName, SERVED_MODELS: modelName, WORKER_ID: `${id}-w1` }, { registry: mlflow });
+    await stack.startApi({ MODEL_NAME: modelName });
   });
 
   afterAll(async () => {
-    await api?.close();
-    await inference?.shutdown();
+    await stack?.close();
     await workers?.close();
     await connection?.close();
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
     await dataset?.cleanup();
   });
 
-  it('pulls the DVC version, trains, logs the run, registers, promotes the first model and deploys it', async () => {
-    first = await run({ dataset: { repo: dataset.repo, path: dataset.path, rev: dataset.rev }, params }, 'first');
-    expect(first.decision).toMatchObject({ promote: true, reason: 'no champion yet' });
-    expect(first.deployment?.workers).toEqual([`${id}-w1`]);
-    expect(first.dataset.rev).toBe(dataset.rev);
-
-    const champion = await mlflow.getModelVersionByAlias(modelName, 'champion');
-    expect(champion?.version).toBe(first.model.version);
+  it('resolves the revision without pulling on the pipeline queue, trains, registers, promotes and deploys the first model', async () => {
+    first = await run({ params });
+    expect(first).toMatchObject({ promoted: true, decision: { promote: true, reason: 'no champion yet' }, deployment: { workers: [`${id}-w1`] } });
+    expect((await mlflow.getModelVersionByAlias(modelName, 'champion'))?.version).toBe(first.model.version);
+    // Pull once: only the training worker's cache holds the files; the pipeline worker's never did.
+    expect(existsSync(join(workers.cacheDir, first.dataset.digest, 'labels.json'))).toBe(true);
+    expect(existsSync(join(workers.pipelineCacheDir, first.dataset.digest))).toBe(false);
+    expect(existsSync(join(workers.pipelineCacheDir, 'dvc-cache', 'files'))).toBe(false);
+    expect(readdirSync(workers.pipelineCacheDir).filter((f) => f.startsWith('clone-'))).toEqual([]);
+    firstRun = await mlflow.getRun(first.runId);
   });
 
-  it('records params, per-epoch metrics, the DVC dataset input and the git commit on the MLflow run', async () => {
-    const run = await mlflow.getRun(first.runId);
-    const runParams = Object.fromEntries((run.data.params ?? []).map((p) => [p.key, p.value]));
-    expect(runParams).toMatchObject({ epochs: '1', seed: '7', batch_size: '32' });
-    const metricKeys = (run.data.metrics ?? []).map((m) => m.key);
-    expect(metricKeys).toEqual(expect.arrayContaining(['test_accuracy', 'train_loss', 'training_duration_seconds']));
-    const input = run.inputs?.dataset_inputs?.[0]?.dataset;
-    expect(input).toMatchObject({ name: 'tiny', digest: first.dataset.digest, source_type: 'dvc' });
-    expect(tagsOf(run)['mlflow.source.git.commit']).toBe('test');
-    expect(run.info.status).toBe('FINISHED');
+  it('lists every resolved param of the trainer, defaults and seed included, and what was asked for', async () => {
+    const runParams = Object.fromEntries((firstRun.data.params ?? []).map((p) => [p.key, p.value]));
+    const runInfo = JSON.parse((await mlflow.downloadArtifact(`${firstRun.info.artifact_uri}/evaluation/run_info.json`)).toString()) as { params: Record<string, unknown> };
+    expect(Object.keys(runParams).sort()).toEqual(Object.keys(runInfo.params).sort());
+    expect(runParams).toMatchObject({ epochs: '1', seed: '7', batch_size: '32', learning_rate: String(runInfo.params.learning_rate) });
+    expect(Object.keys(runParams).length).toBeGreaterThanOrEqual(10);
+    expect(JSON.parse(tagsOf(firstRun)['lifecycle.requested_params']!)).toEqual(params);
   });
 
-  it('stores the ONNX file through the proxied artifact store with the sha256 the registry records', async () => {
-    const mv = await mlflow.getModelVersion(modelName, first.model.version);
-    const tags = tagsOf(mv);
-    const onnx = await mlflow.downloadArtifact(tags['lifecycle.onnx_uri']!);
-    expect(createHash('sha256').update(onnx).digest('hex')).toBe(tags['lifecycle.sha256']);
-    expect(tags['lifecycle.dataset_digest']).toBe(first.dataset.digest);
-    expect(tags['lifecycle.gate.decision']).toBe('promote');
-    const png = await mlflow.downloadArtifact(`${(await mlflow.getRun(first.runId)).info.artifact_uri}/evaluation/confusion_matrix.png`);
+  it('records the lineage: git commit, trainer, dataset digests per split, normalisation, environment, per-class metrics', async () => {
+    const tags = tagsOf(firstRun);
+    expect(tags).toMatchObject({ 'mlflow.source.git.commit': 'test', 'lifecycle.dataset.digest': first.dataset.digest, 'lifecycle.dataset.commit': first.dataset.commit });
+    expect(tags['lifecycle.dataset.test_digest']).toBe(await splitDigest(join(dataset.repo, dataset.path, 'test')));
+    expect(tags['lifecycle.dataset.train_digest']).toBe(await splitDigest(join(dataset.repo, dataset.path, 'train')));
+    expect(tags['lifecycle.trainer']).toMatch(/^lifecycle-cnn\//);
+    expect(JSON.parse(tags['lifecycle.normalization']!)).toMatchObject({ mean: [expect.any(Number)], std: [expect.any(Number)] });
+    for (const lib of ['python', 'torch', 'numpy']) expect(tags[`lifecycle.env.${lib}`]).toMatch(/^\d/);
+    const contexts = (firstRun.inputs?.dataset_inputs ?? []).map((d) => [d.dataset.name, d.dataset.digest, d.tags?.find((t) => t.key === 'mlflow.data.context')?.value]);
+    expect(contexts).toEqual(expect.arrayContaining([['tiny', first.dataset.digest, 'training'], ['tiny/test', tags['lifecycle.dataset.test_digest']!.slice(0, 32), 'testing']]));
+    const metricKeys = (firstRun.data.metrics ?? []).map((m) => m.key);
+    expect(metricKeys).toEqual(expect.arrayContaining(['test_accuracy', 'train_loss', 'training_duration_seconds', 'test_accuracy_per_class/T-shirt/top', 'test_accuracy_per_class/Ankle boot']));
+    const png = await mlflow.downloadArtifact(`${firstRun.info.artifact_uri}/evaluation/confusion_matrix.png`);
     expect(png.subarray(1, 4).toString()).toBe('PNG');
   });
 
-  it('serves POST /predict from the newly registered version', async () => {
-    await waitFor(async () => (await api.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200);
-    const image = await readFile(join(ROOT, 'tests/fixtures/samples/trouser.png'));
-    const boundary = '----lifecycle';
-    const body = Buffer.concat([
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="img_file"; filename="trouser.png"\r\nContent-Type: image/png\r\n\r\n`),
-      image,
-      Buffer.from(`\r\n--${boundary}--\r\n`),
-    ]);
-    const res = await api.app.inject({ method: 'POST', url: '/predict', payload: body, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } });
-    expect(res.statusCode).toBe(200);
-    const json = res.json<{ model: { name: string; version: string }; predictions: { label: string; probability: number }[] }>();
-    expect(json.model).toEqual({ name: modelName, version: first.model.version });
-    expect(json.predictions).toHaveLength(5);
+  it('registers the MLflow-native logged model: the version source points to it and serving gets its ONNX file', async () => {
+    const mv = await mlflow.getModelVersion(modelName, first.model.version);
+    const tags = tagsOf(mv);
+    expect(mv.source).toMatch(/^models:\/m-/);
+    const logged = await mlflow.getLoggedModel(mv.source.replace('models:/', ''));
+    expect(logged.info.source_run_id).toBe(first.runId);
+    expect((await mlflow.getRun(first.runId)).outputs?.model_outputs?.map((o) => o.model_id)).toContain(logged.info.model_id);
+    const onnx = await mlflow.downloadArtifact(tags['lifecycle.onnx_uri']!);
+    expect(createHash('sha256').update(onnx).digest('hex')).toBe(tags['lifecycle.sha256']);
+    expect(tags['lifecycle.onnx_uri']).toContain(logged.info.model_id);
+    expect(tags).toMatchObject({ 'lifecycle.dataset_digest': first.dataset.digest, 'lifecycle.gate.decision': 'promote', 'lifecycle.outcome': 'promoted' });
   });
 
-  it('does not promote a retrain that is no better than the champion', async () => {
-    // Same data, same params, same seed: the trainer reproduces the metric, so the gate must reject the tie.
-    const second = await run({ dataset: { repo: dataset.repo, path: dataset.path, rev: dataset.rev }, params }, 'second');
-    expect(second.metrics.test_accuracy).toBeCloseTo(first.metrics.test_accuracy!, 6);
-    expect(second.decision).toMatchObject({ promote: false, championVersion: first.model.version });
-    expect(second.deployment).toBeNull();
-    expect((await mlflow.getModelVersionByAlias(modelName, 'champion'))?.version).toBe(first.model.version);
-    expect(tagsOf(await mlflow.getModelVersion(modelName, second.model.version))['lifecycle.gate.decision']).toBe('reject');
+  it('serves POST /predict from the newly registered version', async () => {
+    const image = await readFile(join(ROOT, 'tests/fixtures/samples/trouser.png'));
+    const res = await stack.waitFor(async () => {
+      const r = await stack.predict(image);
+      return r.status === 200 ? r : null;
+    }, 30_000, 'a prediction');
+    expect(res.body).toMatchObject({ model: { name: modelName, version: first.model.version } });
+    expect(res.body.predictions).toHaveLength(5);
+  });
+
+  it('runs the same workflow id again with other params: a new MLflow run and a new version, the first left as it was', async () => {
+    const firstOnnx = await mlflow.downloadArtifact(tagsOf(await mlflow.getModelVersion(modelName, first.model.version))['lifecycle.onnx_uri']!);
+    const second = await run({ params: { ...params, epochs: 2 } });
+    expect(second.runId).not.toBe(first.runId);
+    expect(Number(second.model.version)).toBeGreaterThan(Number(first.model.version));
+    const [r1, r2] = [await mlflow.getRun(first.runId), await mlflow.getRun(second.runId)];
+    expect([r1.info.status, r2.info.status]).toEqual(['FINISHED', 'FINISHED']);
+    expect(r1.data.params?.find((p) => p.key === 'epochs')?.value).toBe('1');
+    expect(r2.data.params?.find((p) => p.key === 'epochs')?.value).toBe('2');
+    expect(r2.info.artifact_uri).not.toBe(r1.info.artifact_uri);
+    const firstTags = tagsOf(await mlflow.getModelVersion(modelName, first.model.version));
+    expect(createHash('sha256').update(await mlflow.downloadArtifact(firstTags['lifecycle.onnx_uri']!)).digest('hex')).toBe(firstTags['lifecycle.sha256']);
+    expect(createHash('sha256').update(firstOnnx).digest('hex')).toBe(firstTags['lifecycle.sha256']);
+    const champion = (await mlflow.getModelVersionByAlias(modelName, 'champion'))?.version;
+    expect(champion).toBe(second.promoted ? second.model.version : first.model.version);
   });
 });
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}

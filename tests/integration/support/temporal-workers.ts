@@ -1,9 +1,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import { createPipelineActivities, createTrainingActivities } from '../../../activities';
+import { createRolloutActivities } from '../../../activities/rollout';
 import type { MlflowClient } from '../../../lib/mlflow/client';
 import { ROOT, TEMPORAL_ADDRESS, VENV_BIN } from './env';
 
@@ -12,48 +13,99 @@ let runtimeInstalled = false;
 export interface LifecycleWorkers {
   pipelineQueue: string;
   trainingQueue: string;
-  /** Shuts both workers down (in-flight tasks finish) and closes the connection. */
+  /** The training workers' dataset cache (materialised versions, one folder per digest). */
+  cacheDir: string;
+  /** The pipeline worker's: it only ever holds short-lived clones (the pipeline queue never pulls data). */
+  pipelineCacheDir: string;
+  /** Shuts the workers down (in-flight tasks finish) and closes the connection. */
   close(): Promise<void>;
+}
+
+type PipelineSide = ReturnType<typeof createPipelineActivities> & ReturnType<typeof createRolloutActivities>;
+
+export interface LifecycleWorkersOptions {
+  mlflow: MlflowClient;
+  redis: Redis;
+  redisPrefix: string;
+  id: string;
+  /** false: no in-process training worker (a test runs one as a real process). */
+  training?: boolean;
+  /** Fault injection around the real pipeline activities (e.g. stop MLflow right after the rollout). */
+  wrapPipeline?: (activities: PipelineSide) => PipelineSide;
+}
+
+export function quietTemporalRuntime(): void {
+  if (runtimeInstalled) return;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } } });
+  } catch {
+    // another test file in this process installed it
+  }
+  runtimeInstalled = true;
+}
+
+/** Dataset settings of the test workers: the project venv's DVC and the remote check, a throw-away cache. */
+export function testDatasetDeps(cacheDir: string) {
+  return {
+    dvcBin: join(VENV_BIN, 'dvc'),
+    python: join(VENV_BIN, 'python'),
+    remoteCheckScript: join(ROOT, 'scripts/dataset/dvc-objects-check.py'),
+    defaultRepo: ROOT,
+    defaultPath: 'dvc/data/fashion-mnist-v2',
+    cacheDir,
+  };
 }
 
 /**
  * The pipeline and training workers exactly as the worker processes wire them
- * (real activities, real trainer, real DVC), on test-unique task queues.
+ * (real activities, real trainer, real DVC, the serving side's rollout
+ * activities), on test-unique task queues.
  */
-export async function startLifecycleWorkers(opts: { mlflow: MlflowClient; redis: Redis; redisPrefix: string; id: string }): Promise<LifecycleWorkers> {
-  if (!runtimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-    runtimeInstalled = true;
-  }
+export async function startLifecycleWorkers(opts: LifecycleWorkersOptions): Promise<LifecycleWorkers> {
+  quietTemporalRuntime();
   const connection = await NativeConnection.connect({ address: TEMPORAL_ADDRESS });
   const cacheDir = mkdtempSync(join(tmpdir(), 'lifecycle-cache-'));
-  const datasets = { dvcBin: join(VENV_BIN, 'dvc'), defaultRepo: ROOT, defaultPath: 'dvc/data/fashion-mnist-v2', cacheDir };
+  const pipelineCacheDir = mkdtempSync(join(tmpdir(), 'lifecycle-pipeline-cache-'));
+  const datasets = testDatasetDeps(cacheDir);
   const pipelineQueue = `${opts.id}-pipeline`;
   const trainingQueue = `${opts.id}-training`;
+  const pipelineActivities: PipelineSide = {
+    ...createPipelineActivities({ mlflow: opts.mlflow, datasets: testDatasetDeps(pipelineCacheDir), gitCommit: 'test' }),
+    ...createRolloutActivities({ mlflow: opts.mlflow, redis: opts.redis, redisPrefix: opts.redisPrefix, deployTimeoutMs: 60_000, leaseTtlMs: 30_000 }),
+  };
   const pipeline = await Worker.create({
     connection,
     taskQueue: pipelineQueue,
     workflowsPath: require.resolve('../../../workflows'),
-    activities: createPipelineActivities({ mlflow: opts.mlflow, redis: opts.redis, redisPrefix: opts.redisPrefix, datasets, gitCommit: 'test', deployTimeoutMs: 60_000 }),
+    activities: opts.wrapPipeline ? opts.wrapPipeline(pipelineActivities) : pipelineActivities,
+    maxHeartbeatThrottleInterval: '1 second',
   });
-  const training = await Worker.create({
-    connection,
-    taskQueue: trainingQueue,
-    activities: createTrainingActivities({
-      mlflow: opts.mlflow,
-      datasets,
-      python: join(VENV_BIN, 'python'),
-      trainerScript: join(ROOT, 'trainer/train.py'),
-      workDir: mkdtempSync(join(tmpdir(), 'lifecycle-train-')),
-    }),
-  });
-  const running = Promise.all([pipeline.run(), training.run()]);
+  const workers = [pipeline];
+  if (opts.training !== false) {
+    workers.push(
+      await Worker.create({
+        connection,
+        taskQueue: trainingQueue,
+        activities: createTrainingActivities({
+          mlflow: opts.mlflow,
+          datasets,
+          python: join(VENV_BIN, 'python'),
+          trainerScript: join(ROOT, 'trainer/train.py'),
+          logModelScript: join(ROOT, 'trainer/log_mlflow_model.py'),
+          workDir: mkdtempSync(join(tmpdir(), 'lifecycle-train-')),
+        }),
+        maxHeartbeatThrottleInterval: '1 second',
+      }),
+    );
+  }
+  const running = Promise.all(workers.map((w) => w.run()));
   return {
     pipelineQueue,
     trainingQueue,
+    cacheDir,
+    pipelineCacheDir,
     close: async () => {
-      pipeline.shutdown();
-      training.shutdown();
+      for (const w of workers) w.shutdown();
       await running;
       await connection.close();
     },
