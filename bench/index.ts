@@ -1,104 +1,167 @@
 /**
- * `npm run bench`: the serving benchmark and load test. Sends the held-out
- * Fashion-MNIST test split (the last 1,000 images of each class) through
- * `POST /predict` of a running stack (`make up`) with N concurrent clients, and
- * reports accuracy through the API, latency percentiles and throughput.
+ * `npm run bench`: the serving benchmark, run against a stack started by `make up`.
  *
- *   npm run bench -- [--url http://127.0.0.1:8000] [--concurrency 16] [--limit 10000] [--json FILE]
+ *   npm run bench -- [--url http://127.0.0.1:8000] [--json FILE] [--chart FILE.png] [--seconds 10]
+ *                    [--connections 1,4,16,64] [--accuracy 10000] [--heavy-workers 2]
+ *                    [--skip heavy,variants,accuracy] [--strict]
+ *
+ * 1. The default model (Fashion-MNIST, decode-bound) through the running API with wrk (a native
+ *    load generator) at each connection count, next to its in-process limit measured in this run.
+ * 2. Where decoding runs and how libvips threads are set: the same load on extra API instances.
+ * 3. A compute-bound CNN the benchmark makes (random weights, >= 100 MFLOP/image) served by a
+ *    fleet of its own, with dynamic batching and with MAX_BATCH_SIZE=1, next to raw onnxruntime.
+ * 4. Held-out accuracy through POST /predict.
+ * Prints tables and the goals, writes JSON (--json) and a PNG chart (latency against throughput).
  */
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LABELS, defaultSourceDir, encodePng, loadClass } from '../lib/dataset/fashion-mnist';
+import { MlflowClient } from '../lib/mlflow/client';
+import { configureSharp } from '../lib/model/sharp-config';
+import { measureAccuracy, type AccuracyResult } from './accuracy';
+import { writeChart, type Series } from './chart';
+import { benchFashion, benchVariants, type FashionResult, type VariantResult } from './fashion';
+import { benchHeavy, type HeavyResult } from './heavy';
+import { heldOutSamples } from './samples';
+import type { LoadResult } from './wrk';
 
-interface Sample {
-  label: string;
-  png: Buffer;
+interface Goal {
+  goal: string;
+  measured: string;
+  met: boolean;
 }
 
-interface Outcome {
-  status: number;
-  ms: number;
-  correct: boolean;
-  version?: string;
-}
+const log = (line: string) => console.log(line);
+const ms = (v: number) => `${v.toFixed(2)} ms`;
 
-async function heldOutSamples(limit: number): Promise<Sample[]> {
-  const source = defaultSourceDir();
-  const perClass = Math.ceil(limit / LABELS.length);
-  const samples: Sample[] = [];
-  for (let c = 0; c < LABELS.length; c++) {
-    for (const image of loadClass(source, c).test.slice(0, perClass)) samples.push({ label: LABELS[c]!, png: await encodePng(image.pixels) });
+function goals(fashion: FashionResult | null, heavy: HeavyResult | null): Goal[] {
+  const out: Goal[] = [];
+  const one = fashion?.levels.find((l) => l.connections === 1);
+  if (one) {
+    out.push({ goal: 'Fashion, 1 connection: p50 <= 3 ms', measured: ms(one.p50), met: one.p50 <= 3 });
+    out.push({ goal: 'Fashion, 1 connection: p99 <= 10 ms', measured: ms(one.p99), met: one.p99 <= 10 });
   }
-  return samples.slice(0, limit);
+  const many = fashion?.levels.find((l) => l.connections === 64);
+  if (fashion && many) {
+    out.push({ goal: 'Fashion, 64 connections: >= 75% of the in-process limit', measured: `${(100 * (fashion.ratioAt64 ?? 0)).toFixed(0)}% (${many.rps.toFixed(0)} / ${fashion.inProcess.rps.toFixed(0)})`, met: (fashion.ratioAt64 ?? 0) >= 0.75 });
+    out.push({ goal: 'Fashion, 64 connections: p99 <= 60 ms', measured: ms(many.p99), met: many.p99 <= 60 });
+    out.push({ goal: 'Fashion, 64 connections: zero errors', measured: String(many.non2xx + many.socketErrors), met: many.non2xx + many.socketErrors === 0 });
+  }
+  if (heavy) {
+    out.push({ goal: 'Heavy CNN, 64 connections: >= 80% of raw onnxruntime at its best batch size', measured: `${(100 * heavy.ratioToRaw).toFixed(0)}% (${heavy.batched.rps.toFixed(0)} / ${heavy.bestRaw.imagesPerSecond.toFixed(0)} at batch ${heavy.bestRaw.batchSize})`, met: heavy.ratioToRaw >= 0.8 });
+    out.push({ goal: 'Heavy CNN: >= 2x the same service with MAX_BATCH_SIZE=1', measured: `${heavy.batchingGain.toFixed(1)}x (${heavy.batched.rps.toFixed(0)} / ${heavy.unbatched.rps.toFixed(0)})`, met: heavy.batchingGain >= 2 });
+  }
+  return out;
 }
 
-async function predict(url: string, sample: Sample): Promise<Outcome> {
-  const form = new FormData();
-  form.append('img_file', new Blob([new Uint8Array(sample.png)], { type: 'image/png' }), 'x.png');
-  const t0 = performance.now();
-  const res = await fetch(`${url}/predict`, { method: 'POST', body: form });
-  const body = (await res.json()) as { model?: { version: string }; predictions?: { label: string }[] };
-  const ms = performance.now() - t0;
-  return { status: res.status, ms, correct: res.status === 200 && body.predictions?.[0]?.label === sample.label, version: body.model?.version };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
-}
+const row = (l: LoadResult) => ({ connections: l.connections, 'req/s': +l.rps.toFixed(1), 'p50 ms': +l.p50.toFixed(2), 'p90 ms': +l.p90.toFixed(2), 'p99 ms': +l.p99.toFixed(2), 'max ms': +l.max.toFixed(1), errors: l.non2xx + l.socketErrors });
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       url: { type: 'string', default: process.env.API_URL ?? 'http://127.0.0.1:8000' },
-      concurrency: { type: 'string', default: '16' },
-      limit: { type: 'string', default: '10000' },
       json: { type: 'string' },
+      chart: { type: 'string' },
+      seconds: { type: 'string', default: '10' },
+      connections: { type: 'string', default: '1,4,16,64' },
+      accuracy: { type: 'string', default: '10000' },
+      'heavy-workers': { type: 'string', default: process.env.INFERENCE_WORKERS ?? '2' },
+      skip: { type: 'string', default: '' },
+      strict: { type: 'boolean', default: false },
     },
   });
-  const concurrency = Number(values.concurrency);
-  const limit = Number(values.limit);
-  if (!(concurrency > 0) || !(limit > 0)) throw new Error('--concurrency and --limit must be positive numbers');
+  const skip = new Set(values.skip.split(',').filter(Boolean));
+  const seconds = Number(values.seconds);
+  const connections = values.connections.split(',').map(Number);
+  if (!(seconds > 0) || connections.some((c) => !(c > 0))) throw new Error('--seconds and --connections must be positive numbers');
+  const trackingUri = process.env.MLFLOW_TRACKING_URI ?? 'http://127.0.0.1:5000';
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const modelName = process.env.MODEL_NAME ?? 'fashion-mnist-classifier';
+  const mlflow = new MlflowClient({ trackingUri });
+  configureSharp(Number(process.env.SHARP_CONCURRENCY ?? 1));
   const ready = await fetch(`${values.url}/readyz`).catch(() => null);
   if (!ready?.ok) throw new Error(`${values.url}/readyz is not ready: start the stack with \`make up\``);
 
-  const samples = await heldOutSamples(limit);
-  console.log(`sending ${samples.length} held-out images to ${values.url}/predict with ${concurrency} concurrent clients`);
-  const outcomes: Outcome[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  const progress = setInterval(() => console.log(`  ${outcomes.length}/${samples.length}`), 5000);
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < samples.length) outcomes.push(await predict(values.url, samples[next++]!));
-    }),
-  );
-  clearInterval(progress);
-  const seconds = (performance.now() - t0) / 1000;
+  log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const samples = await heldOutSamples(Math.max(1000, Number(values.accuracy)));
+  const workDir = mkdtempSync(join(tmpdir(), 'lifecycle-bench-'));
+  let fashion: FashionResult | null = null;
+  let variants: VariantResult[] = [];
+  let heavy: HeavyResult | null = null;
+  let accuracy: AccuracyResult | null = null;
+  try {
+    log(`\n== ${modelName} through ${values.url}/predict (wrk, ${seconds} s per level)`);
+    fashion = await benchFashion({ url: `${values.url}/predict`, mlflow, modelName, samples, connections, seconds, log });
+    if (!skip.has('variants')) {
+      log('\n== decode placement and libvips threads (extra API instances of the stack, 64 connections)');
+      const prefix = process.env.REDIS_PREFIX ?? 'lc:';
+      variants = await benchVariants({
+        redisUrl,
+        redisPrefix: prefix,
+        modelName,
+        samples,
+        seconds,
+        log,
+        variants: [
+          { variant: 'decode in API (default)', env: {} },
+          { variant: 'decode in worker', env: { DECODE_IN: 'worker' } },
+          { variant: 'decode in API, UV_THREADPOOL_SIZE=2', env: { UV_THREADPOOL_SIZE: '2' } },
+          { variant: 'decode in API, SHARP_CONCURRENCY=2', env: { SHARP_CONCURRENCY: '2' } },
+        ],
+      });
+    }
+    if (!skip.has('heavy')) {
+      log('\n== compute-bound CNN (made here, random weights), a fleet of its own');
+      heavy = await benchHeavy({ mlflow, redisUrl, trackingUri, workDir, workers: Number(values['heavy-workers']), connections: 64, seconds, maxBatchSize: 64, log });
+    }
+    if (!skip.has('accuracy') && Number(values.accuracy) > 0) {
+      log(`\n== held-out accuracy through ${values.url}/predict`);
+      accuracy = await measureAccuracy(`${values.url}/predict`, samples.slice(0, Number(values.accuracy)));
+    }
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
 
-  const ok = outcomes.filter((o) => o.status === 200);
-  const latencies = ok.map((o) => o.ms).sort((a, b) => a - b);
-  const statuses = Object.fromEntries([...new Set(outcomes.map((o) => o.status))].map((s) => [s, outcomes.filter((o) => o.status === s).length]));
-  const result = {
-    requests: outcomes.length,
-    concurrency,
-    statuses,
-    accuracy: ok.length ? outcomes.filter((o) => o.correct).length / ok.length : NaN,
-    throughput_rps: outcomes.length / seconds,
-    latency_ms: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), max: latencies.at(-1) ?? NaN },
-    model_versions: [...new Set(ok.map((o) => o.version))],
-    seconds,
-  };
-  console.table({
-    'requests': result.requests,
-    'status counts': JSON.stringify(result.statuses),
-    'accuracy (top-1, held-out split)': result.accuracy.toFixed(4),
-    'throughput (req/s)': result.throughput_rps.toFixed(1),
-    'latency p50 (ms)': result.latency_ms.p50.toFixed(1),
-    'latency p95 (ms)': result.latency_ms.p95.toFixed(1),
-    'latency p99 (ms)': result.latency_ms.p99.toFixed(1),
-    'model version(s)': result.model_versions.join(','),
-  });
-  if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2));
+  log(`\n${modelName} v${fashion.model.version}, in-process limit ${fashion.inProcess.rps.toFixed(0)} images/s (mean batch ${fashion.inProcess.meanBatch.toFixed(1)})`);
+  console.table(fashion.levels.map(row));
+  if (variants.length) console.table(variants.map((v) => ({ variant: v.variant, ...row(v.load) })));
+  if (heavy) {
+    log(`heavy CNN: ${(heavy.flopsPerImage / 1e6).toFixed(0)} MFLOP/image, ${heavy.workers} worker(s)`);
+    console.table(heavy.raw.map((r) => ({ 'raw onnxruntime batch': r.batchSize, threads: r.threads, 'images/s': +r.imagesPerSecond.toFixed(1) })));
+    console.table([heavy.batched, heavy.unbatched].map((l) => ({ MAX_BATCH_SIZE: l.maxBatchSize, ...row(l) })));
+  }
+  if (accuracy) log(`accuracy through /predict: ${(100 * accuracy.accuracy).toFixed(2)}% of ${accuracy.answered} answered (${JSON.stringify(accuracy.statuses)}), version(s) ${accuracy.versions.join(',')}`);
+  const results = goals(fashion, heavy);
+  console.table(results.map((g) => ({ goal: g.goal, measured: g.measured, met: g.met ? 'yes' : 'NO' })));
+
+  const report = { machine: { cores: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg() }, fashion, variants, heavy, accuracy, goals: results, date: new Date().toISOString() };
+  if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+  const chartFile = values.chart ?? (values.json ? values.json.replace(/\.json$/, '') + '.png' : 'bench-results.png');
+  const pts = (levels: LoadResult[], p: 'p50' | 'p99') => levels.map((l) => ({ x: l.rps, y: l[p], label: `c=${l.connections}` }));
+  const panels: Array<{ title: string; series: Series[] }> = [
+    {
+      title: `${modelName} (decode-bound)`,
+      series: [
+        { name: 'p50', color: '#1f77b4', points: pts(fashion.levels, 'p50') },
+        { name: 'p99', color: '#d62728', points: pts(fashion.levels, 'p99') },
+        { name: `in-process limit ${fashion.inProcess.rps.toFixed(0)}/s`, color: '#2ca02c', dashed: true, points: [{ x: fashion.inProcess.rps, y: 0, label: '' }, { x: fashion.inProcess.rps, y: Math.max(...fashion.levels.map((l) => l.p99)), label: '' }] },
+      ],
+    },
+  ];
+  if (heavy) {
+    panels.push({
+      title: `heavy CNN ${(heavy.flopsPerImage / 1e6).toFixed(0)} MFLOP/image, 64 connections`,
+      series: [
+        { name: `p50 / p99, MAX_BATCH_SIZE=${heavy.batched.maxBatchSize}`, color: '#1f77b4', points: [{ x: heavy.batched.rps, y: heavy.batched.p50, label: 'p50' }, { x: heavy.batched.rps, y: heavy.batched.p99, label: 'p99' }] },
+        { name: 'p50 / p99, MAX_BATCH_SIZE=1', color: '#d62728', points: [{ x: heavy.unbatched.rps, y: heavy.unbatched.p50, label: 'p50' }, { x: heavy.unbatched.rps, y: heavy.unbatched.p99, label: 'p99' }] },
+        { name: `raw onnxruntime, batch ${heavy.bestRaw.batchSize}`, color: '#2ca02c', dashed: true, points: [{ x: heavy.bestRaw.imagesPerSecond, y: 0, label: '' }, { x: heavy.bestRaw.imagesPerSecond, y: heavy.unbatched.p99, label: '' }] },
+      ],
+    });
+  }
+  await writeChart(chartFile, panels, `npm run bench, ${new Date().toISOString()}, ${cpus().length} cores, wrk`);
+  log(`\nchart: ${chartFile}${values.json ? `, JSON: ${values.json}` : ''}`);
+  if (values.strict && results.some((g) => !g.met)) process.exit(1);
 }
 
 main().catch((err: unknown) => {
