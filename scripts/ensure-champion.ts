@@ -1,9 +1,11 @@
-import { Client, Connection, WorkflowFailedError, defaultPayloadConverter } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { z } from 'zod';
 import { commonSchema, envField, loadConfig } from '../lib/env';
 import { MlflowClient } from '../lib/mlflow/client';
-import { statusQuery } from '../workflows/train-and-promote';
-import type { TrainAndPromoteInput, TrainAndPromoteResult } from '../lib/lifecycle/types';
+import { decisionLine } from '../lib/lifecycle/progress-view';
+import { follow } from '../lib/temporal/watch-workflow';
+import type { TrainAndPromoteInput } from '../lib/lifecycle/types';
+import type { trainAndPromote } from '../workflows/train-and-promote';
 
 const schema = commonSchema.extend({
   TEMPORAL_ADDRESS: envField.string('127.0.0.1:7233'),
@@ -30,39 +32,24 @@ async function main(): Promise<void> {
   const input = JSON.parse(config.BOOTSTRAP_INPUT) as TrainAndPromoteInput;
   const workflowId = `bootstrap-${config.MODEL_NAME}`;
   // A fixed id: a second `make up` during a running bootstrap attaches to it instead of training twice.
-  const handle = await client.workflow.start('trainAndPromote', {
+  const handle = await client.workflow.start<typeof trainAndPromote>('trainAndPromote', {
     taskQueue: config.PIPELINE_TASK_QUEUE,
     workflowId,
     args: [{ modelName: config.MODEL_NAME, ...input }],
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
   });
-  console.log(`no champion yet: started trainAndPromote (workflow id ${workflowId}); watch it in the Temporal UI`);
-  const timer = setInterval(() => {
-    void describeProgress(handle).then((line) => console.log(`  ${line}`));
-  }, 10_000);
+  console.log(`no champion yet: trainAndPromote ${workflowId} (Temporal UI: http://127.0.0.1:8233)`);
   try {
-    const result = (await handle.result()) as TrainAndPromoteResult;
-    console.log(`trained v${result.model.version}: ${JSON.stringify(result.metrics)}; ${result.decision.reason}`);
+    // The same live view as `npm run lifecycle -- train`: redrawn on a terminal, one line per change in logs.
+    await follow(handle);
+    const result = await handle.result();
+    console.log(`trained v${result.model.version}: ${decisionLine(result.decision)}`);
   } catch (err) {
     if (err instanceof WorkflowFailedError) throw new Error(`bootstrap training failed: ${err.cause?.message ?? err.message}`);
     throw err;
   } finally {
-    clearInterval(timer);
     await connection.close();
-  }
-}
-
-async function describeProgress(handle: ReturnType<Client['workflow']['getHandle']>): Promise<string> {
-  try {
-    const status = await handle.query(statusQuery);
-    // The training activity's heartbeats carry the trainer's progress lines (epoch, step, loss).
-    const pending = (await handle.describe()).raw.pendingActivities?.[0];
-    const payload = pending?.heartbeatDetails?.payloads?.[0];
-    const beat = payload ? JSON.stringify(defaultPayloadConverter.fromPayload(payload)) : '';
-    return `${status.step}${status.detail ? `: ${status.detail}` : ''}${beat ? ` ${beat}` : ''}`;
-  } catch (err) {
-    return `(progress unavailable: ${(err as Error).message})`;
   }
 }
 
