@@ -29,6 +29,7 @@ export class ServingStack {
   readonly cacheDir: string;
   readonly workers: InferenceWorker[] = [];
   api: RunningApi | null = null;
+  private workerCount = 0;
   baseUrl = '';
 
   constructor(
@@ -77,7 +78,8 @@ export class ServingStack {
     const config = loadConfig(inferenceWorkerSchema, {
       REDIS_URL: this.redisUrl,
       REDIS_PREFIX: this.prefix,
-      WORKER_ID: `w${this.workers.length + 1}`,
+      // Numbered when called, so workers started concurrently still get distinct ids.
+      WORKER_ID: `w${++this.workerCount}`,
       METRICS_PORT: '0',
       MODEL_CACHE_DIR: this.cacheDir,
       MODEL_NAME: 'test-classifier',
