@@ -2,7 +2,8 @@ import type { MlflowClient } from '../lib/mlflow/client';
 import { readModelMetadata } from '../lib/model/metadata';
 import { sha256Hex } from '../lib/model/sha256';
 import { measureInProcess, type InProcessResult } from './in-process';
-import { BenchProcess, freePort, waitUntil } from './processes';
+import { freePort } from '../lib/process/free-port';
+import { BenchProcess, waitUntil } from './processes';
 import type { Sample } from './samples';
 import { runWrk, type LoadResult } from './wrk';
 

@@ -16,7 +16,8 @@ import { randomUUID } from 'node:crypto';
 import { MlflowClient } from '../lib/mlflow/client';
 import { sha256Hex } from '../lib/model/sha256';
 import { servedModelBytes } from './fashion';
-import { BenchProcess, freePort, waitUntil } from './processes';
+import { freePort } from '../lib/process/free-port';
+import { BenchProcess, waitUntil } from './processes';
 
 const ALIAS = 'bench';
 

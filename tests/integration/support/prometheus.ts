@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { stringify } from 'yaml';
+import { freePort } from '../../../lib/process/free-port';
+
+export { freePort };
 
 /** The JSON envelope of Prometheus's HTTP API (`/api/v1/...`). */
 export interface PromResponse<T = unknown> {
@@ -50,18 +52,6 @@ export function findPrometheusBinary(name: 'prometheus' | 'promtool' = 'promethe
   throw new Error(`No \`${name}\` binary on PATH: ${INSTALL_HINT}.`);
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Starts a real Prometheus server on a free loopback port with `config` (a parsed
