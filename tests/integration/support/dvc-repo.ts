@@ -8,6 +8,8 @@ export interface TinyDatasetRepo {
   repo: string;
   path: string;
   rev: string;
+  /** Regenerates the dataset with other sizes, `dvc add`s, pushes (unless `push: false`), commits and tags it; returns the tag. */
+  commitVersion(opts: { perClassTrain: number; perClassTest: number; tag: string; push?: boolean }): Promise<string>;
   /** Removes the repository and its DVC remote. */
   cleanup(): Promise<void>;
 }
@@ -18,29 +20,45 @@ export interface TinyDatasetRepo {
  */
 export async function createTinyDatasetRepo(opts: { perClassTrain?: number; perClassTest?: number } = {}): Promise<TinyDatasetRepo> {
   const repo = await mkdtemp(join(tmpdir(), 'lifecycle-dvc-'));
-  const dvc = join(VENV_BIN, 'dvc');
+  const dvc = (...args: string[]) => runCommand(join(VENV_BIN, 'dvc'), args, { cwd: repo });
   const git = (...args: string[]) => runCommand('git', args, { cwd: repo });
+  const generate = (train: number, test: number) =>
+    runCommand(
+      join(ROOT, 'node_modules/.bin/tsx'),
+      [join(ROOT, 'scripts/prepare-dataset.ts'), '--version', 'tiny', '--out', join(repo, 'data/tiny'), '--per-class-train', String(train), '--per-class-test', String(test)],
+      { cwd: ROOT },
+    );
   await git('init', '--quiet');
   await git('config', 'user.email', 'test@lifecycle.local');
   await git('config', 'user.name', 'lifecycle-test');
-  await runCommand(dvc, ['init', '--quiet'], { cwd: repo });
-  await runCommand(dvc, ['config', 'core.analytics', 'false'], { cwd: repo });
+  await dvc('init', '--quiet');
+  await dvc('config', 'core.analytics', 'false');
   const remote = `${repo}-remote`;
-  await runCommand(dvc, ['remote', 'add', '-d', 'storage', remote], { cwd: repo });
-  await runCommand(
-    join(ROOT, 'node_modules/.bin/tsx'),
-    [join(ROOT, 'scripts/prepare-dataset.ts'), '--version', 'tiny', '--out', join(repo, 'data/tiny'), '--per-class-train', String(opts.perClassTrain ?? 30), '--per-class-test', String(opts.perClassTest ?? 10)],
-    { cwd: ROOT },
-  );
-  await runCommand(dvc, ['add', '--quiet', 'data/tiny'], { cwd: repo });
-  await runCommand(dvc, ['push', '--quiet'], { cwd: repo });
+  await dvc('remote', 'add', '-d', 'storage', remote);
+  await generate(opts.perClassTrain ?? 30, opts.perClassTest ?? 10);
+  await dvc('add', '--quiet', 'data/tiny');
+  await dvc('push', '--quiet');
   await writeFile(join(repo, 'README.md'), 'tiny dataset for tests\n');
   await git('add', '-A');
   await git('commit', '--quiet', '-m', 'tiny dataset v1');
   await git('tag', 'tiny-v1');
-  const cleanup = async () => {
-    await rm(repo, { recursive: true, force: true });
-    await rm(remote, { recursive: true, force: true });
+  return {
+    repo,
+    path: 'data/tiny',
+    rev: 'tiny-v1',
+    async commitVersion(v) {
+      await rm(join(repo, 'data/tiny'), { recursive: true, force: true });
+      await generate(v.perClassTrain, v.perClassTest);
+      await dvc('add', '--quiet', 'data/tiny');
+      if (v.push !== false) await dvc('push', '--quiet');
+      await git('add', 'data/tiny.dvc');
+      await git('commit', '--quiet', '-m', `tiny dataset ${v.tag}`);
+      await git('tag', v.tag);
+      return v.tag;
+    },
+    async cleanup() {
+      await rm(repo, { recursive: true, force: true });
+      await rm(remote, { recursive: true, force: true });
+    },
   };
-  return { repo, path: 'data/tiny', rev: 'tiny-v1', cleanup };
 }

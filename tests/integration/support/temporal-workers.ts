@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,6 +107,69 @@ export async function startLifecycleWorkers(opts: LifecycleWorkersOptions): Prom
     pipelineCacheDir,
     close: async () => {
       for (const w of workers) w.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
+
+export interface WorkerProcess {
+  pid: number;
+  /** stderr so far (for failure messages). */
+  output(): string;
+  /** SIGKILL to the whole process group: the worker and the trainer it started (a machine that died). */
+  kill(): void;
+  exited: Promise<void>;
+}
+
+/** `workers/training-worker.ts` as a real child process (its own process group), as a training machine runs it. */
+export function spawnTrainingWorker(env: Record<string, string>): WorkerProcess {
+  const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'workers/training-worker.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, TEMPORAL_ADDRESS, METRICS_PORT: '0', TEMPORAL_METRICS_PORT: '0', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-8000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    pid: child.pid!,
+    output: () => stderr,
+    kill: () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    },
+    exited,
+  };
+}
+
+/** An in-process training worker on `taskQueue` with its own (empty) dataset cache and work dir: a fresh machine. */
+export async function startTrainingWorker(mlflow: MlflowClient, taskQueue: string): Promise<{ close(): Promise<void> }> {
+  quietTemporalRuntime();
+  const connection = await NativeConnection.connect({ address: TEMPORAL_ADDRESS });
+  const worker = await Worker.create({
+    connection,
+    taskQueue,
+    activities: createTrainingActivities({
+      mlflow,
+      datasets: testDatasetDeps(mkdtempSync(join(tmpdir(), 'lifecycle-cache-'))),
+      python: join(VENV_BIN, 'python'),
+      trainerScript: join(ROOT, 'trainer/train.py'),
+      logModelScript: join(ROOT, 'trainer/log_mlflow_model.py'),
+      workDir: mkdtempSync(join(tmpdir(), 'lifecycle-train-')),
+    }),
+    maxHeartbeatThrottleInterval: '1 second',
+  });
+  const running = worker.run();
+  return {
+    close: async () => {
+      worker.shutdown();
       await running;
       await connection.close();
     },
