@@ -38,7 +38,7 @@ export interface LifecycleWorkersOptions {
 export function quietTemporalRuntime(): void {
   if (runtimeInstalled) return;
   try {
-    Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } } });
+    Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } } });
   } catch {
     // another test file in this process installed it
   }

@@ -1,0 +1,105 @@
+import { Client, Connection } from '@temporalio/client';
+import { readActiveModel } from '../../lib/fleet/active-models';
+import { listWorkerStatuses } from '../../lib/fleet/worker-statuses';
+import { MlflowClient } from '../../lib/mlflow/client';
+import type { trainAndPromote } from '../../workflows/train-and-promote';
+import { ServingStack } from '../support/serving-stack';
+import { createTinyDatasetRepo, type TinyDatasetRepo } from './support/dvc-repo';
+import { startOwnMlflowServer, type OwnMlflowServer } from './support/mlflow-server';
+import { startLifecycleWorkers, type LifecycleWorkers } from './support/temporal-workers';
+import { TEMPORAL_ADDRESS, uniqueId } from './support/env';
+
+const OUTAGE_MS = 40_000;
+
+/**
+ * The MLflow server stopped for ~40 s right after the rollout: the alias move
+ * keeps retrying (a generous schedule-to-close, not a few attempts), the
+ * workflow completes when MLflow is back, and the registry's champion, the
+ * fleet's active version and every worker agree.
+ */
+describe('promotion through an MLflow outage right after the rollout (real services)', () => {
+  const id = uniqueId('outage');
+  const modelName = `${id}-classifier`;
+  let server: OwnMlflowServer;
+  let mlflow: MlflowClient;
+  let dataset: TinyDatasetRepo;
+  let stack: ServingStack;
+  let workers: LifecycleWorkers;
+  let connection: Connection;
+  let client: Client;
+  let outage: Promise<void> | undefined;
+  let down: { stoppedAt: number; restartedAt: number } | undefined;
+
+  beforeAll(async () => {
+    [server, dataset] = await Promise.all([startOwnMlflowServer(), createTinyDatasetRepo({ perClassTrain: 30, perClassTest: 10 })]);
+    mlflow = new MlflowClient({ trackingUri: server.uri, timeoutMs: 5000 });
+    stack = new ServingStack(`${id}:`);
+    workers = await startLifecycleWorkers({
+      mlflow,
+      redis: stack.redis,
+      redisPrefix: stack.prefix,
+      id,
+      // Fault injection: the moment the fleet serves the new version, MLflow goes away for OUTAGE_MS.
+      wrapPipeline: (activities) => ({
+        ...activities,
+        deployModel: async (input) => {
+          const deployed = await activities.deployModel(input);
+          outage ??= (async () => {
+            await server.stop();
+            const stoppedAt = Date.now();
+            await new Promise((r) => setTimeout(r, OUTAGE_MS));
+            await server.start();
+            down = { stoppedAt, restartedAt: Date.now() };
+          })();
+          return deployed;
+        },
+      }),
+    });
+    await stack.startWorker({ MODEL_NAME: modelName, SERVED_MODELS: modelName, WORKER_ID: `${id}-w1` }, { registry: mlflow });
+    await stack.startWorker({ MODEL_NAME: modelName, SERVED_MODELS: modelName, WORKER_ID: `${id}-w2` }, { registry: mlflow });
+    connection = await Connection.connect({ address: TEMPORAL_ADDRESS });
+    client = new Client({ connection });
+  });
+
+  afterAll(async () => {
+    await outage?.catch(() => undefined);
+    await stack?.close();
+    await workers?.close();
+    await connection?.close();
+    await dataset?.cleanup();
+    await server?.close();
+  });
+
+  it('completes the promotion once MLflow is back, with alias, active version and workers agreeing', async () => {
+    const handle = await client.workflow.start<typeof trainAndPromote>('trainAndPromote', {
+      taskQueue: workers.pipelineQueue,
+      workflowId: `${id}-train`,
+      args: [
+        {
+          modelName,
+          trainingTaskQueue: workers.trainingQueue,
+          dataset: { repo: dataset.repo, path: dataset.path, rev: dataset.rev },
+          params: { epochs: 1, batch_size: 32, seed: 9, val_fraction: 0, num_threads: 1 },
+          timeouts: { maxRetryInterval: '5 seconds' },
+        },
+      ],
+    });
+    const result = await handle.result();
+    await outage;
+    expect(down).toBeDefined();
+    expect(result).toMatchObject({ promoted: true, deployment: { workers: [`${id}-w1`, `${id}-w2`] } });
+    // It waited the outage out instead of failing (and rolling back) while MLflow was down: the alias move
+    // took several attempts, and the workflow closed only after MLflow came back.
+    expect((await handle.describe()).closeTime!.getTime()).toBeGreaterThan(down!.restartedAt);
+    const events = (await handle.fetchHistory()).events ?? [];
+    const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'setChampion')!;
+    const started = events.find((e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId?.toString());
+    expect(started?.activityTaskStartedEventAttributes?.attempt).toBeGreaterThan(1);
+
+    expect((await mlflow.getModelVersionByAlias(modelName, 'champion'))?.version).toBe(result.model.version);
+    expect((await readActiveModel(stack.redis, stack.prefix, modelName))?.version).toBe(result.model.version);
+    const served = (await listWorkerStatuses(stack.redis, stack.prefix)).map((w) => w.models[modelName]);
+    expect(served).toEqual([expect.objectContaining({ version: result.model.version, state: 'ready' }), expect.objectContaining({ version: result.model.version, state: 'ready' })]);
+    expect((await mlflow.getRun(result.runId)).info.status).toBe('FINISHED');
+  });
+});
