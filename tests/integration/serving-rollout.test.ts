@@ -120,6 +120,16 @@ describe('serving: model hot-swap and start-up', () => {
     expect(active.metadata.input).toMatchObject({ height: 28, width: 28 });
   });
 
+  it('rebuilds the active entry when Redis holds something else under its key (an older layout)', async () => {
+    await stack.redis.set(stack.keys.active, JSON.stringify({ name: 'test-classifier', version: '1' }));
+    stack.registry.setAlias('champion', ref2);
+    const worker = await stack.startWorker();
+    await worker.ready();
+    const active = await stack.waitFor(() => readActiveModel(stack.redis, stack.prefix, 'test-classifier'), 5000, 'the rebuilt active entry');
+    expect(active.version).toBe('2');
+    expect(await stack.redis.type(stack.keys.active)).toBe('hash');
+  });
+
   it('waits in state starting without a model, then loads the first deploy it receives', async () => {
     const worker = await stack.startWorker();
     expect(await stack.workerStatus('w1')).toMatchObject({ models: { 'test-classifier': { version: null, state: 'starting' } } });

@@ -30,6 +30,12 @@ export interface ModelLoaderOptions {
   /** Batch size of the second warm-up run, so the largest batch's buffers are allocated before traffic. */
   warmupBatchSize: number;
   createSession?: CreateSession;
+  /**
+   * Fault injection for drills (FAULT_GOLDEN_CHECK_FAIL): `model@version` entries whose golden
+   * check this worker reports as failed, so a rollout failing on one chosen worker can be
+   * rehearsed on the real fleet. Empty in normal operation.
+   */
+  failGoldenCheck?: ReadonlySet<string>;
   logger: Logger;
 }
 
@@ -66,6 +72,9 @@ export async function loadModel(ref: ModelRef, opts: ModelLoaderOptions): Promis
 
   try {
     const goldenCount = await runGoldenCheck(runner, metadata);
+    if (opts.failGoldenCheck?.has(`${ref.name}@${ref.version}`)) {
+      throw new ModelLoadError('GOLDEN_CHECK_FAILED', `golden check of ${ref.name} v${ref.version} failed (injected by FAULT_GOLDEN_CHECK_FAIL)`);
+    }
     // Warm-up: the first runs allocate onnxruntime's buffers; pay that before traffic does.
     for (const size of new Set([1, opts.warmupBatchSize])) {
       await runner.predict(Array.from({ length: size }, () => new Float32Array(runner.exampleSize)));

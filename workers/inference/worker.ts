@@ -85,6 +85,7 @@ export class InferenceWorker {
           session: { intraOpNumThreads: config.INTRA_OP_NUM_THREADS },
           warmupBatchSize: config.MAX_BATCH_SIZE,
           createSession: opts.createSession,
+          failGoldenCheck: new Set(config.FAULT_GOLDEN_CHECK_FAIL.split(',').map((s) => s.trim()).filter(Boolean)),
           logger,
         }),
       status: this.status,
@@ -123,6 +124,7 @@ export class InferenceWorker {
       throw err;
     }
     logger.info({ metricsPort: worker.metricsPort, models: worker.wanted }, 'inference worker started');
+    if (opts.config.FAULT_GOLDEN_CHECK_FAIL) logger.warn({ versions: opts.config.FAULT_GOLDEN_CHECK_FAIL }, 'FAULT_GOLDEN_CHECK_FAIL is set: this worker fails the golden check of these versions on purpose');
     return worker;
   }
 
