@@ -57,7 +57,7 @@ def lock(ctx):
 
 def cmd_env(ctx):
     s, p = ctx.stack, ctx.stack.ports
-    exports = {'LIFECYCLE_STATE_DIR': s.state, 'REDIS_URL': s.redis_url, 'TEMPORAL_ADDRESS': s.temporal_address,
+    exports = {'LIFECYCLE_STATE_DIR': s.state, 'REDIS_URL': s.redis_url, 'REDIS_PREFIX': s.redis_prefix, 'TEMPORAL_ADDRESS': s.temporal_address,
                'MLFLOW_TRACKING_URI': s.mlflow_uri, 'API_URL': f"http://127.0.0.1:{p['PORT']}",
                'API_URLS': ' '.join(f"http://127.0.0.1:{p['PORT'] + i}" for i in range(s.counts['API_INSTANCES'])),
                'TEMPORAL_UI_URL': f"http://127.0.0.1:{p['TEMPORAL_UI_PORT']}",

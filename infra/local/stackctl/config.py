@@ -75,6 +75,9 @@ class Stack:
     mlflow_backend: str
     mlflow_database_url: str
     warnings: list
+    # Keys of this stack in Redis. Stacks on one machine share its Redis: a second stack (moved with
+    # LIFECYCLE_PORT_OFFSET) gets its own prefix, or its workers would serve the first one's queues.
+    redis_prefix: str = 'lc:'
 
 
 def _int(env, name, default, lo, hi, errors, what):
@@ -144,8 +147,9 @@ def load(env=None, root=None):
                             '(move ports with PORT, INFERENCE_METRICS_PORT, PIPELINE_/TRAINING_[TEMPORAL_]METRICS_PORT)')
     if errors:
         raise ConfigError('invalid stack configuration:\n  ' + '\n  '.join(errors))
+    redis_prefix = env.get('REDIS_PREFIX') or ('lc:' if offset == 0 else f'lc{offset}:')
     return Stack(root, state, venv, counts, ports, redis_url, temporal_address, temporal_explicit,
-                 mlflow_uri, mlflow_explicit, backend, database_url, warnings)
+                 mlflow_uri, mlflow_explicit, backend, database_url, warnings, redis_prefix)
 
 
 def _is_loopback(host):
@@ -278,7 +282,7 @@ def forwarded_env(s, env=None):
         'TEST_PROFILE', 'TEST_POSTGRES', 'POSTGRES_MLFLOW_PORT'}
     out = {k: v for k, v in env.items()
            if (k in names or k.startswith(FORWARD_PREFIXES)) and k not in PER_PROCESS and k not in stack_only}
-    out.update({'REDIS_URL': s.redis_url, 'TEMPORAL_ADDRESS': s.temporal_address, 'MLFLOW_TRACKING_URI': s.mlflow_uri,
-                'LIFECYCLE_STATE_DIR': s.state})
+    out.update({'REDIS_URL': s.redis_url, 'REDIS_PREFIX': s.redis_prefix, 'TEMPORAL_ADDRESS': s.temporal_address,
+                'MLFLOW_TRACKING_URI': s.mlflow_uri, 'LIFECYCLE_STATE_DIR': s.state})
     out.pop('PORT', None)
     return out
