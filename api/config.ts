@@ -30,6 +30,13 @@ export const apiSchema = servingSchema
     SHUTDOWN_TIMEOUT_MS: envField.positiveInt(15_000),
   })
   .superRefine((c, ctx) => {
+    if (c.SHUTDOWN_TIMEOUT_MS < c.REQUEST_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SHUTDOWN_TIMEOUT_MS'],
+        message: `SHUTDOWN_TIMEOUT_MS (${c.SHUTDOWN_TIMEOUT_MS} ms) must be at least REQUEST_TIMEOUT_MS (${c.REQUEST_TIMEOUT_MS} ms), or a graceful stop cuts off requests that still had time to be answered`,
+      });
+    }
     if (c.MAX_BATCH_FILES > c.MAX_QUEUE_LENGTH) {
       ctx.addIssue({
         code: 'custom',

@@ -57,6 +57,13 @@ export const inferenceWorkerSchema = servingSchema
         message: `LOOP_STALL_MS + WORKER_LIVENESS_TTL_MS (${c.LOOP_STALL_MS + c.WORKER_LIVENESS_TTL_MS} ms) must be below REQUEST_TIMEOUT_MS (${c.REQUEST_TIMEOUT_MS} ms), or a stuck worker's requests expire before anyone reclaims them`,
       });
     }
+    if (c.MAX_BATCH_WAIT_MS * 2 >= c.REQUEST_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MAX_BATCH_WAIT_MS'],
+        message: `MAX_BATCH_WAIT_MS (${c.MAX_BATCH_WAIT_MS} ms) must be below half of REQUEST_TIMEOUT_MS (${c.REQUEST_TIMEOUT_MS} ms), or batching alone can use up a request's deadline`,
+      });
+    }
     if (c.WORKER_LIVENESS_TTL_MS < 300) {
       ctx.addIssue({ code: 'custom', path: ['WORKER_LIVENESS_TTL_MS'], message: 'WORKER_LIVENESS_TTL_MS must be at least 300 ms (the heartbeat runs every quarter of it)' });
     }
