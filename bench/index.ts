@@ -3,10 +3,11 @@
  *
  *   npm run bench -- [--url http://127.0.0.1:8000] [--json FILE] [--chart FILE.png] [--seconds 10]
  *                    [--connections 1,4,16,64] [--accuracy 10000] [--heavy-workers 2]
- *                    [--skip heavy,variants,accuracy] [--strict]
+ *                    [--skip others,variants,heavy,accuracy] [--strict]
  *
  * 1. The default model (Fashion-MNIST, decode-bound) through the running API with wrk (a native
- *    load generator) at each connection count, next to its in-process limit measured in this run.
+ *    load generator) at each connection count, next to its in-process limit measured in this run;
+ *    then one line (64 connections) for every other model the stack serves, through its own route.
  * 2. Where decoding runs and how libvips threads are set: the same load on extra API instances.
  * 3. A compute-bound CNN the benchmark makes (random weights, >= 100 MFLOP/image) served by a
  *    fleet of its own, with dynamic batching and with MAX_BATCH_SIZE=1, next to raw onnxruntime.
@@ -23,8 +24,8 @@ import { measureAccuracy, type AccuracyResult } from './accuracy';
 import { writeChart, type Series } from './chart';
 import { benchFashion, benchVariants, type FashionResult, type VariantResult } from './fashion';
 import { benchHeavy, type HeavyResult } from './heavy';
-import { heldOutSamples } from './samples';
-import type { LoadResult } from './wrk';
+import { heldOutSamples, randomRgbPngs } from './samples';
+import { runWrk, type LoadResult } from './wrk';
 
 interface Goal {
   goal: string;
@@ -90,9 +91,21 @@ async function main(): Promise<void> {
   let variants: VariantResult[] = [];
   let heavy: HeavyResult | null = null;
   let accuracy: AccuracyResult | null = null;
+  const others: Array<{ model: string; version: string; load: LoadResult }> = [];
   try {
     log(`\n== ${modelName} through ${values.url}/predict (wrk, ${seconds} s per level)`);
     fashion = await benchFashion({ url: `${values.url}/predict`, mlflow, modelName, samples, connections, seconds, log });
+    if (!skip.has('others')) {
+      // Every other model the stack serves: one line each, through its own route (the routing costs the default model nothing).
+      const listed = (await (await fetch(`${values.url}/models`)).json()) as { models: Array<{ name: string; version: string; default: boolean; input: { height: number } }> };
+      for (const m of listed.models.filter((x) => !x.default)) {
+        const images = await randomRgbPngs(16, m.input.height);
+        const url = `${values.url}/models/${encodeURIComponent(m.name)}/predict`;
+        await runWrk(url, images, { connections: 16, seconds: 2, threads: 2 });
+        others.push({ model: m.name, version: m.version, load: await runWrk(url, images, { connections: 64, seconds, threads: 2 }) });
+        log(`  ${m.name} v${m.version}: ${others.at(-1)!.load.rps.toFixed(0)} req/s at 64 connections, p99 ${others.at(-1)!.load.p99.toFixed(1)} ms`);
+      }
+    }
     if (!skip.has('variants')) {
       log('\n== decode placement and libvips threads (extra API instances of the stack, 64 connections)');
       const prefix = process.env.REDIS_PREFIX ?? 'lc:';
@@ -125,6 +138,7 @@ async function main(): Promise<void> {
 
   log(`\n${modelName} v${fashion.model.version}, in-process limit ${fashion.inProcess.rps.toFixed(0)} images/s (mean batch ${fashion.inProcess.meanBatch.toFixed(1)})`);
   console.table(fashion.levels.map(row));
+  if (others.length) console.table(others.map((o) => ({ model: `${o.model} v${o.version}`, ...row(o.load) })));
   if (variants.length) console.table(variants.map((v) => ({ variant: v.variant, ...row(v.load) })));
   if (heavy) {
     log(`heavy CNN: ${(heavy.flopsPerImage / 1e6).toFixed(0)} MFLOP/image, ${heavy.workers} worker(s)`);
@@ -135,7 +149,7 @@ async function main(): Promise<void> {
   const results = goals(fashion, heavy);
   console.table(results.map((g) => ({ goal: g.goal, measured: g.measured, met: g.met ? 'yes' : 'NO' })));
 
-  const report = { machine: { cores: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg() }, fashion, variants, heavy, accuracy, goals: results, date: new Date().toISOString() };
+  const report = { machine: { cores: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg() }, fashion, otherModels: others, variants, heavy, accuracy, goals: results, date: new Date().toISOString() };
   if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
   const chartFile = values.chart ?? (values.json ? values.json.replace(/\.json$/, '') + '.png' : 'bench-results.png');
   const pts = (levels: LoadResult[], p: 'p50' | 'p99') => levels.map((l) => ({ x: l.rps, y: l[p], label: `c=${l.connections}` }));
