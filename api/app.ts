@@ -59,6 +59,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ajv: { plugins: [ajvFilePlugin] },
     // Idle keep-alive sockets are closed on shutdown; requests in flight complete.
     forceCloseConnections: 'idle',
+    // One access-log line per request (below) instead of Fastify's two ("incoming" + "completed").
+    disableRequestLogging: true,
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    request.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: +reply.elapsedTime.toFixed(2) }, 'request');
+    done();
   });
   // Draining: responses to requests still in flight at close tell keep-alive clients to go away, so the
   // server's close does not wait for their idle sockets (Fastify's keepAliveTimeout is 72 s).
