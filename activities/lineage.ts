@@ -67,13 +67,15 @@ export async function logTrainingLineage(
   run: RunInfo,
   results: TrainerResults,
   dataset: MaterializedDataset,
-  extra: { durationSeconds: number; resumedFromEpoch: number | null; attempt: number },
+  extra: { durationSeconds: number; resumedFromEpoch: number | null; attempt: number; timings?: Record<string, number> },
 ): Promise<void> {
   const timestamp = Date.now();
   const metrics: Metric[] = [
     ...Object.entries(results.metrics).map(([key, value]) => ({ key: metricKey(key), value, timestamp })),
     ...Object.entries(results.perClass).map(([label, value]) => ({ key: metricKey(`test_accuracy_per_class/${label}`), value, timestamp })),
     { key: 'training_duration_seconds', value: extra.durationSeconds, timestamp },
+    // Where an attempt's time went (dataset materialisation vs the trainer process): "time outside training".
+    ...Object.entries(extra.timings ?? {}).map(([key, value]) => ({ key, value, timestamp })),
   ];
   const info = results.runInfo;
   const tags: Record<string, string> = {

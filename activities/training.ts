@@ -59,10 +59,12 @@ export async function trainModel(input: TrainModelInput, deps: TrainingDeps): Pr
   };
   beat({ phase: 'dataset', message: 'resolving the dataset cache' });
   // git and `dvc pull` are silent for long stretches: keep beating while they run (and only then).
+  const pullStarted = Date.now();
   const pulling = setInterval(() => beat(), 5000);
   const dataset = await materialize(input.dataset, { ...deps.datasets, onProgress: (message) => beat({ phase: 'dataset', message }) }).finally(() =>
     clearInterval(pulling),
   );
+  const datasetSeconds = (Date.now() - pullStarted) / 1000;
 
   await mkdir(deps.workDir, { recursive: true });
   const out = await mkdtemp(join(deps.workDir, `${input.run.runId}-attempt${deps.attempt}-`));
@@ -80,6 +82,7 @@ export async function trainModel(input: TrainModelInput, deps: TrainingDeps): Pr
     const then = (step: () => Promise<void>) => {
       chain = chain.then(() => (failure === undefined ? step() : undefined)).catch((err: unknown) => void (failure ??= err));
     };
+    let lastEpoch: Pick<TrainingBeat, 'train_accuracy' | 'val_accuracy'> = {};
     const onEvent = (event: TrainerEvent) => {
       if (event.event === 'start' && event.params && typeof event.params === 'object') {
         const params = event.params as Record<string, unknown>;
@@ -92,16 +95,20 @@ export async function trainModel(input: TrainModelInput, deps: TrainingDeps): Pr
         // Recorded in the heartbeat only once uploaded, so the ref always points at a fetchable file.
         if (parsed.success) then(async () => void (checkpoint = await uploadCheckpoint(deps.mlflow, input.run, parsed.data)));
       }
-      if (event.event !== 'checkpoint' && event.event !== 'done') beat({ phase: 'training', ...pickBeat(event) });
+      if (event.event === 'epoch') lastEpoch = { train_accuracy: event.train_accuracy as number, val_accuracy: event.val_accuracy as number };
+      // Progress lines carry only the loss: show the last finished epoch's accuracy beside it.
+      if (event.event !== 'checkpoint' && event.event !== 'done') beat({ phase: 'training', ...lastEpoch, ...pickBeat(event) });
     };
     const modelDir = join(out, 'model');
+    const trainerStarted = Date.now();
     await runTrainer(
       { python: deps.python, script: deps.trainerScript, dataDir: dataset.dir, paramsFile, outDir: modelDir, resume },
       { onEvent, onKeepAlive: () => beat(), signal: deps.signal },
     );
+    const trainerSeconds = (Date.now() - trainerStarted) / 1000;
     await chain;
     if (failure !== undefined) throw failure instanceof Error ? failure : new Error(JSON.stringify(failure));
-    return await finish(modelDir, input, deps, dataset, { started, beat });
+    return await finish(modelDir, input, deps, dataset, { started, beat, timings: { dataset_materialize_seconds: datasetSeconds, trainer_process_seconds: trainerSeconds } });
   } finally {
     await rm(out, { recursive: true, force: true });
   }
@@ -112,7 +119,7 @@ async function finish(
   input: TrainModelInput,
   deps: TrainingDeps,
   dataset: MaterializedDataset,
-  ctx: { started: number; beat: (d?: TrainingBeat) => void },
+  ctx: { started: number; beat: (d?: TrainingBeat) => void; timings: Record<string, number> },
 ): Promise<TrainedModel> {
   const onnxPath = join(modelDir, 'model.onnx');
   const trainedSha256 = sha256Hex(await readFile(onnxPath));
@@ -124,7 +131,7 @@ async function finish(
   // Also from run_info.json, for trainers whose start event carries no params (idempotent: same values).
   const resolvedParams = (results.runInfo.params as Record<string, unknown> | undefined) ?? {};
   await logResolvedParams(deps.mlflow, input.run.runId, resolvedParams);
-  await logTrainingLineage(deps.mlflow, input.run, results, dataset, { durationSeconds, resumedFromEpoch, attempt: deps.attempt });
+  await logTrainingLineage(deps.mlflow, input.run, results, dataset, { durationSeconds, resumedFromEpoch, attempt: deps.attempt, timings: ctx.timings });
   ctx.beat({ phase: 'logging-model', message: 'logging the MLflow model' });
   const logged = await logMlflowModel(input.run.runId, onnxPath, {
     python: deps.python,

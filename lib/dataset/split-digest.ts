@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { SplitDigests } from '../lifecycle/types';
 
@@ -12,7 +11,7 @@ import type { SplitDigests } from '../lifecycle/types';
  * promotion gate can tell when two metrics were measured on the same images.
  * Dot-files are ignored; a missing folder has the digest of the empty list.
  */
-export async function splitDigest(dir: string, concurrency = 16): Promise<string> {
+export async function splitDigest(dir: string, concurrency = 64): Promise<string> {
   const files = (await listFiles(dir)).map((abs) => ({ abs, rel: relative(dir, abs).split(sep).join('/') }));
   files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   const hashes = new Array<string>(files.length);
@@ -48,12 +47,7 @@ async function listFiles(dir: string): Promise<string[]> {
   return nested.flat();
 }
 
-function sha256File(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(path)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolve(hash.digest('hex')));
-  });
+/** Dataset files are small images: one read each is several times faster than a stream per file. */
+async function sha256File(path: string): Promise<string> {
+  return createHash('sha256').update(await readFile(path)).digest('hex');
 }
