@@ -21,7 +21,8 @@ export interface InspectDatasetsInput {
  */
 export async function inspectDatasets(mlflow: MlflowClient, deps: DatasetDeps, input: InspectDatasetsInput): Promise<DatasetCheck[]> {
   const checks: DatasetCheck[] = [];
-  for (const path of input.paths) {
+  // No paths given: watch the worker's default dataset (DATASET_PATH).
+  for (const path of input.paths.length ? input.paths : [deps.defaultPath]) {
     const { dataset, complete } = await inspectDataset({ repo: input.repo, path, rev: input.rev }, deps);
     checks.push({ dataset, complete, alreadyTrained: await hasVersionFor(mlflow, input.modelName, dataset.digest) });
   }

@@ -4,7 +4,8 @@ import { checkDatasetsInputSchema, parseInput, sagaTimeoutsSchema } from '../lib
 import { dataTriggerWorkflowId } from '../lib/lifecycle/ids';
 import type { CheckDatasetsResult } from '../lib/lifecycle/types';
 import { lifecycleActivities } from './activities';
-import { trainAndPromote, validInput } from './train-and-promote';
+import { validInput } from './failures';
+import { trainAndPromote } from './train-and-promote';
 
 /**
  * The data trigger, run by a Temporal Schedule (or once by `lifecycle

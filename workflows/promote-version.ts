@@ -3,7 +3,8 @@ import { parseInput, promoteVersionInputSchema } from '../lib/lifecycle/input';
 import type { PromoteVersionResult } from '../lib/lifecycle/types';
 import { lifecycleActivities } from './activities';
 import { ProgressTracker } from './progress';
-import { failureMessage, gateAndPromote, validInput } from './train-and-promote';
+import { failureMessage, validInput } from './failures';
+import { gateAndPromote } from './promotion';
 
 /**
  * `lifecycle promote VERSION` and `lifecycle rollback`: the same fair gate,

@@ -1,22 +1,13 @@
-import { ApplicationFailure, CancellationScope, isCancellation, workflowInfo } from '@temporalio/workflow';
-import { InvalidInputError, parseInput, trainAndPromoteInputSchema, type TrainAndPromoteConfig } from '../lib/lifecycle/input';
-import { pinned, type PromotionDecision, type PromotionOutcome, type TrainAndPromoteResult } from '../lib/lifecycle/types';
-import { lifecycleActivities, type LifecycleActivities } from './activities';
-import { fairGate, type Candidate } from './gate';
+import { CancellationScope, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { parseInput, trainAndPromoteInputSchema } from '../lib/lifecycle/input';
+import { pinned, type TrainAndPromoteResult } from '../lib/lifecycle/types';
+import { lifecycleActivities } from './activities';
+import { failureMessage, validInput } from './failures';
+import type { Candidate } from './gate';
 import { ProgressTracker } from './progress';
-import { promoteWithSaga } from './promotion-saga';
+import { gateAndPromote } from './promotion';
 
 export { progressQuery, statusQuery } from './progress';
-
-/** Reads a workflow's input, failing the workflow (not its task) with the bad fields named. */
-export function validInput<T>(read: () => T): T {
-  try {
-    return read();
-  } catch (err) {
-    if (err instanceof InvalidInputError) throw ApplicationFailure.nonRetryable(err.message, err.code);
-    throw err;
-  }
-}
 
 /**
  * The model lifecycle: resolve a DVC dataset version (no download), open this
@@ -89,58 +80,6 @@ export async function trainAndPromote(raw?: unknown): Promise<TrainAndPromoteRes
   }
 }
 
-/** Gate, record the evidence, and run the promotion saga when the gate says so. */
-export async function gateAndPromote(
-  acts: LifecycleActivities,
-  progress: ProgressTracker,
-  input: Pick<TrainAndPromoteConfig, 'promotionMetric' | 'minImprovement' | 'deploy'>,
-  candidate: Candidate,
-  force = false,
-): Promise<PromotionOutcome> {
-  const { model } = candidate;
-  const decide = async () => {
-    progress.begin('gate', 'gating', `v${model.version} against the champion`);
-    const decision = await fairGate(acts, candidate, input.promotionMetric, input.minImprovement);
-    const recorded = force && !decision.promote ? { ...decision, forced: true } : decision;
-    progress.state.decision = recorded;
-    progress.end('gate', 'done', recorded.reason);
-    return recorded;
-  };
-  const record = (d: PromotionDecision) => acts.registry.recordDecision(model, d);
-  const decision = await decide();
-  await record(decision);
-  if (!decision.promote && !force) {
-    progress.end('rollout', 'skipped', 'not promoted');
-    progress.end('alias', 'skipped', 'not promoted');
-    return { status: 'rejected', decision, deployment: null, previousChampion: decision.championVersion };
-  }
-  const info = workflowInfo();
-  const outcome = await promoteWithSaga(acts, progress, {
-    model,
-    decision,
-    deploy: input.deploy,
-    force,
-    deploymentId: `${info.workflowId}/${info.runId}/v${model.version}`,
-    description: `${info.workflowType} ${info.workflowId}: ${model.name} v${model.version}`,
-    regate: decide,
-    recordDecision: record,
-  });
-  progress.state.decision = outcome.decision;
-  progress.state.deployment = outcome.deployment;
-  return outcome;
-}
-
 function fmt(v: number | undefined): string {
   return v === undefined ? 'n/a' : v.toFixed(4);
-}
-
-/** The innermost message of a Temporal failure chain (ActivityFailure -> ApplicationFailure -> ...). */
-export function failureMessage(err: unknown): string {
-  let e: unknown = err;
-  let message = err instanceof Error ? err.message : String(err);
-  while (e instanceof Error && (e as { cause?: unknown }).cause instanceof Error) {
-    e = (e as { cause: Error }).cause;
-    message = (e as Error).message || message;
-  }
-  return message;
 }

@@ -1,0 +1,48 @@
+import { workflowInfo } from '@temporalio/workflow';
+import type { TrainAndPromoteConfig } from '../lib/lifecycle/input';
+import type { PromotionDecision, PromotionOutcome } from '../lib/lifecycle/types';
+import type { LifecycleActivities } from './activities';
+import { fairGate, type Candidate } from './gate';
+import type { ProgressTracker } from './progress';
+import { promoteWithSaga } from './promotion-saga';
+
+/** Gate, record the evidence, and run the promotion saga when the gate says so. */
+export async function gateAndPromote(
+  acts: LifecycleActivities,
+  progress: ProgressTracker,
+  input: Pick<TrainAndPromoteConfig, 'promotionMetric' | 'minImprovement' | 'deploy'>,
+  candidate: Candidate,
+  force = false,
+): Promise<PromotionOutcome> {
+  const { model } = candidate;
+  const decide = async () => {
+    progress.begin('gate', 'gating', `v${model.version} against the champion`);
+    const decision = await fairGate(acts, candidate, input.promotionMetric, input.minImprovement);
+    const recorded = force && !decision.promote ? { ...decision, forced: true } : decision;
+    progress.state.decision = recorded;
+    progress.end('gate', 'done', recorded.reason);
+    return recorded;
+  };
+  const record = (d: PromotionDecision) => acts.registry.recordDecision(model, d);
+  const decision = await decide();
+  await record(decision);
+  if (!decision.promote && !force) {
+    progress.end('rollout', 'skipped', 'not promoted');
+    progress.end('alias', 'skipped', 'not promoted');
+    return { status: 'rejected', decision, deployment: null, previousChampion: decision.championVersion };
+  }
+  const info = workflowInfo();
+  const outcome = await promoteWithSaga(acts, progress, {
+    model,
+    decision,
+    deploy: input.deploy,
+    force,
+    deploymentId: `${info.workflowId}/${info.runId}/v${model.version}`,
+    description: `${info.workflowType} ${info.workflowId}: ${model.name} v${model.version}`,
+    regate: decide,
+    recordDecision: record,
+  });
+  progress.state.decision = outcome.decision;
+  progress.state.deployment = outcome.deployment;
+  return outcome;
+}
