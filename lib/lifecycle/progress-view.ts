@@ -96,7 +96,7 @@ function liveDetail(stage: Stage, pending: PendingActivity[]): string | undefine
 export function renderProgress(s: WorkflowSnapshot): string[] {
   const p = s.progress;
   const lines = [`${p?.workflow ?? 'workflow'} ${s.workflowId}${p ? `  model ${p.modelName}` : ''}  [${s.status}]`];
-  if (!p) return [...lines, '  (waiting for the workflow to report progress)'];
+  if (!p) return [...lines, s.status === 'RUNNING' ? '  (no progress yet: is a pipeline worker polling its task queue?)' : '  (no progress reported)'];
   for (const stage of p.stages) {
     let detail = (stage.state === 'running' ? liveDetail(stage, s.pending) : undefined) ?? stage.detail ?? '';
     if (stage.name === 'gate' && p.decision && stage.state === 'done') detail = decisionLine(p.decision);

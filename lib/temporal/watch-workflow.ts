@@ -2,6 +2,8 @@ import { defaultPayloadConverter, type WorkflowHandle } from '@temporalio/client
 import { PROGRESS_QUERY, type WorkflowProgress } from '../lifecycle/progress';
 import { renderProgress, type PendingActivity, type WorkflowSnapshot } from '../lifecycle/progress-view';
 
+const QUERY_DEADLINE_MS = 3000;
+
 /**
  * Where a lifecycle workflow is: its `progress` query (the workflow's own
  * account) and its pending activities' latest heartbeat details from
@@ -11,9 +13,10 @@ export async function snapshot(handle: WorkflowHandle): Promise<WorkflowSnapshot
   const description = await handle.describe();
   let progress: WorkflowProgress | null = null;
   try {
-    progress = await handle.query<WorkflowProgress>(PROGRESS_QUERY);
+    // A query needs a pipeline worker to answer; without one it would wait indefinitely, so it gets a deadline.
+    progress = await handle.client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query<WorkflowProgress>(PROGRESS_QUERY));
   } catch {
-    // No worker has picked the workflow up yet (or it is an older workflow type): show what describe() knows.
+    // No worker is polling (or it is an older workflow type): show what describe() knows.
   }
   const pending: PendingActivity[] = (description.raw.pendingActivities ?? []).map((a) => {
     const payload = a.heartbeatDetails?.payloads?.[0];
@@ -72,7 +75,8 @@ export async function follow(handle: WorkflowHandle, opts: FollowOptions = {}): 
     detached = true;
   });
   for (;;) {
-    const snap = await snapshot(handle).catch((err: Error) => ({ error: err }));
+    const snap = await Promise.race([snapshot(handle).catch((err: Error) => ({ error: err })), opts.detach?.then(() => null) ?? new Promise<never>(() => undefined)]);
+    if (snap === null) return null;
     if ('error' in snap) {
       printer.print([`(progress unavailable: ${snap.error.message})`]);
     } else {
