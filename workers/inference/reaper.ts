@@ -25,10 +25,18 @@ export interface ReaperOptions {
  * dead one and so has to wait longer than a request lives.
  */
 export class Reaper {
+  /** Entries pending under this worker's own name for longer than this process has lived were left by an earlier process. */
+  private readonly startedAt = Date.now();
+
   constructor(private readonly opts: ReaperOptions) {}
 
   async reap(server: ModelServer): Promise<void> {
     const { redis, prefix, workerId, logger } = this.opts;
+    // A worker restarted under the same WORKER_ID (supervisord does it within seconds, before the liveness
+    // TTL lets the status key expire) inherits the dead process's pending entries under its own consumer
+    // name, which looks alive to every reaper: nobody would ever answer them. Entries delivered before this
+    // process started cannot be in flight here, so they are taken over like a dead worker's.
+    if (server.slot.model) await this.takeOver(server, workerId, Date.now() - this.startedAt);
     const consumers = (await server.consumer.consumers()).filter((c) => c.name !== workerId);
     if (consumers.length === 0) return;
     const alive = await redis.mget(...consumers.map((c) => fleetKeys(prefix).workerStatus(c.name)));
@@ -44,8 +52,8 @@ export class Reaper {
     }
   }
 
-  private async takeOver(server: ModelServer, dead: string): Promise<void> {
-    const { minIdleMs, batchSize, metrics, logger } = this.opts;
+  private async takeOver(server: ModelServer, dead: string, minIdleMs = this.opts.minIdleMs): Promise<void> {
+    const { batchSize, metrics, logger } = this.opts;
     for (;;) {
       const claimed = await server.consumer.claimFrom(dead, minIdleMs, batchSize);
       if (claimed.length === 0) return;
