@@ -10,6 +10,7 @@ import { createApiMetrics } from '../lib/metrics/api-metrics';
 import { createMetricsRegistry } from '../lib/metrics/registry';
 import type { InferenceClient } from '../lib/queue/inference-client';
 import type { ApiConfig } from './config';
+import { AccessLog } from './access-log';
 import { errorSchema, HttpError } from './errors';
 import { docsPlugin } from './plugins/docs';
 import { errorHandlerPlugin } from './plugins/error-handler';
@@ -59,12 +60,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ajv: { plugins: [ajvFilePlugin] },
     // Idle keep-alive sockets are closed on shutdown; requests in flight complete.
     forceCloseConnections: 'idle',
-    // One access-log line per request (below) instead of Fastify's two ("incoming" + "completed").
-    disableRequestLogging: true,
-  });
-  app.addHook('onResponse', (request, reply, done) => {
-    request.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: +reply.elapsedTime.toFixed(2) }, 'request');
-    done();
+    logController: new AccessLog(),
   });
   // Draining: responses to requests still in flight at close tell keep-alive clients to go away, so the
   // server's close does not wait for their idle sockets (Fastify's keepAliveTimeout is 72 s).
