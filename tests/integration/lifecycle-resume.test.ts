@@ -74,14 +74,20 @@ describe('resumable training (SIGKILL of a real training worker process)', () =>
 
     // Wait until epoch 2's checkpoint is recorded and epoch 3 is under way, then kill the machine.
     let beat: TrainingBeat | undefined;
-    const deadline = Date.now() + 240_000;
+    const seen: string[] = [];
     for (;;) {
-      beat = (await snapshot(handle)).pending.find((p) => p.type === 'trainModel')?.details as TrainingBeat | undefined;
-      if (beat?.checkpoint && beat.checkpoint.epoch >= 2 && beat.epoch === beat.checkpoint.epoch + 1 && beat.event === 'progress') break;
-      if (Date.now() > deadline) throw new Error(`training never reached epoch 3; worker log:\n${first.output()}`);
+      const snap = await snapshot(handle);
+      beat = snap.pending.find((p) => p.type === 'trainModel')?.details as TrainingBeat | undefined;
+      if (beat) seen.push(`${beat.phase}:${beat.epoch ?? '-'}/${beat.checkpoint?.epoch ?? '-'}`);
+      // Epoch 2's checkpoint is uploaded and a later epoch is under way: the moment to pull the plug.
+      if (beat?.checkpoint && beat.checkpoint.epoch >= 2 && beat.phase === 'training' && (beat.epoch ?? 0) > beat.checkpoint.epoch) break;
+      const stage = snap.progress?.stages.find((s) => s.name === 'training')?.state;
+      if (snap.status !== 'RUNNING' || (stage && stage !== 'running' && stage !== 'pending')) {
+        throw new Error(`training ended before it could be killed (saw ${seen.slice(-20).join(' ')}); worker log:\n${first.output()}`);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
-    const killedIn = beat.epoch;
+    const killedIn = beat.epoch ?? 0;
     first.kill();
     await first.exited;
     rmSync(workDir, { recursive: true, force: true }); // the dead machine's disk is gone too
