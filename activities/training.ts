@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MlflowClient } from '../lib/mlflow/client';
 import { sha256Hex } from '../lib/model/sha256';
@@ -110,7 +110,10 @@ export async function trainModel(input: TrainModelInput, deps: TrainingDeps): Pr
     if (failure !== undefined) throw failure instanceof Error ? failure : new Error(JSON.stringify(failure));
     return await finish(modelDir, input, deps, dataset, { started, beat, timings: { dataset_materialize_seconds: datasetSeconds, trainer_process_seconds: trainerSeconds } });
   } finally {
-    await rm(out, { recursive: true, force: true });
+    // This attempt's folder, and those of earlier attempts of the same run on this machine (a worker killed
+    // mid-training leaves its folder behind; its checkpoint is in the run's artifacts).
+    const stale = (await readdir(deps.workDir)).filter((name) => name.startsWith(`${input.run.runId}-attempt`));
+    await Promise.all(stale.map((name) => rm(join(deps.workDir, name), { recursive: true, force: true })));
   }
 }
 
