@@ -96,15 +96,18 @@ export class InferenceClient {
     const ids = items.map(() => randomUUID());
     // Register before enqueueing: a fast worker may answer before EVALSHA returns.
     const results = items.map((item, i) => this.wait(ids[i]!, Math.max(0, item.deadline - now)));
+    // Handled from birth: a lost connection (failInFlight) can reject them while the enqueue below is
+    // still awaited, before the caller holds them; unhandled, that rejection would crash the process.
+    // The caller still sees each rejection when it awaits the promise.
+    for (const r of results) r.catch(() => undefined);
     const entries = items.map((item, i) => encodeRequest({ ...item, id: ids[i]!, replyTo: this.replyKey, enqueuedAt: now }));
     try {
       const { added, backlog } = await this.enqueue(this.keys.requests(model), this.opts.maxQueueLength, entries);
       if (!added) throw new QueueFullError(backlog, this.opts.retryAfterSeconds);
     } catch (err) {
       const failure = err instanceof QueueFullError ? err : new QueueUnavailableError(this.opts.retryAfterSeconds, (err as Error).message);
+      // The per-item promises are rejected too (already marked handled); the caller gets `failure` here.
       for (const id of ids) this.settle(id, failure);
-      // The per-item promises are rejected too; mark them handled, the caller gets `failure` here.
-      for (const r of results) r.catch(() => undefined);
       throw failure;
     }
     return results;
