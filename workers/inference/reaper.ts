@@ -12,6 +12,12 @@ export interface ReaperOptions {
   minIdleMs: number;
   /** Entries taken over per claim. */
   batchSize: number;
+  /**
+   * An entry pending under this worker's own name for this long is not in any live batch of ours (a batch
+   * that takes longer counts as a stuck loop, LOOP_STALL_MS): its read or its reply was lost on the way
+   * (seen right after a Redis restart), so it is taken over like a dead worker's.
+   */
+  abandonedAfterMs: number;
   metrics: InferenceMetrics;
   logger: Logger;
 }
@@ -32,11 +38,11 @@ export class Reaper {
 
   async reap(server: ModelServer): Promise<void> {
     const { redis, prefix, workerId, logger } = this.opts;
-    // A worker restarted under the same WORKER_ID (supervisord does it within seconds, before the liveness
-    // TTL lets the status key expire) inherits the dead process's pending entries under its own consumer
-    // name, which looks alive to every reaper: nobody would ever answer them. Entries delivered before this
-    // process started cannot be in flight here, so they are taken over like a dead worker's.
-    if (server.slot.model) await this.takeOver(server, workerId, Date.now() - this.startedAt);
+    // Our own consumer name looks alive to every reaper, so nobody else would ever answer what is pending
+    // under it without being in flight here: entries a previous process with the same WORKER_ID left
+    // (supervisord restarts it within seconds, before the liveness TTL lets the status key expire; they
+    // were delivered before this process started), and entries whose read or reply this process lost.
+    if (server.slot.model) await this.takeOver(server, workerId, Math.min(Date.now() - this.startedAt, this.opts.abandonedAfterMs));
     const consumers = (await server.consumer.consumers()).filter((c) => c.name !== workerId);
     if (consumers.length === 0) return;
     const alive = await redis.mget(...consumers.map((c) => fleetKeys(prefix).workerStatus(c.name)));

@@ -100,6 +100,7 @@ export class InferenceWorker {
       workerId: config.WORKER_ID,
       minIdleMs: Math.floor(config.WORKER_LIVENESS_TTL_MS / 2),
       batchSize: config.MAX_BATCH_SIZE,
+      abandonedAfterMs: config.LOOP_STALL_MS,
       metrics: this.metrics,
       logger,
     });
