@@ -1,0 +1,14 @@
+/** Every drill, in the order `npm run drills` runs them (cheap serving faults first, workflows after). */
+import type { Drill } from './drill';
+import { apiKill } from './faults/api-kill';
+import { badRollout } from './faults/bad-rollout';
+import { corruptModel } from './faults/corrupt-model';
+import { mlflowOutage } from './faults/mlflow-outage';
+import { pipelineKill } from './faults/pipeline-kill';
+import { redisRestart } from './faults/redis-restart';
+import { rollout } from './faults/rollout';
+import { temporalRestart } from './faults/temporal-restart';
+import { trainKill } from './faults/train-kill';
+import { workerKill, workerTerm } from './faults/worker-signal';
+
+export const DRILLS: Drill[] = [workerKill, workerTerm, redisRestart, apiKill, rollout, badRollout, trainKill, pipelineKill, mlflowOutage, temporalRestart, corruptModel];

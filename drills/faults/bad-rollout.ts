@@ -1,0 +1,53 @@
+/**
+ * Drill 6: a rollout whose golden check fails on the second worker. The drill starts one extra
+ * inference worker whose id sorts second (a rollout moves workers in id order) with
+ * FAULT_GOLDEN_CHECK_FAIL naming the new version. The workflow must report the failure, the
+ * first worker must go back, the alias must stay, and no request may fail.
+ */
+import { getWorkerStatus } from '../../lib/fleet/worker-statuses';
+import type { PromoteVersionResult } from '../../lib/lifecycle/types';
+import { championRef, plannedWorkerIds } from '../consistency';
+import { expectCleanLoad, type Drill } from '../drill';
+import { startWorker } from '../extra-processes';
+import { registerChampionCopy } from '../versions';
+import { describePromotion, ending, startPromote } from '../workflows';
+import { expectVersions, stamp } from './common';
+
+export const badRollout: Drill = {
+  name: 'bad-rollout',
+  fault: 'rollout whose golden check fails on the second worker',
+  ci: true,
+  async run(ctx) {
+    const { stack } = ctx;
+    const old = await championRef(stack);
+    const next = await registerChampionCopy(stack, 'bad-rollout');
+    const first = plannedWorkerIds(stack)[0]!;
+    const faultyId = `${first}-drill`;
+    const faulty = await startWorker(ctx, faultyId, { FAULT_GOLDEN_CHECK_FAIL: `${stack.modelName}@${next.version}` });
+    ctx.log(`registered v${next.version}; ${faultyId} (pid ${faulty.proc.pid}) fails its golden check`);
+
+    const load = ctx.startLoad();
+    await ctx.settle();
+    const startedAt = Date.now();
+    const handle = await startPromote(stack, `drill-bad-rollout-${stamp()}`, next.version);
+    const end = await ending<PromoteVersionResult>(handle, 5 * 60_000);
+    const endedAt = Date.now();
+    await ctx.settle();
+    const summary = await load.stop();
+
+    ctx.expect(!end.ok && /GOLDEN_CHECK_FAILED/.test(end.error), `the workflow did not fail on the golden check: ${describePromotion(end)}`);
+    ctx.expect((await championRef(stack)).version === old.version, `the champion alias moved off v${old.version}`);
+    const firstStatus = await getWorkerStatus(stack.redis, stack.prefix, first);
+    const served = firstStatus?.models[stack.modelName];
+    ctx.expect(served?.version === old.version && served?.state === 'ready', `${first} is not back on v${old.version}: ${JSON.stringify(served)}`);
+    ctx.expect(served?.deploymentId?.endsWith('-rollback') === true, `${first} was not moved and rolled back (last deployment ${served?.deploymentId ?? 'none'})`);
+    const faultyStatus = (await getWorkerStatus(stack.redis, stack.prefix, faultyId))?.models[stack.modelName];
+    ctx.expect(faultyStatus?.version === old.version, `${faultyId} serves v${faultyStatus?.version}, not v${old.version}`);
+    ctx.note(`${faultyId} after the rollback: v${faultyStatus?.version} ${faultyStatus?.state}`);
+    expectCleanLoad(ctx, summary);
+    expectVersions(ctx, load.records, { before: old.version, after: old.version, allowed: [old.version, next.version] }, startedAt, endedAt);
+    await faulty.proc.stop();
+    ctx.log(`${faultyId} stopped`);
+    return { load: summary, workflow: describePromotion(end), recoverMs: endedAt - startedAt, recoveredWhen: 'workflow failed and every worker back on the champion' };
+  },
+};

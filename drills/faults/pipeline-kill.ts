@@ -1,0 +1,51 @@
+/**
+ * Drill 8: kill -9 of the pipeline worker in the middle of a rollout (its deployModel activity
+ * has started moving workers). supervisord restarts it, Temporal retries the activity on it
+ * (after the rollout heartbeat timeout), the rollout continues under the same lease, and at the
+ * end alias, fleet and workers agree. No request may fail meanwhile.
+ */
+import type { PromoteVersionResult } from '../../lib/lifecycle/types';
+import { championRef } from '../consistency';
+import { expectCleanLoad, waitFor, type Drill } from '../drill';
+import { registerChampionCopy } from '../versions';
+import { describePromotion, ending, pendingActivities, pidOfIdentity, startPromote } from '../workflows';
+import { backUnderNewPid, expectVersions, signalProcess, stamp } from './common';
+
+export const pipelineKill: Drill = {
+  name: 'pipeline-kill',
+  fault: 'kill -9 of the pipeline worker in the middle of a rollout',
+  ci: false,
+  async run(ctx) {
+    const { stack } = ctx;
+    const old = await championRef(stack);
+    const next = await registerChampionCopy(stack, 'pipeline-kill');
+    const load = ctx.startLoad();
+    await ctx.settle();
+    const startedAt = Date.now();
+    const handle = await startPromote(stack, `drill-pipeline-kill-${stamp()}`, next.version);
+    let identity = '';
+    const inRollout = await waitFor(async () => {
+      const deploy = (await pendingActivities(handle)).find((a) => a.type === 'deployModel' && a.identity !== '');
+      identity = deploy?.identity ?? '';
+      return deploy !== undefined;
+    }, 5 * 60_000, 50);
+    if (inRollout === null) throw new Error('the rollout (deployModel) never ran, or ended before it could be caught');
+    const pid = pidOfIdentity(identity);
+    const workers = (await stack.processes()).filter((p) => p.name.startsWith('pipeline-worker-'));
+    const victim = await signalProcess(ctx, (workers.find((p) => p.pid === pid) ?? workers[0]!).name, 'SIGKILL');
+    const killedAt = Date.now();
+    const back = await backUnderNewPid(ctx, victim, 90_000);
+    ctx.expect(back !== null, `${victim.name} was not restarted and ready within 90 s`);
+    const end = await ending<PromoteVersionResult>(handle, 10 * 60_000);
+    const endedAt = Date.now();
+    await ctx.settle();
+    const summary = await load.stop();
+
+    ctx.expect(end.ok && end.result.promoted, `the promotion did not complete: ${describePromotion(end)}`);
+    ctx.expect((await championRef(stack)).version === next.version, `champion is not v${next.version}`);
+    expectCleanLoad(ctx, summary);
+    expectVersions(ctx, load.records, { before: old.version, after: next.version, allowed: [old.version, next.version] }, startedAt, endedAt);
+    ctx.note(`${victim.name} back in ${back} ms; workflow completed ${((endedAt - killedAt) / 1000).toFixed(1)} s after the kill`);
+    return { load: summary, workflow: describePromotion(end), recoverMs: endedAt - killedAt, recoveredWhen: 'workflow completed on the restarted worker, alias and fleet agree' };
+  },
+};
