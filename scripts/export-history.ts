@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { historyToJson } from '../lib/temporal/history-json';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 
 /**
  * Saves a workflow execution's event history as JSON for the replay test
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     const client = new Client({ connection, namespace: values.namespace });
     const history = await client.workflow.getHandle(workflowId, values['run-id']).fetchHistory();
     const out = resolve(values.out ?? `tests/fixtures/histories/${workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
-    writeFileSync(out, historyToJson(history));
+    writeFileSync(out, historyToJSON(history));
     console.log(`wrote ${history.events?.length ?? 0} events to ${out}`);
   } finally {
     await connection.close();

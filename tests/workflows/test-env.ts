@@ -1,7 +1,10 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import { historyFromJson, historyToJson, type History } from '../../lib/temporal/history-json';
+import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { temporal } from '@temporalio/proto';
+
+type History = temporal.api.history.v1.IHistory;
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, bundleWorkflowCode, makeTelemetryFilterString, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
@@ -43,7 +46,7 @@ export async function maybeRecordHistory(handle: WorkflowHandle, name: string): 
   const dir = process.env.LIFECYCLE_RECORD_HISTORIES;
   if (!dir) return;
   mkdirSync(resolve(ROOT, dir), { recursive: true });
-  writeFileSync(resolve(ROOT, dir, `${name}.json`), historyToJson(await handle.fetchHistory()));
+  writeFileSync(resolve(ROOT, dir, `${name}.json`), historyToJSON(await handle.fetchHistory()));
 }
 
 export const HISTORIES_DIR = join(ROOT, 'tests/fixtures/histories');
@@ -53,5 +56,5 @@ export function loadRecordedHistories(): { workflowId: string; history: History 
   return readdirSync(HISTORIES_DIR)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((file) => ({ workflowId: file, history: historyFromJson(JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8'))) }));
+    .map((file) => ({ workflowId: file, history: historyFromJSON(JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8'))) }));
 }
