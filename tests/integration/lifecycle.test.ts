@@ -3,13 +3,18 @@ import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { MlflowClient, tagsOf, type Run } from '../../lib/mlflow/client';
+import { defaultSourceDir, encodePng, LABELS, loadClass } from '../../lib/dataset/fashion-mnist';
+import { MlflowClient, modelRefOf, tagsOf, type Run } from '../../lib/mlflow/client';
+import { readModelMetadata } from '../../lib/model/metadata';
+import { decodeToPixels } from '../../lib/model/preprocess';
+import { pixelsToTensor } from '../../lib/model/tensor';
 import { splitDigest } from '../../lib/dataset/split-digest';
 import type { TrainAndPromoteInput, TrainAndPromoteResult } from '../../lib/lifecycle/types';
 import type { trainAndPromote } from '../../workflows/train-and-promote';
 import { ServingStack } from '../support/serving-stack';
 import { createTinyDatasetRepo, type TinyDatasetRepo } from './support/dvc-repo';
 import { startLifecycleWorkers, type LifecycleWorkers } from './support/temporal-workers';
+import { freePort, startVenvServer } from './support/trainer-mlflow';
 import { MLFLOW_TRACKING_URI, ROOT, TEMPORAL_ADDRESS, uniqueId } from './support/env';
 
 /**
@@ -114,6 +119,33 @@ describe('trainAndPromote on real services', () => {
     }, 30_000, 'a prediction');
     expect(res.body).toMatchObject({ model: { name: modelName, version: first.model.version } });
     expect(res.body.predictions).toHaveLength(5);
+  });
+
+  it('`mlflow models serve` answers for the champion and agrees with POST /predict on held-out images', async () => {
+    const port = await freePort();
+    const serving = await startVenvServer(['mlflow', 'models', 'serve', '-m', `models:/${modelName}@champion`, '-h', '127.0.0.1', '-p', String(port), '--env-manager', 'local'], port, '/ping', {
+      cwd: ROOT,
+      env: { MLFLOW_TRACKING_URI },
+    });
+    try {
+      const ref = modelRefOf((await mlflow.getModelVersionByAlias(modelName, 'champion'))!);
+      const { input, normalization, labels } = readModelMetadata(await mlflow.downloadArtifact(ref.artifactUri));
+      // Held-out Fashion-MNIST images (the last ones of each class, never trained on), as PNG uploads.
+      const uploads = (await Promise.all(LABELS.map((_, c) => Promise.all(loadClass(defaultSourceDir(), c).test.slice(-5).map((img) => encodePng(img.pixels)))))).flat();
+      // MLflow's own serving takes the model's input tensor: the same decoding and normalisation as the workers apply.
+      const tensors = await Promise.all(uploads.map(async (png) => pixelsToTensor((await decodeToPixels(png, input, { maxInputPixels: 1e6 })).data, input, normalization)));
+      const nested = tensors.map((x) => [Array.from({ length: input.height }, (_, y) => Array.from(x.subarray(y * input.width, (y + 1) * input.width)))]);
+      const res = await fetch(`${serving.url}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: { input: nested } }) });
+      expect(res.status).toBe(200);
+      const logits = ((await res.json()) as { predictions: { logits: number[][] } }).predictions.logits;
+      const fromMlflow = logits.map((row) => labels[row.indexOf(Math.max(...row))]);
+      const fromApi: string[] = [];
+      for (const png of uploads) fromApi.push(((await stack.predict(png)).body.predictions as Array<{ label: string }>)[0]!.label);
+      expect(fromMlflow).toHaveLength(uploads.length);
+      expect(fromApi).toEqual(fromMlflow);
+    } finally {
+      await serving.stop();
+    }
   });
 
   it('runs the same workflow id again with other params: a new MLflow run and a new version, the first left as it was', async () => {
