@@ -2,7 +2,7 @@ import { Context, log } from '@temporalio/activity';
 import type { MlflowClient } from '../lib/mlflow/client';
 import { CommandError } from '../lib/process/run';
 import type { DatasetDeps } from '../lib/dataset/checkout';
-import type { DatasetRef, DeploymentResult, PromotionDecision, RegisteredVersion } from '../lib/lifecycle/types';
+import type { DatasetRef, PromotionDecision, RegisteredVersion } from '../lib/lifecycle/types';
 import { resolveDataset } from './dataset';
 import { abandonExecution, type AbandonInput } from './cleanup';
 import { checkpointFromHeartbeat } from './checkpoints';
@@ -13,17 +13,8 @@ import { finishRun, startRun, type RunEnd, type StartRunInput } from './tracking
 import { TRAINER_USAGE_EXIT_CODE, trainModel, type TrainModelInput } from './training';
 import { inspectDatasets, type InspectDatasetsInput } from './trigger';
 
-/**
- * The serving side's rollout activities (activities/rollout.ts, contracts.md),
- * registered on the pipeline queue beside ours; the promotion saga calls them.
- */
-export interface RolloutActivities {
-  acquireRolloutLease(input: { modelName: string; deploymentId: string; description: string }): Promise<{ waitedMs: number }>;
-  deployModel(input: { model: RegisteredVersion; deploymentId: string }): Promise<DeploymentResult>;
-  restoreFleet(input: { modelName: string; deploymentId: string }): Promise<{ version: string | null; workers: string[] }>;
-  finalizeRollout(input: { model: RegisteredVersion; deploymentId: string }): Promise<void>;
-  releaseRolloutLease(input: { modelName: string; deploymentId: string }): Promise<void>;
-}
+/** The serving side's rollout activities (activities/rollout.ts), registered on the pipeline queue beside ours. */
+export type { RolloutActivities } from './rollout';
 
 export interface PipelineActivityDeps {
   mlflow: MlflowClient;

@@ -5,9 +5,11 @@ import { RolloutLeases } from '../lib/fleet/lease';
 import type { ActiveModel } from '../lib/fleet/protocol';
 import { finalizeRollout, restoreFleet, RolloutError, rolloutFleet, type RolloutDeps, type RolloutProgress } from '../lib/fleet/rollout';
 import type { DeploymentResult, RegisteredVersion } from '../lib/lifecycle/types';
-import { modelRefOf, type MlflowClient } from '../lib/mlflow/client';
+import { MlflowError, modelRefOf, type MlflowClient } from '../lib/mlflow/client';
 import { ModelMetadataError, readModelMetadata } from '../lib/model/metadata';
 import { sha256Hex } from '../lib/model/sha256';
+import { guard } from './failures';
+import { setChampion } from './registry';
 
 export interface RolloutActivityDeps {
   mlflow: MlflowClient;
@@ -96,6 +98,33 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
         return { deploymentId: input.deploymentId, workers };
       } catch (err) {
         throw toFailure(err);
+      }
+    },
+
+    /**
+     * The saga's pivot: moves `champion` to the version while holding the model's rollout lease.
+     * An MLflow outage is waited out here, renewing the lease (Redis is up) and heartbeating, so
+     * the workers never take the lease's expiry for the end of the rollout and converge back to
+     * the old version while the alias is still on its way. Gives up only when the activity's
+     * time runs out (then the saga compensates) or on an error a retry cannot fix.
+     */
+    async moveChampionAlias(input: DeployInput): Promise<{ previous: string | null }> {
+      const ctx = Context.current();
+      const { name, version } = input.model;
+      for (let attempt = 1; ; attempt++) {
+        const { held, holder } = await leases.acquire(name, input.deploymentId, `alias move to v${version}`, deps.leaseTtlMs);
+        if (!held) throw ApplicationFailure.nonRetryable(`the rollout lease of ${name} is held by ${holder.deploymentId}`, 'LEASE_LOST');
+        try {
+          return await guard(() => setChampion(deps.mlflow, input.model));
+        } catch (err) {
+          if (!(err instanceof MlflowError && err.transient)) throw err;
+          ctx.heartbeat({ phase: 'alias', model: name, version, attempt, waiting: err.message });
+          try {
+            await sleep(Math.min(500 * 2 ** attempt, 5000), undefined, { signal: ctx.cancellationSignal });
+          } catch {
+            throw new CancelledFailure('cancelled while moving the champion alias');
+          }
+        }
       }
     },
 

@@ -24,6 +24,13 @@ export function lifecycleActivities(t: SagaTimeouts, trainingTaskQueue: string) 
     registry: proxyActivities<PipelineActivities>({ startToCloseTimeout: '2 minutes', scheduleToCloseTimeout: t.aliasMove, retry: backoff() }),
     /** The saga's pivot: retried until `aliasMove` runs out, then the fleet is rolled back. */
     alias: proxyActivities<PipelineActivities>({ startToCloseTimeout: '1 minute', scheduleToCloseTimeout: t.aliasMove, retry: backoff() }),
+    /** The pivot holding the rollout lease: one heartbeating activity waits an MLflow outage out (patch alias-move-holds-lease). */
+    pivot: proxyActivities<RolloutActivities>({
+      startToCloseTimeout: t.aliasMove,
+      heartbeatTimeout: t.rolloutHeartbeat,
+      scheduleToCloseTimeout: t.aliasMove,
+      retry: backoff(),
+    }),
     /** Cleanup and compensation: must eventually happen, so the longest budget. */
     cleanup: proxyActivities<PipelineActivities & RolloutActivities>({
       startToCloseTimeout: t.deploy,

@@ -37,7 +37,7 @@ describe('promoteVersion and checkDatasetUpdates (workflows, fake activities)', 
     expect(result).toMatchObject({ promoted: true, previousChampion: '1', decision: { promote: true, champion: 0.8, splitDigest: SPLIT_A } });
     expect(world.aliases.champion).toBe('2');
     expect(fleetAgrees(world)).toBe(true);
-    expect(world.calls).toEqual(expect.arrayContaining(['acquireRolloutLease', 'deployModel', 'setChampion', 'finalizeRollout']));
+    expect(world.calls).toEqual(expect.arrayContaining(['acquireRolloutLease', 'deployModel', 'moveChampionAlias', 'finalizeRollout']));
   });
 
   it('does not promote a version the gate rejects, unless forced', async () => {

@@ -53,7 +53,7 @@ describe('promotion saga (workflow, fake activities)', () => {
 
   it('rolls the fleet back to the champion when the alias move never succeeds', async () => {
     const world = worldWithChampion();
-    world.fail('setChampion', () => new Error('MLflow unreachable'));
+    world.fail('moveChampionAlias', () => new Error('MLflow unreachable'));
     const err = await h.run(world, async (tq) => {
       const handle = await h.startTrain(world, tq, { id: uid('alias-fail') });
       const e = await handle.result().catch((x: unknown) => x);
@@ -61,15 +61,15 @@ describe('promotion saga (workflow, fake activities)', () => {
       return e;
     });
     expect(err).toBeInstanceOf(WorkflowFailedError);
-    expect(world.calls.filter((c) => c === 'setChampion').length).toBeGreaterThan(1); // retried, not given up at once
-    expect(world.calls.indexOf('restoreFleet')).toBeGreaterThan(world.calls.lastIndexOf('setChampion'));
+    expect(world.calls.filter((c) => c === 'moveChampionAlias').length).toBeGreaterThan(1); // retried, not given up at once
+    expect(world.calls.indexOf('restoreFleet')).toBeGreaterThan(world.calls.lastIndexOf('moveChampionAlias'));
     expectUntouched(world);
     expect(world.runs[0]?.status).toBe('FAILED');
   });
 
   it('waits out a short registry outage at the alias move and completes the promotion', async () => {
     const world = worldWithChampion();
-    world.fail('setChampion', () => new Error('MLflow unreachable'), 2);
+    world.fail('moveChampionAlias', () => new Error('MLflow unreachable'), 2);
     const result = await h.run(world, async (tq) => (await h.startTrain(world, tq)).result());
     expect(result.promoted).toBe(true);
     expect(world.aliases.champion).toBe('2');
@@ -77,7 +77,7 @@ describe('promotion saga (workflow, fake activities)', () => {
     expect(world.calls).not.toContain('restoreFleet');
   });
 
-  const steps: ActivityName[] = ['resolveDataset', 'startRun', 'trainModel', 'registerModel', 'getChampion', 'acquireRolloutLease', 'deployModel', 'setChampion'];
+  const steps: ActivityName[] = ['resolveDataset', 'startRun', 'trainModel', 'registerModel', 'getChampion', 'acquireRolloutLease', 'deployModel', 'moveChampionAlias'];
   it.each(steps)('a cancel during %s leaves the run KILLED, alias and fleet unchanged, no live candidate', async (step) => {
     const world = worldWithChampion();
     world.block(step);

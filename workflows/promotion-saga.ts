@@ -1,4 +1,4 @@
-import { CancellationScope } from '@temporalio/workflow';
+import { CancellationScope, patched } from '@temporalio/workflow';
 import type { DeploymentResult, PromotionDecision, PromotionOutcome, RegisteredVersion } from '../lib/lifecycle/types';
 import type { LifecycleActivities } from './activities';
 import type { ProgressTracker } from './progress';
@@ -63,7 +63,8 @@ export async function promoteWithSaga(acts: LifecycleActivities, progress: Progr
       progress.end('rollout', 'skipped', 'deploy: false');
     }
     progress.begin('alias', 'promoting', `moving champion to v${model.version}`);
-    ({ previous } = await acts.alias.setChampion(model));
+    // Executions started before this change moved the alias without holding the lease: replay them as they ran.
+    ({ previous } = patched('alias-move-holds-lease') ? await acts.pivot.moveChampionAlias({ model, deploymentId }) : await acts.alias.setChampion(model));
   } catch (err) {
     await CancellationScope.nonCancellable(async () => {
       if (fleetTouched) {

@@ -97,6 +97,15 @@ export class FakeWorld {
     return this.versions.find((x) => x.version === v);
   }
 
+  /** The alias move as the registry does it: records the replaced champion on the new one. */
+  moveAlias(model: RegisteredVersion): { previous: string | null } {
+    const previous = this.aliases.champion ?? null;
+    if (previous !== model.version) this.version(model.version)!.tags['lifecycle.previous_champion'] = previous ?? 'none';
+    this.aliases.champion = model.version;
+    this.version(model.version)!.tags['lifecycle.outcome'] = 'promoted';
+    return { previous: previous === model.version ? null : previous };
+  }
+
   private async enter(step: string): Promise<void> {
     this.calls.push(step);
     for (const resolve of this.reached.get(step) ?? []) resolve();
@@ -224,11 +233,12 @@ export class FakeWorld {
       },
       async setChampion(model: RegisteredVersion) {
         await w.enter('setChampion');
-        const previous = w.aliases.champion ?? null;
-        if (previous !== model.version) w.version(model.version)!.tags['lifecycle.previous_champion'] = previous ?? 'none';
-        w.aliases.champion = model.version;
-        w.version(model.version)!.tags['lifecycle.outcome'] = 'promoted';
-        return { previous: previous === model.version ? null : previous };
+        return w.moveAlias(model);
+      },
+      async moveChampionAlias(input: { model: RegisteredVersion; deploymentId: string }) {
+        if (w.lease !== input.deploymentId) throw ApplicationFailure.nonRetryable('alias move without the lease', 'LEASE_LOST');
+        await w.enter('moveChampionAlias');
+        return w.moveAlias(input.model);
       },
       async acquireRolloutLease(input: { deploymentId: string }) {
         await w.enter('acquireRolloutLease');
@@ -267,11 +277,12 @@ export class FakeWorld {
         await w.enter('restoreFleet');
         const version = w.aliases.champion ?? null;
         for (const id of w.fleet.keys()) w.fleet.set(id, version);
-        return { version, workers: [...w.fleet.keys()] };
+        return { version, workers: [...w.fleet.keys()], failed: [] };
       },
       async finalizeRollout(input: { model: RegisteredVersion }) {
         await w.enter('finalizeRollout');
         for (const id of w.fleet.keys()) w.fleet.set(id, input.model.version);
+        return { stragglers: [] };
       },
     };
     return fakes;
