@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export ONNXRUNTIME_NODE_INSTALL_CUDA := skip
 
-.PHONY: up down status test test-postgres setup lint typecheck bench
+.PHONY: up down status test test-postgres setup lint typecheck bench drills
 
 # Settings given on the command line (make up INFERENCE_WORKERS=4 API_INSTANCES=2 TRAINING_WORKERS=2)
 # reach the scripts as environment variables, like any other variable in the environment.
@@ -33,3 +33,6 @@ typecheck:
 
 bench:
 	@npm run bench
+
+drills:    ## fault drills against the stack `make up` started, under load (DRILLS="worker-kill rollout --json f.json")
+	@npm run -s drills -- $(DRILLS)

@@ -48,6 +48,8 @@ export const badRollout: Drill = {
     expectVersions(ctx, load.records, { before: old.version, after: old.version, allowed: [old.version, next.version] }, startedAt, endedAt);
     await faulty.proc.stop();
     ctx.log(`${faultyId} stopped`);
-    return { load: summary, workflow: describePromotion(end), recoverMs: endedAt - startedAt, recoveredWhen: 'workflow failed and every worker back on the champion' };
+    if (!end.ok) ctx.note(`workflow error: ${end.error}`);
+    const workflow = !end.ok && /GOLDEN_CHECK_FAILED/.test(end.error) ? `failed: GOLDEN_CHECK_FAILED on ${faultyId}; rolled back, champion stays v${old.version}` : describePromotion(end);
+    return { load: summary, workflow, recoverMs: endedAt - startedAt, recoveredWhen: 'workflow failed and every worker back on the champion' };
   },
 };

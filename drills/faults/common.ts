@@ -5,12 +5,12 @@ import { waitFor, type DrillContext } from '../drill';
 import type { RequestRecord } from '../load';
 import type { StackProcess } from '../stack';
 
-/** Sends `signal` to a supervised process of the stack; returns what it was before. */
-export async function signalProcess(ctx: DrillContext, name: string, signal: NodeJS.Signals): Promise<StackProcess> {
-  const before = await ctx.stack.process(name);
-  if (before.state !== 'RUNNING' || !before.pid) throw new Error(`${name} is ${before.state}, not RUNNING`);
+/** Sends `signal` to a supervised process of the stack (looked up now, or as seen earlier when timing matters); returns what it was before. */
+export async function signalProcess(ctx: DrillContext, target: string | StackProcess, signal: NodeJS.Signals): Promise<StackProcess> {
+  const before = typeof target === 'string' ? await ctx.stack.process(target) : target;
+  if (before.state !== 'RUNNING' || !before.pid) throw new Error(`${before.name} is ${before.state}, not RUNNING`);
   process.kill(before.pid, signal);
-  ctx.log(`${signal} -> ${name} (pid ${before.pid})`);
+  ctx.log(`${signal} -> ${before.name} (pid ${before.pid})`);
   return before;
 }
 

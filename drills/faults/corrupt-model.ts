@@ -88,6 +88,8 @@ export const corruptModel: Drill = {
     expectCleanLoad(ctx, summary);
     expectVersions(ctx, load.records, { before: champion.version, after: champion.version, allowed: [champion.version] }, startedAt, endedAt);
     ctx.note(`every worker refused v${bad.version}: ${refused.served.map((s) => `${s.id} ${s.served?.error?.split(':')[0] ?? '?'}`).join(', ')}`);
-    return { load: summary, workflow: describePromotion(end), recoverMs: refused.took === null ? null : endedAt - sentAt, recoveredWhen: 'every worker refused the direct deploy command' };
+    if (!end.ok) ctx.note(`workflow error: ${end.error}`);
+    const workflow = !end.ok && /MODEL_CHECKSUM_MISMATCH/.test(end.error) ? `failed: MODEL_CHECKSUM_MISMATCH before the rollout; champion stays v${champion.version}` : describePromotion(end);
+    return { load: summary, workflow, recoverMs: refused.took === null ? null : endedAt - sentAt, recoveredWhen: 'every worker refused the direct deploy command' };
   },
 };

@@ -9,6 +9,7 @@ import { championRef } from '../consistency';
 import { expectCleanLoad, waitFor, type Drill } from '../drill';
 import { registerChampionCopy } from '../versions';
 import { describePromotion, ending, pendingActivities, pidOfIdentity, startPromote } from '../workflows';
+import { listWorkerStatuses } from '../../lib/fleet/worker-statuses';
 import { backUnderNewPid, expectVersions, signalProcess, stamp } from './common';
 
 export const pipelineKill: Drill = {
@@ -22,18 +23,21 @@ export const pipelineKill: Drill = {
     const load = ctx.startLoad();
     await ctx.settle();
     const startedAt = Date.now();
-    const handle = await startPromote(stack, `drill-pipeline-kill-${stamp()}`, next.version);
-    let identity = '';
-    const inRollout = await waitFor(async () => {
-      const deploy = (await pendingActivities(handle)).find((a) => a.type === 'deployModel' && a.identity !== '');
-      identity = deploy?.identity ?? '';
-      return deploy !== undefined;
-    }, 5 * 60_000, 50);
-    if (inRollout === null) throw new Error('the rollout (deployModel) never ran, or ended before it could be caught');
-    const pid = pidOfIdentity(identity);
-    const workers = (await stack.processes()).filter((p) => p.name.startsWith('pipeline-worker-'));
-    const victim = await signalProcess(ctx, (workers.find((p) => p.pid === pid) ?? workers[0]!).name, 'SIGKILL');
+    // Looked up beforehand: the rollout of a cached file takes about a second, no time for a status call.
+    const pipelineWorkers = (await stack.processes()).filter((p) => p.name.startsWith('pipeline-worker-'));
+    const workflowId = `drill-pipeline-kill-${stamp()}`;
+    const handle = await startPromote(stack, workflowId, next.version);
+    // Mid-rollout: a worker has received this promotion's deploy command (deployModel is waiting on it).
+    const firstMoved = await waitFor(async () => {
+      const statuses = await listWorkerStatuses(stack.redis, stack.prefix);
+      return statuses.some((s) => s.models[stack.modelName]?.deploymentId?.startsWith(`${workflowId}/`) === true);
+    }, 5 * 60_000, 10);
+    if (firstMoved === null) throw new Error('no worker received the rollout command within 5 min');
+    const deploy = (await pendingActivities(handle)).find((a) => a.type === 'deployModel');
+    const pid = pidOfIdentity(deploy?.identity ?? '');
+    const victim = await signalProcess(ctx, pipelineWorkers.find((p) => p.pid === pid) ?? pipelineWorkers[0]!, 'SIGKILL');
     const killedAt = Date.now();
+    ctx.note(`killed while deployModel ran (attempt ${deploy?.attempt ?? '?'}, ${deploy ? 'pending' : 'not seen pending'}); workers then: ${(await listWorkerStatuses(stack.redis, stack.prefix)).map((s) => `${s.workerId} v${s.models[stack.modelName]?.version} ${s.models[stack.modelName]?.state}`).join(', ')}`);
     const back = await backUnderNewPid(ctx, victim, 90_000);
     ctx.expect(back !== null, `${victim.name} was not restarted and ready within 90 s`);
     const end = await ending<PromoteVersionResult>(handle, 10 * 60_000);

@@ -20,9 +20,11 @@ export const temporalRestart: Drill = {
     const workers = (await stack.processes()).filter((p) => /^(pipeline|training)-worker-/.test(p.name));
     const load = ctx.startLoad();
     const handle = await startTrain(stack, `drill-temporal-restart-${stamp()}`, smallTraining(3));
+    let beat: { phase?: string; epoch?: number } | null = null;
     const training = await waitFor(async () => {
       const train = (await pendingActivities(handle)).find((a) => a.type === 'trainModel');
-      return (train?.details as { phase?: string } | null)?.phase === 'training';
+      beat = (train?.details as typeof beat) ?? null;
+      return beat?.phase === 'training';
     }, 10 * 60_000, 250);
     if (training === null) throw new Error('the training never started');
     const restartAt = Date.now();
@@ -32,7 +34,9 @@ export const temporalRestart: Drill = {
       return true;
     }, 60_000, 500);
     ctx.expect(answering !== null, 'the Temporal server did not answer within 60 s of its restart');
-    ctx.log(`Temporal restarted; answering ${answering === null ? 'never' : `after ${((Date.now() - restartAt) / 1000).toFixed(1)} s`}`);
+    const back = answering === null ? 'never' : `${((Date.now() - restartAt) / 1000).toFixed(1)} s`;
+    ctx.log(`Temporal restarted; answering after ${back}`);
+    ctx.note(`restarted in epoch ${(beat as { epoch?: number } | null)?.epoch ?? '?'} of 3 (as last heartbeated); the server answered again after ${back}`);
     const end = await ending<TrainAndPromoteResult>(handle, 15 * 60_000);
     const endedAt = Date.now();
     const summary = await load.stop();

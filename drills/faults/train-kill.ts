@@ -14,6 +14,7 @@ import { backUnderNewPid, signalProcess, stamp } from './common';
 import { trainerProcesses } from './trainer-processes';
 
 interface Beat {
+  epoch?: number;
   checkpoint?: { epoch?: number } | null;
   resumedFromEpoch?: number | null;
 }
@@ -33,17 +34,21 @@ export const trainKill: Drill = {
     const { stack } = ctx;
     const before = new Set(await versionNumbers(stack));
     const workflowId = `drill-train-kill-${stamp()}`;
+    const epochs = ctx.options.ci ? 2 : 3;
     const load = ctx.startLoad();
-    const handle = await startTrain(stack, workflowId, smallTraining(ctx.options.ci ? 2 : 3));
+    const handle = await startTrain(stack, workflowId, smallTraining(epochs));
     ctx.log(`trainAndPromote ${workflowId}: waiting for the first epoch's checkpoint in a heartbeat`);
     let identity = '';
+    let beat: Beat | null = null;
     const checkpointed = await waitFor(async () => {
       const train = (await pendingActivities(handle)).find((a) => a.type === 'trainModel');
       identity = train?.identity ?? '';
-      return ((train?.details as Beat | null)?.checkpoint?.epoch ?? 0) >= 1;
+      beat = (train?.details as Beat | null) ?? null;
+      return (beat?.checkpoint?.epoch ?? 0) >= 1;
     }, 10 * 60_000, 100);
     if (checkpointed === null) throw new Error('no checkpoint appeared in the training heartbeat within 10 min');
     const victim = await signalProcess(ctx, await trainingWorkerOf(ctx, identity), 'SIGKILL');
+    ctx.note(`killed in epoch ${(beat as Beat | null)?.epoch ?? '?'} of ${epochs}, last checkpoint in the heartbeat: epoch ${(beat as Beat | null)?.checkpoint?.epoch}`);
     const killedAt = Date.now();
     const back = await backUnderNewPid(ctx, victim, 90_000);
     ctx.expect(back !== null, `${victim.name} was not restarted and ready within 90 s`);
@@ -64,7 +69,7 @@ export const trainKill: Drill = {
     if (end.ok) {
       const run = await stack.mlflow.getRun(end.result.runId);
       const resumed = tagsOf(run)['lifecycle.training.resumed_from_epoch'];
-      ctx.expect(Number(resumed) >= 1, `the training did not resume from a checkpoint (resumed_from_epoch ${resumed})`);
+      ctx.expect(Number(resumed) >= 1 && Number(resumed) < epochs, `the training did not resume mid-way from a checkpoint (resumed_from_epoch ${resumed} of ${epochs})`);
       ctx.note(`resumed from epoch ${resumed}; ${victim.name} back in ${back} ms`);
     }
     const orphans = await trainerProcesses(stack.stateDir);
