@@ -4,7 +4,8 @@
 # jest suite with MLflow on SQLite, then the lifecycle integration test again with MLflow on
 # PostgreSQL (the production backend store). Stops only the services this run started.
 #
-#   TEST_PROFILE=all       (default) everything above; extra arguments go to the first jest run
+#   TEST_PROFILE=all       (default) everything above, then the fault drills' CI subset (drills/ci.sh;
+#                          TEST_DRILLS=0 skips it); extra arguments go to the first jest run
 #   TEST_PROFILE=postgres  only the lifecycle test on PostgreSQL (`make test-postgres`)
 #   TEST_POSTGRES=auto     (default) the PostgreSQL run is skipped, loudly, when no PostgreSQL answers
 #                          at MLFLOW_DATABASE_URL; 1 = required (fails without one); 0 = never
@@ -53,6 +54,19 @@ if [[ "$profile" == all ]]; then
   rc=$?
   set -e
   summary "$STATE/jest-results.json" "MLflow on SQLite"
+fi
+
+# The fault drills' CI subset (npm run drills -- --ci) on a stack of their own, brought down afterwards;
+# TEST_DRILLS=0 skips it. See drills/README.md.
+if [[ "$profile" == all && "${TEST_DRILLS:-1}" != 0 ]]; then
+  t0=$SECONDS
+  log "fault drills (CI subset) on a stack of their own: drills/ci.sh"
+  set +e
+  bash drills/ci.sh
+  drills_rc=$?
+  set -e
+  log "fault drills: exit $drills_rc in $((SECONDS - t0))s"
+  [[ $rc -ne 0 ]] || rc=$drills_rc
 fi
 
 postgres_ok() { LIFECYCLE_STATE_DIR="$PG_STATE" MLFLOW_BACKEND=postgres stackctl ping postgres; }
