@@ -92,8 +92,9 @@ export class Stack {
     return this.env.REDIS_PREFIX;
   }
 
+  /** Base URLs of the stack's API instances, from the plan `make up` ran (the caller's API_INSTANCES may differ). */
   get apiUrls(): string[] {
-    return this.env.API_URLS.split(/\s+/).filter(Boolean);
+    return this.ofKind('api').map((p) => new URL(p.ready).origin);
   }
 
   /** Planned processes of one kind, in plan order (inference-worker-1, -2, ...). */
@@ -107,6 +108,10 @@ export class Stack {
     for (const api of this.ofKind('api')) {
       const res = await fetch(api.ready, { signal: AbortSignal.timeout(3000) }).catch(() => null);
       if (res?.status !== 200) return `${api.name} does not answer ready at ${api.ready}`;
+      // Another checkout's stack may hold the port: only this stack's own instance counts.
+      const instance = ((await res.json().catch(() => null)) as { instance?: string } | null)?.instance;
+      const expected = readProcessEnv(this.stateDir, api.name).API_INSTANCE_ID;
+      if (expected && instance !== expected) return `${api.ready} answers as instance ${instance}, not this stack's ${expected}`;
     }
     return null;
   }

@@ -11,12 +11,15 @@ import { queueKeys } from '../../lib/queue/keys';
 import { requestStream } from '../consistency';
 import { waitFor, type Drill } from '../drill';
 import { startApi } from '../extra-processes';
-import { backUnderNewPid, signalProcess } from './common';
+import { backUnderNewPid, signalNow } from './common';
 
 interface Victim {
   url: string;
   instanceId: string;
-  kill: () => Promise<number | null>;
+  /** Sends SIGKILL now (synchronously: the requests in flight are counted right before). */
+  kill: () => void;
+  /** For a supervised instance: ms until it is back under a new pid and ready; null otherwise. */
+  back: () => Promise<number | null>;
   supervised: boolean;
 }
 
@@ -30,11 +33,13 @@ export const apiKill: Drill = {
     let victim: Victim;
     if (apis.length >= 2) {
       const name = apis[1]!.name;
+      const before = await stack.process(name);
       victim = {
         url: stack.apiUrls[1]!,
         instanceId: stack.processEnv(name).API_INSTANCE_ID ?? name,
         supervised: true,
-        kill: async () => backUnderNewPid(ctx, await signalProcess(ctx, name, 'SIGKILL'), 60_000),
+        kill: () => signalNow(ctx, before, 'SIGKILL'),
+        back: () => backUnderNewPid(ctx, before, 60_000),
       };
     } else {
       const instanceId = `drill-api-kill-${process.pid}`;
@@ -46,8 +51,8 @@ export const apiKill: Drill = {
         kill: () => {
           extra.proc.kill('SIGKILL');
           ctx.log(`SIGKILL -> ${instanceId} (pid ${extra.proc.pid}, started by the drill)`);
-          return Promise.resolve(null);
         },
+        back: () => Promise.resolve(null),
       };
       // Its reply stream outlives it by design (it expires); the drill checks that, then removes it.
       ctx.defer('remove the dead instance\'s reply stream', () => stack.redis.del(queueKeys(stack.prefix).replies(instanceId)));
@@ -59,10 +64,10 @@ export const apiKill: Drill = {
     await waitFor(() => Promise.resolve(load.inFlightOn(victim.url) > 0), 10_000, 1);
     const inFlight = load.inFlightOn(victim.url);
     const killedAt = Date.now();
-    const killing = victim.kill();
+    victim.kill();
+    const back = await victim.back();
     await sleep(ctx.settleMs * 2);
     const summary = await load.stop();
-    const back = await killing;
 
     const failed = load.records.filter((r) => r.outcome === 'conn-failed');
     ctx.expect(summary.lost === 0, `${summary.lost} request(s) lost (no answer within 20 s)`);
@@ -84,7 +89,7 @@ export const apiKill: Drill = {
     const replies = queueKeys(stack.prefix).replies(victim.instanceId);
     const ttl = await stack.redis.pttl(replies);
     ctx.expect(ttl !== -1, `the dead instance's reply stream ${replies} has no expiry`);
-    ctx.note(`${inFlight} in flight on the killed instance at the kill; ${failed.length} failed at the connection (${failed.map((r) => r.error).join(', ')}; ${sentAfterKill} sent on its dead connection in the ${noticedAt === Infinity ? 0 : noticedAt - killedAt} ms before the client saw it fail), ${summary.rerouted} rerouted after refusal, ${survived} answered by the other after the kill; its reply stream ${ttl === -2 ? 'is gone' : `expires in ${Math.round(ttl / 1000)} s`}`);
+    ctx.note(`${inFlight} in flight on the killed instance at the kill; ${failed.length} failed at the connection (${[...new Set(failed.map((r) => r.error))].join(', ')}; ${sentAfterKill} sent on its dead connection in the ${noticedAt === Infinity ? 0 : noticedAt - killedAt} ms before the client saw it fail), ${summary.rerouted} rerouted after refusal, ${survived} answered by the other after the kill; its reply stream ${ttl === -2 ? 'is gone' : `expires in ${Math.round(ttl / 1000)} s`}`);
     if (victim.supervised) ctx.expect(back !== null, 'the killed API instance was not restarted and ready within 60 s');
     const firstAfter = load.records.filter((r) => r.outcome === 'ok' && r.target === survivor && r.startedAt > killedAt).reduce((m, r) => Math.min(m, r.endedAt), Infinity);
     return {

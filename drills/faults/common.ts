@@ -5,13 +5,18 @@ import { waitFor, type DrillContext } from '../drill';
 import type { RequestRecord } from '../load';
 import type { StackProcess } from '../stack';
 
-/** Sends `signal` to a supervised process of the stack (looked up now, or as seen earlier when timing matters); returns what it was before. */
+/** Sends `signal` to a supervised process of the stack, looked up now; returns what it was before. */
 export async function signalProcess(ctx: DrillContext, target: string | StackProcess, signal: NodeJS.Signals): Promise<StackProcess> {
   const before = typeof target === 'string' ? await ctx.stack.process(target) : target;
+  signalNow(ctx, before, signal);
+  return before;
+}
+
+/** Sends `signal` at once to a process as seen earlier (when timing matters: a status lookup takes a few hundred ms). */
+export function signalNow(ctx: DrillContext, before: StackProcess, signal: NodeJS.Signals): void {
   if (before.state !== 'RUNNING' || !before.pid) throw new Error(`${before.name} is ${before.state}, not RUNNING`);
   process.kill(before.pid, signal);
   ctx.log(`${signal} -> ${before.name} (pid ${before.pid})`);
-  return before;
 }
 
 /** Waits until supervisord runs `name` again under a new pid (and, for an app process, it answers ready). Returns ms or null. */

@@ -10,7 +10,7 @@ import { expectCleanLoad, waitFor, type Drill } from '../drill';
 import { registerChampionCopy } from '../versions';
 import { describePromotion, ending, pendingActivities, pidOfIdentity, startPromote } from '../workflows';
 import { listWorkerStatuses } from '../../lib/fleet/worker-statuses';
-import { backUnderNewPid, expectVersions, signalProcess, stamp } from './common';
+import { backUnderNewPid, expectVersions, signalNow, stamp } from './common';
 
 export const pipelineKill: Drill = {
   name: 'pipeline-kill',
@@ -35,7 +35,8 @@ export const pipelineKill: Drill = {
     if (firstMoved === null) throw new Error('no worker received the rollout command within 5 min');
     const deploy = (await pendingActivities(handle)).find((a) => a.type === 'deployModel');
     const pid = pidOfIdentity(deploy?.identity ?? '');
-    const victim = await signalProcess(ctx, pipelineWorkers.find((p) => p.pid === pid) ?? pipelineWorkers[0]!, 'SIGKILL');
+    const victim = pipelineWorkers.find((p) => p.pid === pid) ?? pipelineWorkers[0]!;
+    signalNow(ctx, victim, 'SIGKILL');
     const killedAt = Date.now();
     ctx.note(`killed while deployModel ran (attempt ${deploy?.attempt ?? '?'}, ${deploy ? 'pending' : 'not seen pending'}); workers then: ${(await listWorkerStatuses(stack.redis, stack.prefix)).map((s) => `${s.workerId} v${s.models[stack.modelName]?.version} ${s.models[stack.modelName]?.state}`).join(', ')}`);
     const back = await backUnderNewPid(ctx, victim, 90_000);
