@@ -36,7 +36,8 @@ export const temporalRestart: Drill = {
     ctx.expect(answering !== null, 'the Temporal server did not answer within 60 s of its restart');
     const back = answering === null ? 'never' : `${((Date.now() - restartAt) / 1000).toFixed(1)} s`;
     ctx.log(`Temporal restarted; answering after ${back}`);
-    ctx.note(`restarted in epoch ${(beat as { epoch?: number } | null)?.epoch ?? '?'} of 3 (as last heartbeated); the server answered again after ${back}`);
+    const epoch = (beat as { epoch?: number } | null)?.epoch;
+    ctx.note(`restarted while training (${epoch === undefined ? 'first epoch under way' : `epoch ${epoch} of 3`}, as last heartbeated); the server answered again after ${back}`);
     const end = await ending<TrainAndPromoteResult>(handle, 15 * 60_000);
     const endedAt = Date.now();
     const summary = await load.stop();
