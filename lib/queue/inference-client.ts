@@ -13,7 +13,7 @@ export interface InferenceClientOptions {
   /** Dedicated connection for the blocking reply read; it is disconnected on close. */
   replyReader: Redis;
   prefix: string;
-  /** Unique per process start, so this process's reply stream starts empty. */
+  /** Names this process's reply stream (a per-start nonce is appended). */
   instanceId: string;
   /** Backlog per model at which enqueue fails with QueueFullError. */
   maxQueueLength: number;
@@ -58,7 +58,9 @@ export class InferenceClient {
 
   constructor(private readonly opts: InferenceClientOptions) {
     this.keys = queueKeys(opts.prefix);
-    this.replyKey = this.keys.replies(opts.instanceId);
+    // A fresh stream per process start, even when the instance id is fixed (the local stack names its APIs):
+    // a restarted instance never reads its predecessor's replies.
+    this.replyKey = this.keys.replies(`${opts.instanceId}:${randomUUID().slice(0, 8)}`);
     this.enqueue = enqueueIfRoom(opts.redis);
   }
 

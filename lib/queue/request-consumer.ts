@@ -23,6 +23,12 @@ export interface RequestConsumerOptions {
   logger: Logger;
 }
 
+const REMOVE_IF_IDLE = `
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`;
+
 /**
  * A delivered entry: decoded, or the reason it could not be (with where to
  * send an error reply, when at least that much is readable).
@@ -130,12 +136,13 @@ export class RequestConsumer {
     return entries.map((e) => this.decode(e));
   }
 
-  /** Removes a consumer from the group; refuses (returns false) while it still has pending entries, which would be lost. */
+  /**
+   * Removes a consumer from the group; refuses (returns false) while it still has pending entries, which
+   * would be lost. One script, so a worker restarted under that name cannot read entries between the check
+   * and the removal.
+   */
   async removeConsumer(consumer: string): Promise<boolean> {
-    const pending = (await this.opts.writer.xpending(this.stream, INFERENCE_GROUP, '-', '+', 1, consumer));
-    if (pending.length > 0) return false;
-    await this.opts.writer.xgroup('DELCONSUMER', this.stream, INFERENCE_GROUP, consumer);
-    return true;
+    return (await this.opts.writer.eval(REMOVE_IF_IDLE, 1, this.stream, INFERENCE_GROUP, consumer)) === 1;
   }
 
   /** Leaves the group on a clean shutdown (if nothing is pending on us). */

@@ -1,5 +1,6 @@
 import { controlledSessions, type SessionControl } from '../support/controlled-session';
 import { testImage } from '../support/images';
+import { metricTotal } from '../support/metrics';
 import { OwnRedis } from '../support/redis-server';
 import { ServingStack, useServingStack } from '../support/serving-stack';
 import { makeTestModel, refFor } from '../support/test-model';
@@ -43,6 +44,23 @@ describe('inference worker health that can fail', () => {
     const res = await pending;
     expect(res.status).toBe(200);
     await stuck.abort();
+  });
+
+  it('a worker restarted under the same WORKER_ID answers what its predecessor left pending (its name still looks alive)', async () => {
+    const { stack } = fixture;
+    await stack.startApi();
+    const control: SessionControl = { delayMs: 0, hang: false, affectedRuns: 0 };
+    const doomed = await stack.startWorker({ WORKER_ID: 'same' }, { createSession: controlledSessions(control) });
+    await doomed.ready();
+    control.hang = true;
+    const pending = stack.predict(await testImage(7));
+    await stack.waitFor(() => control.affectedRuns > 0, 5000, 'the request in flight on the doomed worker');
+    await doomed.abort(); // a crash: nothing answered, nothing acknowledged
+    // A supervisor restarts it at once, under the same name, before its status key expires.
+    const restarted = await stack.startWorker({ WORKER_ID: 'same' });
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(await metricTotal(restarted.registry, 'lifecycle_inference_requests_reclaimed_total')).toBe(1);
   });
 
   it('is not ready while draining', async () => {
