@@ -24,7 +24,7 @@ import type { ServedModelSource } from './services/served-models';
 
 export interface AppDeps {
   config: Pick<ApiConfig, 'MAX_UPLOAD_BYTES' | 'MAX_IMAGE_PIXELS' | 'REQUEST_TIMEOUT_MS' | 'RETRY_AFTER_SECONDS' | 'MODEL_NAME'> &
-    Partial<Pick<ApiConfig, 'MAX_QUEUE_LENGTH' | 'RATE_LIMIT_PER_MINUTE' | 'MAX_BATCH_FILES' | 'DECODE_IN' | 'API_INSTANCE_ID'>>;
+    Partial<Pick<ApiConfig, 'MAX_QUEUE_LENGTH' | 'RATE_LIMIT_PER_MINUTE' | 'MAX_BATCH_FILES' | 'DECODE_IN' | 'DECODE_IN_WORKER_MAX_BYTES' | 'API_INSTANCE_ID'>>;
   /** The Redis queue client in production; a fake in route tests. */
   inference: Pick<InferenceClient, 'inferMany' | 'queueDepth'>;
   models: ServedModelSource;
@@ -96,7 +96,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       inference: deps.inference,
       models: deps.models,
       defaultModel: config.MODEL_NAME,
-      decodeIn: config.DECODE_IN ?? 'api',
+      decodeIn: config.DECODE_IN ?? 'auto',
+      workerDecodeMaxBytes: config.DECODE_IN_WORKER_MAX_BYTES ?? 64 * 1024,
       maxImagePixels: config.MAX_IMAGE_PIXELS,
       requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
     }),

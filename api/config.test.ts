@@ -13,7 +13,7 @@ const refused = (env: NodeJS.ProcessEnv): string => {
 
 describe('API configuration', () => {
   it('accepts the defaults', () => {
-    expect(loadApiConfig({})).toMatchObject({ PORT: 8000, REQUEST_TIMEOUT_MS: 10_000, DECODE_IN: 'api', MAX_BATCH_FILES: 32 });
+    expect(loadApiConfig({})).toMatchObject({ PORT: 8000, REQUEST_TIMEOUT_MS: 10_000, DECODE_IN: 'auto', DECODE_IN_WORKER_MAX_BYTES: 65_536, MAX_BATCH_FILES: 32 });
   });
 
   it('refuses a graceful-stop timeout shorter than the request deadline, naming both', () => {

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { listWorkerStatuses } from '../lib/fleet/worker-statuses';
 import { createLogger, type Logger } from '../lib/logger';
 import { configureSharp } from '../lib/model/sharp-config';
+import { sizeThreadPool } from '../lib/process/thread-pool';
 import { exitOnSignal, runMain } from '../lib/process/main';
 import { InferenceClient } from '../lib/queue/inference-client';
 import { createRedisConnection, waitUntilReady } from '../lib/queue/redis-connection';
@@ -60,6 +61,7 @@ export async function startApi(config: ApiConfig, logger: Logger, opts: { listen
 }
 
 async function main(): Promise<void> {
+  sizeThreadPool();
   const config = loadApiConfig();
   const logger = createLogger('api', config.LOG_LEVEL);
   configureSharp(config.SHARP_CONCURRENCY, logger);

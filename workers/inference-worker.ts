@@ -6,11 +6,13 @@
 import { createLogger } from '../lib/logger';
 import { MlflowClient } from '../lib/mlflow/client';
 import { configureSharp } from '../lib/model/sharp-config';
+import { sizeThreadPool } from '../lib/process/thread-pool';
 import { exitOnSignal, runMain } from '../lib/process/main';
 import { loadInferenceWorkerConfig } from './inference/config';
 import { InferenceWorker } from './inference/worker';
 
 async function main(): Promise<void> {
+  sizeThreadPool();
   const config = loadInferenceWorkerConfig();
   const logger = createLogger('inference-worker', config.LOG_LEVEL);
   configureSharp(config.SHARP_CONCURRENCY, logger);

@@ -38,10 +38,11 @@ afterEach(async () => {
 async function appWith(
   queue: ReturnType<typeof fakeQueue>,
   models: ActiveModel[] = [testActiveModel()],
-  extra: { RATE_LIMIT_PER_MINUTE?: number; DECODE_IN?: 'api' | 'worker'; MAX_BATCH_FILES?: number } = {},
+  extra: { RATE_LIMIT_PER_MINUTE?: number; DECODE_IN?: 'auto' | 'api' | 'worker'; DECODE_IN_WORKER_MAX_BYTES?: number; MAX_BATCH_FILES?: number } = {},
 ): Promise<FastifyInstance> {
   const app = await buildApp({
-    config: { MAX_UPLOAD_BYTES: 200_000, MAX_IMAGE_PIXELS: 1_000_000, REQUEST_TIMEOUT_MS: 5000, RETRY_AFTER_SECONDS: 2, MODEL_NAME: 'fashion-mnist-classifier', ...extra },
+    // Decoding in the API unless a test says otherwise: most tests here are about what the API itself does with an upload.
+    config: { MAX_UPLOAD_BYTES: 200_000, MAX_IMAGE_PIXELS: 1_000_000, REQUEST_TIMEOUT_MS: 5000, RETRY_AFTER_SECONDS: 2, MODEL_NAME: 'fashion-mnist-classifier', DECODE_IN: 'api', ...extra },
     inference: queue,
     models: servedModels(...models),
     readiness: () => Promise.resolve({ ready: true, model: null, workers: 1 }),
@@ -217,6 +218,19 @@ describe('POST /predict', () => {
     expect(queue.calls[0]!.input).toEqual({ kind: 'image', image: png });
     expect((await post(app, Buffer.from('GIF-ish but not'))).statusCode).toBe(415);
     expect(queue.calls).toHaveLength(1);
+  });
+
+  it('with DECODE_IN=auto sends small uploads as they are and decodes large ones to the model size', async () => {
+    const queue = fakeQueue(() => Promise.resolve(result));
+    const app = await appWith(queue, [testActiveModel()], { DECODE_IN: 'auto', DECODE_IN_WORKER_MAX_BYTES: 10_000 });
+    const small = await testImage(1);
+    const large = await sharp({ create: { width: 120, height: 120, channels: 3, background: '#808080' } }).png({ compressionLevel: 0 }).toBuffer();
+    expect(small.length).toBeLessThan(10_000);
+    expect(large.length).toBeGreaterThan(10_000);
+    expect((await post(app, small)).statusCode).toBe(200);
+    expect((await post(app, large)).statusCode).toBe(200);
+    expect(queue.calls.map((c) => c.input.kind)).toEqual(['image', 'pixels']);
+    expect(queue.calls[1]!.input).toMatchObject({ height: 28, width: 28, channels: 1 });
   });
 
   it('maps an image error reported by the worker (DECODE_IN=worker) to its status', async () => {

@@ -11,7 +11,9 @@ export interface PredictorOptions {
   /** The model behind POST /predict. */
   defaultModel: string;
   /** Where uploads are decoded (see ApiConfig.DECODE_IN). */
-  decodeIn: 'api' | 'worker';
+  decodeIn: 'auto' | 'api' | 'worker';
+  /** With decodeIn 'auto': uploads up to this size go to the workers undecoded. */
+  workerDecodeMaxBytes: number;
   maxImagePixels: number;
   requestTimeoutMs: number;
 }
@@ -26,8 +28,8 @@ export type ItemOutcome = { ok: true; result: InferenceResult } | { ok: false; e
 
 /**
  * Turns uploads into predictions of a served model: decodes each upload once
- * to the model's input geometry (or, with DECODE_IN=worker, only checks its
- * format and lets the worker decode it), queues it on the model's stream and
+ * to the model's input geometry, or (small uploads with DECODE_IN=auto, all
+ * with DECODE_IN=worker) only checks its format and lets the worker decode it, queues it on the model's stream and
  * waits for the answer until the request's deadline. Normalisation is left to
  * the worker, which applies the metadata of the version that actually runs.
  */
@@ -76,8 +78,13 @@ export class Predictor {
     return outcomes;
   }
 
+  private decodesInWorker(upload: Upload): boolean {
+    const { decodeIn, workerDecodeMaxBytes } = this.opts;
+    return decodeIn === 'worker' || (decodeIn === 'auto' && upload.bytes.length <= workerDecodeMaxBytes);
+  }
+
   private async prepare(model: ActiveModel, upload: Upload): Promise<RequestInput> {
-    if (this.opts.decodeIn === 'worker') {
+    if (this.decodesInWorker(upload)) {
       if (!sniffImageFormat(upload.bytes)) throw new PreprocessError('UNSUPPORTED_IMAGE', 'The upload is not a supported image (PNG, JPEG, WebP, GIF or TIFF)');
       return { kind: 'image', image: upload.bytes };
     }

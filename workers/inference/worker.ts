@@ -7,7 +7,7 @@ import { createInferenceMetrics, type InferenceMetrics } from '../../lib/metrics
 import { startMetricsServer, type MetricsServer } from '../../lib/metrics/metrics-server';
 import { createMetricsRegistry } from '../../lib/metrics/registry';
 import { periodic } from '../../lib/process/periodic';
-import { createRedisConnection } from '../../lib/queue/redis-connection';
+import { createRedisConnection, waitUntilReady } from '../../lib/queue/redis-connection';
 import { FleetCommands } from './fleet-commands';
 import { servedModels, type InferenceWorkerConfig } from './config';
 import { loadModel, type ModelRegistryClient } from './model-loader';
@@ -202,6 +202,9 @@ export class InferenceWorker {
         ready: () => ({ ...this.readiness(), status: this.status.current }),
       });
     }
+    // Commands fail fast while disconnected (no offline queue): give Redis a moment so the first status is
+    // published now rather than at the next heartbeat. If Redis is down, start anyway; it is rebuilt later.
+    await waitUntilReady(this.writer, 5000);
     this.status.start();
     await this.status.setState('starting').catch(() => undefined);
     await this.status.setAcceptsNewModels(this.acceptsNewModels()).catch(() => undefined);
