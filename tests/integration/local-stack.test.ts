@@ -124,7 +124,8 @@ describe('local stack control (infra/local/stackctl)', () => {
       type Target = { labels: Record<string, string> };
       let active: Target[] = [];
       const deadline = Date.now() + 30_000;
-      while (active.length < 12 && Date.now() < deadline) {
+      // 13 = every instance plus the stack's supervisor event listener; the files load one by one.
+      while (active.length < 13 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 300));
         const res = await fetch(`http://127.0.0.1:${port}/api/v1/targets`).catch(() => undefined);
         if (res?.ok) active = ((await res.json()) as { data: { activeTargets: Target[] } }).data.activeTargets;
@@ -134,6 +135,7 @@ describe('local stack control (infra/local/stackctl)', () => {
         'api 127.0.0.1:38000', 'api 127.0.0.1:38001',
         'inference-worker 127.0.0.1:39111', 'inference-worker 127.0.0.1:39112', 'inference-worker 127.0.0.1:39113', 'inference-worker 127.0.0.1:39114',
         'pipeline-worker 127.0.0.1:39102',
+        'supervisor 127.0.0.1:39190',
         'temporal-sdk 127.0.0.1:39464 pipeline-worker', 'temporal-sdk 127.0.0.1:39465 training-worker', 'temporal-sdk 127.0.0.1:39467 training-worker',
         'training-worker 127.0.0.1:39103', 'training-worker 127.0.0.1:39105',
       ]);
