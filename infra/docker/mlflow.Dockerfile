@@ -10,7 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY infra/python/requirements.txt infra/python/constraints.txt infra/docker/requirements-mlflow.txt /tmp/req/
 RUN pip install --no-cache-dir -c /tmp/req/constraints.txt \
-      "$(grep -E '^mlflow==' /tmp/req/requirements.txt)" -r /tmp/req/requirements-mlflow.txt \
+      "$(grep -E '^mlflow(\[auth\])?==' /tmp/req/requirements.txt)" -r /tmp/req/requirements-mlflow.txt \
  && mlflow --version \
  && groupadd --system --gid 10001 mlflow \
  && useradd --system --uid 10001 --gid 10001 --home-dir /home/mlflow --create-home mlflow

@@ -3,7 +3,10 @@
 # backend store and S3 artifacts proxied by the server (--serve-artifacts: clients never hold S3
 # credentials). Used by infra/k8s (Secret lifecycle-mlflow-server) and docker-compose.prod.yml.
 # Everything secret comes from the environment;
-# the auth config file is written to /tmp (an emptyDir; the root filesystem is read-only).
+# the auth config file is written to MLFLOW_AUTH_DIR (default /tmp/mlflow-auth: an emptyDir; the root
+# filesystem is read-only). MLFLOW_LISTEN_HOST and MLFLOW_LISTEN_PORT move the listener (not
+# MLFLOW_PORT: Kubernetes sets that one for a Service named mlflow); the integration test
+# tests/integration/mlflow-auth.test.ts runs this script on loopback.
 set -eu
 fail() { echo "mlflow: refusing to start: $*" >&2; exit 1; }
 
@@ -23,22 +26,23 @@ case "$MLFLOW_AUTH_DATABASE_URI" in
 esac
 
 umask 077
-mkdir -p /tmp/mlflow-auth
+auth_dir="${MLFLOW_AUTH_DIR:-/tmp/mlflow-auth}"
+mkdir -p "$auth_dir"
 # default_permission READ: every authenticated user may read; writes need ownership (a user MANAGEs
 # what it creates) or a grant by an admin. Anonymous requests are refused.
-cat > /tmp/mlflow-auth/basic_auth.ini <<INI
+cat > "$auth_dir/basic_auth.ini" <<INI
 [mlflow]
 default_permission = READ
 database_uri = ${MLFLOW_AUTH_DATABASE_URI}
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
 INI
-export MLFLOW_AUTH_CONFIG_PATH=/tmp/mlflow-auth/basic_auth.ini
+export MLFLOW_AUTH_CONFIG_PATH="$auth_dir/basic_auth.ini"
 
 exec mlflow server \
   --app-name basic-auth \
   --backend-store-uri "$MLFLOW_BACKEND_STORE_URI" \
   --serve-artifacts \
   --artifacts-destination "$MLFLOW_ARTIFACTS_DESTINATION" \
-  --host 0.0.0.0 \
-  --port 5000 \
+  --host "${MLFLOW_LISTEN_HOST:-0.0.0.0}" \
+  --port "${MLFLOW_LISTEN_PORT:-5000}" \
   --workers "${MLFLOW_WORKERS:-2}"

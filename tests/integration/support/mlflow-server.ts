@@ -14,12 +14,21 @@ export interface OwnMlflowServer {
   close(): Promise<void>;
 }
 
+/** How to start the server: a command for a state folder and a port. */
+export type MlflowLaunch = (dir: string, port: number) => { file: string; args: string[]; env?: NodeJS.ProcessEnv };
+
+/** `mlflow server` on SQLite with proxied artifacts, no authentication. */
+const plainMlflow: MlflowLaunch = (dir, port) => ({
+  file: join(VENV_BIN, 'mlflow'),
+  args: ['server', '--backend-store-uri', `sqlite:///${dir}/mlflow.db`, '--serve-artifacts', '--artifacts-destination', join(dir, 'artifacts'), '--host', '127.0.0.1', '--port', String(port), '--workers', '1'],
+});
+
 /**
  * A test's own MLflow tracking server (SQLite + proxied artifacts in a temp
  * folder, a free port), so a test can stop and restart it without touching the
  * shared server of `make test`.
  */
-export async function startOwnMlflowServer(): Promise<OwnMlflowServer> {
+export async function startOwnMlflowServer(launch: MlflowLaunch = plainMlflow): Promise<OwnMlflowServer> {
   const dir = mkdtempSync(join(tmpdir(), 'lifecycle-mlflow-'));
   const port = await freePort();
   const uri = `http://127.0.0.1:${port}`;
@@ -27,11 +36,8 @@ export async function startOwnMlflowServer(): Promise<OwnMlflowServer> {
   let log = '';
 
   const start = async () => {
-    child = spawn(
-      join(VENV_BIN, 'mlflow'),
-      ['server', '--backend-store-uri', `sqlite:///${dir}/mlflow.db`, '--serve-artifacts', '--artifacts-destination', join(dir, 'artifacts'), '--host', '127.0.0.1', '--port', String(port), '--workers', '1'],
-      { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-    );
+    const { file, args, env } = launch(dir, port);
+    child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: env ?? process.env });
     const keep = (chunk: Buffer) => {
       log = (log + chunk.toString()).slice(-4000);
     };
