@@ -8,7 +8,7 @@ import type { DeploymentResult, RegisteredVersion } from '../lib/lifecycle/types
 import { MlflowError, modelRefOf, type MlflowClient } from '../lib/mlflow/client';
 import { ModelMetadataError, readModelMetadata } from '../lib/model/metadata';
 import { sha256Hex } from '../lib/model/sha256';
-import { guard } from './failures';
+import { guard, withKeepAlive } from './failures';
 import { setChampion } from './registry';
 
 export interface RolloutActivityDeps {
@@ -55,7 +55,11 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
   /** The registered version as the fleet needs it: downloaded, checked against its recorded sha256, metadata read. */
   async function verifiedVersion(name: string, version: string): Promise<ActiveModel> {
     const ref = modelRefOf(await deps.mlflow.getModelVersion(name, version));
-    const bytes = await deps.mlflow.downloadArtifact(ref.artifactUri);
+    // A large model on a slow store can take longer than the heartbeat timeout to download.
+    const bytes = await withKeepAlive((beat) => {
+      beat({ phase: 'download', model: name, version });
+      return deps.mlflow.downloadArtifact(ref.artifactUri);
+    });
     const actual = sha256Hex(bytes);
     if (actual !== ref.sha256) {
       throw ApplicationFailure.nonRetryable(`sha256 of ${ref.artifactUri} is ${actual}, the registry says ${ref.sha256}`, 'MODEL_CHECKSUM_MISMATCH');

@@ -105,7 +105,8 @@ async function moveWorker(workerId: string, ref: ModelRef, move: Move, deps: Rol
 
 /** Best effort: each worker goes back to `previous` (or unloads the model when there was none); failures are reported, not thrown. */
 async function rollBack(workerIds: string[], model: string, previous: ModelRef | null, leaseId: string, deps: RolloutDeps): Promise<void> {
-  const move: Move = { commandId: `${leaseId}-rollback`, leaseId, deadline: Date.now() + 60_000 };
+  // With progress, so the wait for each worker heartbeats like a rollout's: a slow reload is not a dead activity.
+  const move: Move = { commandId: `${leaseId}-rollback`, leaseId, deadline: Date.now() + 60_000, progress: { phase: 'rollback', model, version: previous?.version } };
   for (const workerId of workerIds) {
     try {
       if (previous) await moveWorker(workerId, previous, move, deps);
