@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export ONNXRUNTIME_NODE_INSTALL_CUDA := skip
 
-.PHONY: up down status test test-postgres setup lint typecheck bench drills
+.PHONY: up down status test test-postgres setup lint typecheck bench drills train models rollback
 
 # Settings given on the command line (make up INFERENCE_WORKERS=4 API_INSTANCES=2 TRAINING_WORKERS=2)
 # reach the scripts as environment variables, like any other variable in the environment.
@@ -36,3 +36,13 @@ bench:
 
 drills:    ## fault drills against the stack `make up` started, under load (DRILLS="worker-kill rollout --json f.json")
 	@npm run -s drills -- $(DRILLS)
+
+# The lifecycle CLI's common commands (npm run lifecycle -- help for all): make train ARGS="--param epochs=2"
+train:     ## train on dataset v2, follow it live, promote through the gate (ARGS="--param epochs=2 --model NAME")
+	@npm run -s lifecycle -- train $(ARGS)
+
+models:    ## registered versions: aliases, test accuracy, dataset digest, serving workers (ARGS="--model NAME")
+	@npm run -s lifecycle -- models $(ARGS)
+
+rollback:  ## promote the version the champion replaced, through the same saga and rollout (ARGS="--model NAME")
+	@npm run -s lifecycle -- rollback $(ARGS)

@@ -117,10 +117,11 @@ async function main(): Promise<void> {
         seconds,
         log,
         variants: [
-          { variant: 'decode in API (default)', env: {} },
-          { variant: 'decode in worker', env: { DECODE_IN: 'worker' } },
-          { variant: 'decode in API, UV_THREADPOOL_SIZE=2', env: { UV_THREADPOOL_SIZE: '2' } },
-          { variant: 'decode in API, SHARP_CONCURRENCY=2', env: { SHARP_CONCURRENCY: '2' } },
+          { variant: 'DECODE_IN=auto (default)', env: {} },
+          { variant: 'DECODE_IN=api', env: { DECODE_IN: 'api' } },
+          { variant: 'DECODE_IN=worker', env: { DECODE_IN: 'worker' } },
+          { variant: 'UV_THREADPOOL_SIZE=4 (libuv default)', env: { UV_THREADPOOL_SIZE: '4' } },
+          { variant: 'SHARP_CONCURRENCY=2', env: { SHARP_CONCURRENCY: '2' } },
         ],
       });
     }

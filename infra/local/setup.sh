@@ -26,3 +26,7 @@ if ! command -v prometheus >/dev/null; then
   # Under systemd the package starts its own service on :9090; the stack runs its own instance.
   if [[ -d /run/systemd/system ]]; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
 fi
+# wrk: the benchmark's native load generator (a Node one would steal the server's CPU).
+if ! command -v wrk >/dev/null; then
+  log "installing wrk (apt)"; apt_install wrk || log "could not install wrk: npm run bench needs it (apt-get install wrk)"
+fi
