@@ -164,4 +164,25 @@ describe('trainAndPromote on real services', () => {
     const champion = (await mlflow.getModelVersionByAlias(modelName, 'champion'))?.version;
     expect(champion).toBe(second.promoted ? second.model.version : first.model.version);
   });
+
+  it('reproduces the first run from its records alone: its recorded params and dataset commit give the same held-out accuracy', async () => {
+    // Only what MLflow holds: the resolved params (strings, as MLflow stores them) and the dataset tags.
+    const tags = tagsOf(firstRun);
+    const recorded = Object.fromEntries((firstRun.data.params ?? []).map((p) => [p.key, p.value]));
+    const again = await client.workflow.execute<typeof trainAndPromote>('trainAndPromote', {
+      taskQueue: workers.pipelineQueue,
+      workflowId: `${id}-reproduce`,
+      args: [{
+        modelName,
+        trainingTaskQueue: workers.trainingQueue,
+        dataset: { repo: tags['lifecycle.dataset.repo']!, path: tags['lifecycle.dataset.path']!, rev: tags['lifecycle.dataset.commit']! },
+        params: recorded,
+        deploy: false,
+      }],
+    });
+    expect(again.dataset.digest).toBe(first.dataset.digest);
+    const [before, after] = [first.metrics.test_accuracy!, again.metrics.test_accuracy!];
+    console.log(`reproduce: test_accuracy ${before} recorded, ${after} retrained from the records`);
+    expect(Math.abs(after - before)).toBeLessThanOrEqual(0.005);
+  });
 });

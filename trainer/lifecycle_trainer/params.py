@@ -58,7 +58,8 @@ _FLOAT_RANGES = {
 
 def _coerce(name: str, value: Any) -> Any:
     """Accepts JSON numbers/booleans, and numeric strings (workflow params may arrive as strings)."""
-    if name == "max_train_per_class" and value in (None, 0, "", "0", "null"):
+    # "None" is how MLflow records Python's None: a run's recorded params are valid input again.
+    if name == "max_train_per_class" and value in (None, 0, "", "0", "null", "None"):
         return None
     if name == "augment":
         if isinstance(value, bool):
