@@ -120,10 +120,10 @@ async function configureRemote(deps: DatasetDeps, dvcRoot: string, repo: string,
   if (!remoteName) throw new DatasetError(`The DVC project at ${repo} has no default remote`);
   let url = deps.remoteUrl;
   if (!url) {
-    const list = (await runCommand(deps.dvcBin, ['remote', 'list'], { cwd: dvcRoot })).stdout;
-    // DVC prints local URLs resolved against the clone; a relative URL in the
-    // committed config therefore points into (or beside) the temporary clone.
-    const current = list.split('\n').map((l) => l.trim().split(/\s+/)).find(([name]) => name === remoteName)?.[1];
+    // DVC prints a local URL resolved against the clone, so a relative URL in the committed
+    // config points into (or beside) the temporary clone. `dvc config` prints it on one line;
+    // `dvc remote list` wraps long paths at the terminal width (a long clone path broke the parse).
+    const current = (await runCommand(deps.dvcBin, ['config', `remote.${remoteName}.url`], { cwd: dvcRoot })).stdout.trim();
     const isLocalRepo = existsSync(repo) && (await stat(repo)).isDirectory();
     if (current && isLocalRepo && isAbsolute(current) && !existsSync(current)) {
       url = resolve(resolve(repo), relative(cloneRoot, current));

@@ -47,6 +47,19 @@ describe('materializeDataset (real git + DVC)', () => {
     expect(await readdir(join(old.dir, 'train', '00'))).toHaveLength(5);
   });
 
+  it('re-anchors a relative local remote on the source repo from a clone under a long path', async () => {
+    // `dvc remote list` wraps a long path at the terminal width; a clone this deep once left the
+    // remote pointing into the clone (the CI drill stack's bootstrap failed on it).
+    const own = await createTinyDatasetRepo({ perClassTrain: 2, perClassTest: 1, relativeRemote: true });
+    const deep = join(cacheDir, 'a-cache-folder-deep-enough-for-dvc-to-wrap-its-remote-list-output', 'x'.repeat(60));
+    try {
+      const got = await materializeDataset({ rev: own.rev }, { ...deps(), defaultRepo: own.repo, defaultPath: own.path, cacheDir: deep });
+      expect(await readdir(join(got.dir, 'train', '09'))).toHaveLength(2);
+    } finally {
+      await own.cleanup();
+    }
+  });
+
   it('rejects an unknown revision as a non-retryable dataset error', async () => {
     await expect(materializeDataset({ rev: 'no-such-tag' }, deps())).rejects.toBeInstanceOf(DatasetError);
   });

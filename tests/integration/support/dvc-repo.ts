@@ -18,7 +18,7 @@ export interface TinyDatasetRepo {
  * A throw-away git + DVC repository holding a tiny Fashion-MNIST version,
  * pushed to a local DVC remote and tagged, exactly as a user would publish one.
  */
-export async function createTinyDatasetRepo(opts: { perClassTrain?: number; perClassTest?: number } = {}): Promise<TinyDatasetRepo> {
+export async function createTinyDatasetRepo(opts: { perClassTrain?: number; perClassTest?: number; relativeRemote?: boolean } = {}): Promise<TinyDatasetRepo> {
   const repo = await mkdtemp(join(tmpdir(), 'lifecycle-dvc-'));
   const dvc = (...args: string[]) => runCommand(join(VENV_BIN, 'dvc'), args, { cwd: repo });
   const git = (...args: string[]) => runCommand('git', args, { cwd: repo });
@@ -33,8 +33,11 @@ export async function createTinyDatasetRepo(opts: { perClassTrain?: number; perC
   await git('config', 'user.name', 'lifecycle-test');
   await dvc('init', '--quiet');
   await dvc('config', 'core.analytics', 'false');
-  const remote = `${repo}-remote`;
-  await dvc('remote', 'add', '-d', 'storage', remote);
+  // relativeRemote: the project's own layout, a git-ignored folder in the checkout named by a
+  // relative URL (relative to .dvc/), which a clone elsewhere must re-anchor on the source.
+  const remote = opts.relativeRemote ? join(repo, '.dvc-storage') : `${repo}-remote`;
+  await dvc('remote', 'add', '-d', 'storage', opts.relativeRemote ? '../.dvc-storage' : remote);
+  if (opts.relativeRemote) await writeFile(join(repo, '.gitignore'), '/.dvc-storage/\n');
   await generate(opts.perClassTrain ?? 30, opts.perClassTest ?? 10);
   await dvc('add', '--quiet', 'data/tiny');
   await dvc('push', '--quiet');
