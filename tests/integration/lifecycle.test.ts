@@ -15,7 +15,8 @@ import { ServingStack } from '../support/serving-stack';
 import { createTinyDatasetRepo, type TinyDatasetRepo } from './support/dvc-repo';
 import { startLifecycleWorkers, type LifecycleWorkers } from './support/temporal-workers';
 import { freePort, startVenvServer } from './support/trainer-mlflow';
-import { MLFLOW_TRACKING_URI, ROOT, TEMPORAL_ADDRESS, uniqueId } from './support/env';
+import { MLFLOW_TRACKING_URI, REDIS_URL, ROOT, TEMPORAL_ADDRESS, uniqueId } from './support/env';
+import { runCommand } from '../../lib/process/run';
 
 /**
  * The lifecycle end to end on real services: a tiny DVC dataset version, the
@@ -184,5 +185,40 @@ describe('trainAndPromote on real services', () => {
     const [before, after] = [first.metrics.test_accuracy!, again.metrics.test_accuracy!];
     console.log(`reproduce: test_accuracy ${before} recorded, ${after} retrained from the records`);
     expect(Math.abs(after - before)).toBeLessThanOrEqual(0.005);
+  });
+
+  it('the CLI promotes a version, rolls back to the one it replaced, and lists both with the workers serving the champion', async () => {
+    const cli = (...args: string[]) =>
+      runCommand(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'cli/index.ts'), ...args, '--model', modelName], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          MLFLOW_TRACKING_URI,
+          TEMPORAL_ADDRESS,
+          PIPELINE_TASK_QUEUE: workers.pipelineQueue,
+          TRAINING_TASK_QUEUE: workers.trainingQueue,
+          REDIS_URL,
+          REDIS_PREFIX: stack.prefix,
+        },
+      });
+    const champion = async () => (await mlflow.getModelVersionByAlias(modelName, 'champion'))!.version;
+    const before = await champion();
+    const other = (await mlflow.searchAllModelVersions(`name='${modelName}'`)).map((mv) => mv.version).find((v) => v !== before)!;
+
+    const promoted = await cli('promote', other, '--force', '--reason', 'cli test');
+    expect(promoted.stdout).toContain(`champion: ${modelName} v${other} (was v${before})`);
+    expect(await champion()).toBe(other);
+    const image = await readFile(join(ROOT, 'tests/fixtures/samples/trouser.png'));
+    expect((await stack.predict(image)).body).toMatchObject({ model: { version: other } });
+
+    const rolledBack = await cli('rollback');
+    expect(rolledBack.stdout).toContain(`champion: ${modelName} v${before} (was v${other})`);
+    expect(await champion()).toBe(before);
+    expect((await stack.predict(image)).body).toMatchObject({ model: { version: before } });
+
+    // The table: the champion's row names its alias and the one worker serving it.
+    const listed = (await cli('models')).stdout.split('\n');
+    expect(listed.find((l) => l.startsWith(`v${before} `))).toMatch(/champion.*\s1\s*$/);
+    expect(listed.find((l) => l.startsWith(`v${other} `))).toBeDefined();
   });
 });
