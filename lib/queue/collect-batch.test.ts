@@ -26,13 +26,7 @@ function fakeQueue(arrivals: number[], readCostMs = 0.1) {
     clock = Math.max(clock, first);
     return Promise.resolve(take(count));
   };
-  const pauses: number[] = [];
-  const pause = (ms: number) => {
-    pauses.push(ms);
-    clock += ms;
-    return Promise.resolve();
-  };
-  return { read, reads, now: () => clock, pause, pauses };
+  return { read, reads, now: () => clock };
 }
 
 describe('collectBatch', () => {
@@ -80,39 +74,6 @@ describe('collectBatch', () => {
     const late = fakeQueue([100]);
     await collectBatch(late.read, { maxBatchSize: 8, maxWaitMs: 5, blockMs: 1000, now: late.now, arrivedAt: () => 0 });
     expect(late.reads).toHaveLength(1);
-  });
-
-  it('closes at the first empty look without a linger budget, even in a burst', async () => {
-    const burst = Array.from({ length: 10 }, (_, i) => i * 0.5);
-    const q = fakeQueue(burst);
-    expect(await collectBatch(q.read, { maxBatchSize: 32, maxWaitMs: 50, blockMs: 1000, now: q.now, pause: q.pause })).toEqual([0]);
-    expect(q.pauses).toEqual([]);
-  });
-
-  it('with a linger budget, takes a burst whose gaps are longer than a read', async () => {
-    const burst = Array.from({ length: 10 }, (_, i) => i * 0.5);
-    const q = fakeQueue(burst);
-    const batch = await collectBatch(q.read, { maxBatchSize: 32, maxWaitMs: 50, blockMs: 1000, lingerMs: 8, now: q.now, pause: q.pause });
-    expect(batch).toEqual(burst);
-    // It closed after one pause that found nothing more.
-    expect(q.pauses.length).toBeLessThanOrEqual(6);
-  });
-
-  it('stops lingering once a pause comes back empty', async () => {
-    const q = fakeQueue([0, 40]);
-    const batch = await collectBatch(q.read, { maxBatchSize: 32, maxWaitMs: 50, blockMs: 1000, lingerMs: 10, now: q.now, pause: q.pause });
-    expect(batch).toEqual([0]);
-    expect(q.pauses).toEqual([1]);
-  });
-
-  it('never lingers longer than its budget, nor past the max wait', async () => {
-    const trickle = Array.from({ length: 100 }, (_, i) => i * 0.9);
-    const budget = fakeQueue(trickle);
-    await collectBatch(budget.read, { maxBatchSize: 1000, maxWaitMs: 50, blockMs: 1000, lingerMs: 3, now: budget.now, pause: budget.pause });
-    expect(budget.pauses.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(3);
-    const capped = fakeQueue(trickle);
-    await collectBatch(capped.read, { maxBatchSize: 1000, maxWaitMs: 4, blockMs: 1000, lingerMs: 30, now: capped.now, pause: capped.pause });
-    expect(capped.now()).toBeLessThanOrEqual(4.2);
   });
 
   it('returns an empty batch after blocking when the queue stays empty', async () => {

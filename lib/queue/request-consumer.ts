@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { ArrivalGap } from './arrival-gap';
 import { collectBatch } from './collect-batch';
 import { ensureConsumerGroup, isNoGroupError } from './consumer-group';
 import { INFERENCE_GROUP, queueKeys, REPLY_STREAM_MAXLEN, REPLY_STREAM_TTL_SECONDS } from './keys';
@@ -60,7 +59,6 @@ export interface ConsumerInfo {
  */
 export class RequestConsumer {
   readonly stream: string;
-  private readonly arrivals = new ArrivalGap();
 
   constructor(private readonly opts: RequestConsumerOptions) {
     this.stream = queueKeys(opts.prefix).requests(opts.model);
@@ -70,21 +68,14 @@ export class RequestConsumer {
     await ensureConsumerGroup(this.opts.writer, this.stream);
   }
 
-  /**
-   * The next dynamic batch of new requests (see collectBatch). May be empty after an idle block.
-   * `worthWaitingMs` is what running a separate batch would cost (the model's per-run overhead):
-   * when requests have been arriving faster than that, the batch may wait up to that long for
-   * more once the queue is empty; otherwise it closes as soon as the queue is empty.
-   */
-  async nextBatch(worthWaitingMs = 0): Promise<Received[]> {
+  /** The next dynamic batch of new requests (see collectBatch). May be empty after an idle block. */
+  async nextBatch(): Promise<Received[]> {
     const entries = await collectBatch((count, blockMs) => this.read(count, blockMs), {
       maxBatchSize: this.opts.maxBatchSize,
       maxWaitMs: this.opts.maxBatchWaitMs,
       blockMs: this.opts.blockMs ?? 1000,
-      lingerMs: this.arrivals.meanMs < worthWaitingMs ? worthWaitingMs : 0,
       arrivedAt: (e) => e.arrivedAt,
     });
-    this.arrivals.record(entries.length);
     return entries.map((e) => e.received);
   }
 

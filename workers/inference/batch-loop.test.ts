@@ -19,7 +19,7 @@ const identity = testMetadata({ normalization: { scale: 1, mean: [0], std: [1] }
 function setup(metadata: ModelMetadata = identity) {
   const session = new FakeSession();
   const slot = new ModelSlot(logger);
-  slot.swap({ ref: { name: 'm', version: '7', sha256: 'a'.repeat(64), artifactUri: 'x' }, metadata, runner: new ModelRunner(session, metadata), runOverheadMs: 0 });
+  slot.swap({ ref: { name: 'm', version: '7', sha256: 'a'.repeat(64), artifactUri: 'x' }, metadata, runner: new ModelRunner(session, metadata) });
   const registry = createMetricsRegistry({ defaultMetrics: false });
   const metrics = createInferenceMetrics(registry);
   const consumer = { nextBatch: () => Promise.resolve([]), complete: () => Promise.resolve() };

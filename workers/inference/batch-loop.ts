@@ -53,7 +53,7 @@ export class BatchLoop {
       if (this.stopping) break;
       try {
         this.enter('reading');
-        const batch = await consumer.nextBatch(slot.model?.runOverheadMs ?? 0);
+        const batch = await consumer.nextBatch();
         if (batch.length > 0) {
           this.enter('processing');
           await consumer.complete(await this.process(batch));

@@ -21,12 +21,6 @@ export interface LoadedModel {
   ref: ModelRef;
   metadata: ModelMetadata;
   runner: ModelRunner;
-  /**
-   * What one run costs beyond its examples (ms), measured at load: what folding a request into
-   * a running batch saves over running it separately. The batch loop waits for more requests
-   * only up to this long.
-   */
-  runOverheadMs: number;
 }
 
 export interface ModelLoaderOptions {
@@ -85,36 +79,11 @@ export async function loadModel(ref: ModelRef, opts: ModelLoaderOptions): Promis
     for (const size of new Set([1, opts.warmupBatchSize])) {
       await runner.predict(Array.from({ length: size }, () => new Float32Array(runner.exampleSize)));
     }
-    const runOverheadMs = await measureRunOverhead(runner, Math.min(opts.warmupBatchSize, OVERHEAD_BATCH));
-    opts.logger.info({ model: ref.name, version: ref.version, goldenCount, runOverheadMs: +runOverheadMs.toFixed(2), ms: Date.now() - started }, 'model loaded and verified');
-    return { ref, metadata, runner, runOverheadMs };
+    opts.logger.info({ model: ref.name, version: ref.version, goldenCount, ms: Date.now() - started }, 'model loaded and verified');
+    return { ref, metadata, runner };
   } catch (err) {
     await runner.release().catch(() => undefined);
     if (err instanceof ModelLoadError) throw err;
     throw new ModelLoadError('MODEL_INVALID', `model does not run as its metadata says: ${(err as Error).message}`, { cause: err });
   }
-}
-
-/** Batch size of the overhead estimate: large enough to separate per-example from per-run cost, cheap for big models. */
-const OVERHEAD_BATCH = 8;
-
-/**
- * Per-run overhead from timing batches of 1 and `n` after warm-up (best of three, to shed
- * scheduling noise): time(n) = overhead + n * perExample. 0 when batches of 1 are all there is.
- */
-async function measureRunOverhead(runner: ModelRunner, n: number): Promise<number> {
-  if (n < 2) return 0;
-  const best = async (size: number) => {
-    const examples = Array.from({ length: size }, () => new Float32Array(runner.exampleSize));
-    let min = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < 3; i++) {
-      const t = performance.now();
-      await runner.probabilities(examples);
-      min = Math.min(min, performance.now() - t);
-    }
-    return min;
-  };
-  const one = await best(1);
-  const many = await best(n);
-  return Math.max(0, one - (many - one) / (n - 1));
 }

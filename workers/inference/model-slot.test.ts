@@ -9,7 +9,6 @@ const model = (version: string, session = new FakeSession()): LoadedModel => ({
   ref: { name: 'm', version, sha256: 'a'.repeat(64), artifactUri: 'x' },
   metadata: testMetadata(),
   runner: new ModelRunner(session, testMetadata()),
-  runOverheadMs: 0,
 });
 
 describe('ModelSlot', () => {
