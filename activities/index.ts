@@ -66,6 +66,8 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
             heartbeat: (details) => ctx.heartbeat(details),
             resumeFrom: checkpointFromHeartbeat(ctx.info.heartbeatDetails),
             attempt: ctx.info.attempt,
+            // A quarter of the heartbeat timeout (at most 5 s): the 5 s of a test's short timeout left no margin.
+            keepAliveMs: Math.min(5000, Math.max(250, (ctx.info.heartbeatTimeoutMs ?? 20_000) / 4)),
             signal: ctx.cancellationSignal,
             log: (msg, fields) => {
               log.info(msg, fields);

@@ -26,6 +26,11 @@ export interface TrainingDeps {
   /** The checkpoint the previous attempt recorded in its heartbeat, if any. */
   resumeFrom: CheckpointRef | null;
   attempt: number;
+  /**
+   * How often silent steps (dataset pull, the trainer between its events) heartbeat; a fraction of
+   * the heartbeat timeout, so a busy machine never lets a live attempt look dead. Default 5 s.
+   */
+  keepAliveMs?: number;
   signal?: AbortSignal;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -60,7 +65,8 @@ export async function trainModel(input: TrainModelInput, deps: TrainingDeps): Pr
   beat({ phase: 'dataset', message: 'resolving the dataset cache' });
   // git and `dvc pull` are silent for long stretches: keep beating while they run (and only then).
   const pullStarted = Date.now();
-  const pulling = setInterval(() => beat(), 5000);
+  const keepAliveMs = deps.keepAliveMs ?? 5000;
+  const pulling = setInterval(() => beat(), keepAliveMs);
   const dataset = await materialize(input.dataset, { ...deps.datasets, onProgress: (message) => beat({ phase: 'dataset', message }) }).finally(() =>
     clearInterval(pulling),
   );
@@ -69,6 +75,7 @@ export async function trainModel(input: TrainModelInput, deps: TrainingDeps): Pr
   await mkdir(deps.workDir, { recursive: true });
   const out = await mkdtemp(join(deps.workDir, `${input.run.runId}-attempt${deps.attempt}-`));
   try {
+    beat();
     const resume = deps.resumeFrom ? await fetchCheckpoint(deps.mlflow, deps.resumeFrom, join(out, 'resume')) : undefined;
     if (deps.resumeFrom) deps.log?.('resuming training', { epoch: deps.resumeFrom.epoch, from: resume });
     const paramsFile = join(out, 'params.json');
@@ -103,7 +110,7 @@ export async function trainModel(input: TrainModelInput, deps: TrainingDeps): Pr
     const trainerStarted = Date.now();
     await runTrainer(
       { python: deps.python, script: deps.trainerScript, dataDir: dataset.dir, paramsFile, outDir: modelDir, resume },
-      { onEvent, onKeepAlive: () => beat(), signal: deps.signal },
+      { onEvent, onKeepAlive: () => beat(), keepAliveMs, signal: deps.signal },
     );
     const trainerSeconds = (Date.now() - trainerStarted) / 1000;
     await chain;
