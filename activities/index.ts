@@ -7,7 +7,7 @@ import { resolveDataset } from './dataset';
 import { abandonExecution, type AbandonInput } from './cleanup';
 import { checkpointFromHeartbeat } from './checkpoints';
 import { evaluateVersion, type EvaluateInput } from './evaluation';
-import { guard, withKeepAlive } from './failures';
+import { guard, keepAliveMsFor, withKeepAlive } from './failures';
 import { championVersion, getChampion, getVersionInfo, recordDecision, registerModel, rollbackTarget, setChampion, type RegisterInput } from './registry';
 import { finishRun, startRun, type RunEnd, type StartRunInput } from './tracking';
 import { TRAINER_USAGE_EXIT_CODE, trainModel, type TrainModelInput } from './training';
@@ -66,8 +66,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
             heartbeat: (details) => ctx.heartbeat(details),
             resumeFrom: checkpointFromHeartbeat(ctx.info.heartbeatDetails),
             attempt: ctx.info.attempt,
-            // A quarter of the heartbeat timeout (at most 5 s): the 5 s of a test's short timeout left no margin.
-            keepAliveMs: Math.min(5000, Math.max(250, (ctx.info.heartbeatTimeoutMs ?? 20_000) / 4)),
+            keepAliveMs: keepAliveMsFor(ctx.info.heartbeatTimeoutMs),
             signal: ctx.cancellationSignal,
             log: (msg, fields) => {
               log.info(msg, fields);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { runCommand } from '../lib/process/run';
+import { keepBeating } from './failures';
 
 /** The one JSON line trainer/log_mlflow_model.py prints. */
 const loggedModelSchema = z.object({
@@ -18,6 +19,8 @@ export interface LogModelDeps {
   trackingUri: string;
   signal?: AbortSignal;
   onKeepAlive?: () => void;
+  /** How often `onKeepAlive` is called (default 5 s). */
+  keepAliveMs?: number;
 }
 
 /**
@@ -28,17 +31,14 @@ export interface LogModelDeps {
  * folder): nothing already registered is ever overwritten.
  */
 export async function logMlflowModel(runId: string, onnxPath: string, deps: LogModelDeps): Promise<LoggedModel> {
-  const timer = deps.onKeepAlive ? setInterval(deps.onKeepAlive, 5000) : undefined;
-  try {
-    const { stdout } = await runCommand(deps.python, [deps.script, '--run-id', runId, '--onnx', onnxPath, '--name', 'model'], {
+  const { stdout } = await keepBeating(deps.onKeepAlive ?? (() => undefined), deps.keepAliveMs ?? 5000, () =>
+    runCommand(deps.python, [deps.script, '--run-id', runId, '--onnx', onnxPath, '--name', 'model'], {
       signal: deps.signal,
       // MLflow's Python client reads the URI and MLFLOW_TRACKING_USERNAME/PASSWORD from the environment.
       env: { ...process.env, MLFLOW_TRACKING_URI: deps.trackingUri, PYTHONUNBUFFERED: '1' },
-    });
-    const line = stdout.split('\n').reverse().find((l) => l.trim().startsWith('{'));
-    if (!line) throw new Error(`${deps.script} printed no JSON result`);
-    return loggedModelSchema.parse(JSON.parse(line));
-  } finally {
-    if (timer) clearInterval(timer);
-  }
+    }),
+  );
+  const line = stdout.split('\n').reverse().find((l) => l.trim().startsWith('{'));
+  if (!line) throw new Error(`${deps.script} printed no JSON result`);
+  return loggedModelSchema.parse(JSON.parse(line));
 }

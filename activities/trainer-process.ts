@@ -1,5 +1,6 @@
 import { runCommand } from '../lib/process/run';
 import { parseProgressLine, type TrainerEvent } from './trainer-progress';
+import { keepBeating } from './failures';
 
 export interface TrainerRun {
   python: string;
@@ -29,17 +30,14 @@ export interface TrainerHooks {
 export async function runTrainer(run: TrainerRun, hooks: TrainerHooks): Promise<void> {
   const args = [run.script, '--data', run.dataDir, '--params', run.paramsFile, '--out', run.outDir];
   if (run.resume) args.push('--resume', run.resume);
-  const timer = setInterval(hooks.onKeepAlive, hooks.keepAliveMs ?? 5000);
-  try {
-    await runCommand(run.python, args, {
+  await keepBeating(hooks.onKeepAlive, hooks.keepAliveMs ?? 5000, () =>
+    runCommand(run.python, args, {
       signal: hooks.signal,
       env: { ...process.env, PYTHONUNBUFFERED: '1' },
       onStdoutLine: (line) => {
         const event = parseProgressLine(line);
         if (event) hooks.onEvent(event);
       },
-    });
-  } finally {
-    clearInterval(timer);
-  }
+    }),
+  );
 }

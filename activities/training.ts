@@ -7,6 +7,7 @@ import type { DatasetDeps } from '../lib/dataset/checkout';
 import type { CheckpointRef, DatasetRef, ResolvedDataset, RunInfo, TrainedModel, TrainingParams } from '../lib/lifecycle/types';
 import type { TrainingBeat } from '../lib/lifecycle/progress';
 import { checkpointEventSchema, fetchCheckpoint, uploadCheckpoint } from './checkpoints';
+import { keepBeating } from './failures';
 import { epochMetrics, logResolvedParams, logTrainingLineage, readTrainerResults, uploadTrainingArtifacts } from './lineage';
 import { logMlflowModel } from './mlflow-model';
 import { runTrainer } from './trainer-process';
@@ -63,20 +64,18 @@ export async function trainModel(input: TrainModelInput, deps: TrainingDeps): Pr
     deps.heartbeat({ ...last, resumedFromEpoch: deps.resumeFrom?.epoch ?? null, checkpoint });
   };
   beat({ phase: 'dataset', message: 'resolving the dataset cache' });
-  // git and `dvc pull` are silent for long stretches: keep beating while they run (and only then).
-  const pullStarted = Date.now();
+  // git, `dvc pull` and downloads are silent for long stretches: keep beating while they run (and only then).
   const keepAliveMs = deps.keepAliveMs ?? 5000;
-  const pulling = setInterval(() => beat(), keepAliveMs);
-  const dataset = await materialize(input.dataset, { ...deps.datasets, onProgress: (message) => beat({ phase: 'dataset', message }) }).finally(() =>
-    clearInterval(pulling),
-  );
+  const whileSilent = <T>(step: () => Promise<T>) => keepBeating(() => beat(), keepAliveMs, step);
+  const pullStarted = Date.now();
+  const dataset = await whileSilent(() => materialize(input.dataset, { ...deps.datasets, onProgress: (message) => beat({ phase: 'dataset', message }) }));
   const datasetSeconds = (Date.now() - pullStarted) / 1000;
 
   await mkdir(deps.workDir, { recursive: true });
   const out = await mkdtemp(join(deps.workDir, `${input.run.runId}-attempt${deps.attempt}-`));
   try {
-    beat();
-    const resume = deps.resumeFrom ? await fetchCheckpoint(deps.mlflow, deps.resumeFrom, join(out, 'resume')) : undefined;
+    const from = deps.resumeFrom;
+    const resume = from ? await whileSilent(() => fetchCheckpoint(deps.mlflow, from, join(out, 'resume'))) : undefined;
     if (deps.resumeFrom) deps.log?.('resuming training', { epoch: deps.resumeFrom.epoch, from: resume });
     const paramsFile = join(out, 'params.json');
     await writeFile(paramsFile, JSON.stringify(input.params));
@@ -149,6 +148,7 @@ async function finish(
     trackingUri: deps.trackingUri,
     signal: deps.signal,
     onKeepAlive: () => ctx.beat(),
+    keepAliveMs: deps.keepAliveMs,
   });
   // MLflow re-serialises the ONNX proto when it logs the model, so the file serving downloads (and verifies)
   // is the logged one: its hash, measured by the logger after downloading it back, is the version's sha256.
