@@ -56,7 +56,7 @@ export async function inconsistencies(stack: Stack, allowExtraWorkers: string[] 
     if (!status) problems.push(`worker ${id} is not in the fleet (no live status)`);
     else if (status.state !== 'ready') problems.push(`worker ${id} is ${status.state}`);
     else if (!served || served.version !== champion.version || served.sha256 !== champion.sha256 || served.state !== 'ready') {
-      problems.push(`worker ${id} serves ${served ? `v${served.version} (${served.state}${served.error ? `: ${served.error}` : ''})` : 'nothing'}, champion is v${champion.version}`);
+      problems.push(`worker ${id} serves ${served ? `v${served.version} (${served.state}${served.error ? `: ${served.error.code}: ${served.error.message}` : ''})` : 'nothing'}, champion is v${champion.version}`);
     }
   }
   for (const s of statuses) {

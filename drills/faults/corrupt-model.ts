@@ -74,7 +74,7 @@ export const corruptModel: Drill = {
     const refused = await deployToAll(ctx, bad, `drill-corrupt-model-${stamp()}`, (state) => state !== 'loading');
     const endedAt = Date.now();
     for (const { id, served } of refused.served) {
-      ctx.expect(served?.state === 'failed' && served.error?.startsWith('MODEL_CHECKSUM_MISMATCH') === true, `${id} did not refuse the file with MODEL_CHECKSUM_MISMATCH: ${JSON.stringify(served)}`);
+      ctx.expect(served?.state === 'failed' && served.error?.code === 'MODEL_CHECKSUM_MISMATCH', `${id} did not refuse the file with MODEL_CHECKSUM_MISMATCH: ${JSON.stringify(served)}`);
       ctx.expect(served?.version === champion.version, `${id} serves v${served?.version} after the refusal, not v${champion.version}`);
     }
     const cacheDir = stack.processEnv(stack.ofKind('inference-worker')[0]!.name).MODEL_CACHE_DIR ?? join(stack.stateDir, 'models');
@@ -87,7 +87,7 @@ export const corruptModel: Drill = {
     const summary = await load.stop();
     expectCleanLoad(ctx, summary);
     expectVersions(ctx, load.records, { before: champion.version, after: champion.version, allowed: [champion.version] }, startedAt, endedAt);
-    ctx.note(`every worker refused v${bad.version}: ${refused.served.map((s) => `${s.id} ${s.served?.error?.split(':')[0] ?? '?'}`).join(', ')}`);
+    ctx.note(`every worker refused v${bad.version}: ${refused.served.map((s) => `${s.id} ${s.served?.error?.code ?? '?'}`).join(', ')}`);
     if (!end.ok) ctx.note(`workflow error: ${end.error}`);
     const workflow = !end.ok && /MODEL_CHECKSUM_MISMATCH/.test(end.error) ? `failed: MODEL_CHECKSUM_MISMATCH before the rollout; champion stays v${champion.version}` : describePromotion(end);
     return { load: summary, workflow, recoverMs: refused.took === null ? null : endedAt - sentAt, recoveredWhen: 'every worker refused the direct deploy command' };

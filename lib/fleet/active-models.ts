@@ -1,32 +1,27 @@
 import type { Redis } from 'ioredis';
-import type { Logger } from 'pino';
-import { parseActiveModel } from '../model/active-model';
-import { fleetKeys, type ActiveModel } from './protocol';
+import { activeModelSchema, fleetKeys, parseFleetValue, type ActiveModel } from './protocol';
 
 const isWrongType = (err: unknown) => err instanceof Error && err.message.startsWith('WRONGTYPE');
 
-/**
- * Runs `op` on the `active` key; if Redis holds something else under that name (an older
- * layout, a stray write), the cache is dropped and rebuilt rather than blocking the fleet.
- */
-async function onActiveKey<T>(redis: Redis, prefix: string, op: () => Promise<T>, logger?: Logger): Promise<T> {
+/** Runs a read of the `active` hash; something else under that name (an older layout, a stray write) reads as empty, and the fleet controller replaces it. */
+async function readActive<T>(op: () => Promise<T>, empty: T): Promise<T> {
   try {
     return await op();
   } catch (err) {
-    if (!isWrongType(err)) throw err;
-    logger?.warn({ key: fleetKeys(prefix).active }, 'the fleet active key is not a hash; dropping it (it is rebuilt from the registry)');
-    await redis.del(fleetKeys(prefix).active);
-    return op();
+    if (isWrongType(err)) return empty;
+    throw err;
   }
 }
 
+const parseActiveModel = (raw: string): ActiveModel => parseFleetValue(activeModelSchema, raw, 'active model');
+
 /**
- * The fleet's `active` hash: per model, the version the fleet serves and its
- * metadata. A cache of the registry's champion (plus a rollout in progress),
- * rebuilt by the workers when Redis loses it.
+ * The fleet's `active` hash: per model, the version the fleet serves (the
+ * registry's champion) and its metadata. Read-only here: the fleet controller
+ * (fleet-controller.ts) is its one writer.
  */
 export async function readActiveModels(redis: Redis, prefix: string, onInvalid?: (model: string, err: Error) => void): Promise<Map<string, ActiveModel>> {
-  const all = await onActiveKey(redis, prefix, () => redis.hgetall(fleetKeys(prefix).active));
+  const all = await readActive(() => redis.hgetall(fleetKeys(prefix).active), {});
   const models = new Map<string, ActiveModel>();
   for (const [name, raw] of Object.entries(all)) {
     try {
@@ -39,19 +34,6 @@ export async function readActiveModels(redis: Redis, prefix: string, onInvalid?:
 }
 
 export async function readActiveModel(redis: Redis, prefix: string, model: string): Promise<ActiveModel | null> {
-  const raw = await onActiveKey(redis, prefix, () => redis.hget(fleetKeys(prefix).active, model));
+  const raw = await readActive(() => redis.hget(fleetKeys(prefix).active, model), null);
   return raw === null ? null : parseActiveModel(raw);
-}
-
-export async function writeActiveModel(redis: Redis, prefix: string, active: ActiveModel): Promise<void> {
-  await onActiveKey(redis, prefix, () => redis.hset(fleetKeys(prefix).active, active.name, JSON.stringify(active)));
-}
-
-/** Records `active` only if the model has no entry yet; returns whether it was written. */
-export async function writeActiveModelIfMissing(redis: Redis, prefix: string, active: ActiveModel): Promise<boolean> {
-  return (await onActiveKey(redis, prefix, () => redis.hsetnx(fleetKeys(prefix).active, active.name, JSON.stringify(active)))) === 1;
-}
-
-export async function removeActiveModel(redis: Redis, prefix: string, model: string): Promise<void> {
-  await onActiveKey(redis, prefix, () => redis.hdel(fleetKeys(prefix).active, model));
 }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { fleetKeys, type RolloutLease } from './protocol';
+import { fleetKeys, parseFleetValue, rolloutLeaseSchema, type RolloutLease } from './protocol';
 
 /** Takes the lease if free, or renews it if `deploymentId` already holds it. Returns the holder afterwards. */
 const ACQUIRE = `
@@ -38,7 +38,7 @@ export class RolloutLeases {
   async acquire(model: string, deploymentId: string, description: string, ttlMs: number): Promise<{ held: boolean; holder: RolloutLease }> {
     const mine: RolloutLease = { deploymentId, model, description, acquiredAt: Date.now() };
     const raw = (await this.redis.eval(ACQUIRE, 1, fleetKeys(this.prefix).lease(model), deploymentId, JSON.stringify(mine), Math.round(ttlMs))) as string;
-    const holder = JSON.parse(raw) as RolloutLease;
+    const holder = parseFleetValue(rolloutLeaseSchema, raw, 'rollout lease');
     return { held: holder.deploymentId === deploymentId, holder };
   }
 
@@ -48,6 +48,6 @@ export class RolloutLeases {
 
   async holder(model: string): Promise<RolloutLease | null> {
     const raw = await this.redis.get(fleetKeys(this.prefix).lease(model));
-    return raw === null ? null : (JSON.parse(raw) as RolloutLease);
+    return raw === null ? null : parseFleetValue(rolloutLeaseSchema, raw, 'rollout lease');
   }
 }

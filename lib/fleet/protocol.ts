@@ -1,90 +1,135 @@
 /**
- * Contract between the rollout activities (writers of commands), the
- * inference workers (readers) and the API, carried over Redis. Redis is a
- * transport and a cache: the MLflow registry (`champion` alias) is the truth,
- * and everything here is rebuilt from it and from the workers themselves when
- * Redis loses its keys. All keys take the REDIS_PREFIX.
+ * Contract between the fleet controller (the one writer of the fleet's
+ * `active` hash), the rollout activities (senders of commands), the inference
+ * workers and the API, carried over Redis. Redis is a transport and a cache:
+ * the MLflow registry (`champion` alias) is the truth, and everything here is
+ * rebuilt from it and from the workers themselves when Redis loses its keys.
+ * Every type is derived from its schema; every value read from Redis is parsed
+ * with one. All keys take the REDIS_PREFIX.
  */
-import type { ModelMetadata } from '../model/metadata';
+import { z } from 'zod';
+import { modelMetadataSchema } from '../model/metadata';
 
 /** A model version as the fleet knows it. */
-export interface ModelRef {
-  name: string;
-  version: string;
+export const modelRefSchema = z.object({
+  name: z.string().min(1),
+  version: z.string().min(1),
   /** sha256 of the ONNX file recorded at registration; workers refuse a mismatch. */
-  sha256: string;
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/i, 'sha256 must be 64 hex digits')
+    .transform((s) => s.toLowerCase()),
   /** MLflow artifact URI of the ONNX file (`mlflow-artifacts:/...`). */
-  artifactUri: string;
-}
+  artifactUri: z.string().min(1),
+});
+export type ModelRef = z.infer<typeof modelRefSchema>;
 
 /**
  * What the fleet serves for one model, cached in the `active` hash (field =
- * model name). The API decodes uploads to its input geometry; workers converge
- * to it when no rollout holds the model's lease. Validate with `parseActiveModel`.
+ * model name): the registry's champion with the metadata the API decodes
+ * uploads for. Workers converge to it when no rollout holds the model's lease.
  */
-export interface ActiveModel extends ModelRef {
-  metadata: ModelMetadata;
-}
+export const activeModelSchema = modelRefSchema.extend({ metadata: modelMetadataSchema });
+export type ActiveModel = z.infer<typeof activeModelSchema>;
 
-/** Load, verify and swap in `model` (on `workerId` only, or on every worker serving the model). */
-export interface DeployCommand {
-  type: 'deploy';
-  deploymentId: string;
-  model: ModelRef;
-  workerId?: string;
-}
+/** Why a worker could not bring a version into service (it keeps serving the previous one). */
+export const modelLoadErrorCodes = ['MODEL_DOWNLOAD_FAILED', 'MODEL_CHECKSUM_MISMATCH', 'MODEL_INVALID', 'GOLDEN_CHECK_FAILED', 'MODEL_LOAD_FAILED'] as const;
+export type ModelLoadErrorCode = (typeof modelLoadErrorCodes)[number];
+/** Load failures that say the file itself is bad: no retry can fix them. */
+export const PERMANENT_LOAD_ERRORS: ReadonlySet<ModelLoadErrorCode> = new Set(['MODEL_CHECKSUM_MISMATCH', 'MODEL_INVALID', 'GOLDEN_CHECK_FAILED']);
+export const modelLoadFailureSchema = z.object({ code: z.enum(modelLoadErrorCodes), message: z.string() });
+export type ModelLoadFailure = z.infer<typeof modelLoadFailureSchema>;
 
-/** Stop serving `model` (a first promotion that was compensated: there is nothing to go back to). */
-export interface UnloadCommand {
-  type: 'unload';
-  deploymentId: string;
-  model: string;
-  workerId?: string;
-}
-
-export type FleetCommand = DeployCommand | UnloadCommand;
-
-export type ModelState = 'starting' | 'loading' | 'ready' | 'failed';
+export const modelStates = ['starting', 'loading', 'ready', 'failed'] as const;
+export type ModelState = (typeof modelStates)[number];
 
 /** One model on one worker. */
-export interface ServedModelStatus {
-  version: string | null;
-  sha256: string | null;
-  state: ModelState;
-  /** Last deployment this worker acted on for the model, and its error if it failed. */
-  deploymentId?: string;
-  error?: string;
-}
+export const servedModelStatusSchema = z.object({
+  version: z.string().nullable(),
+  sha256: z.string().nullable(),
+  state: z.enum(modelStates),
+  /** Last deployment this worker acted on for the model, and why it failed if it did. */
+  deploymentId: z.string().optional(),
+  error: modelLoadFailureSchema.optional(),
+});
+export type ServedModelStatus = z.infer<typeof servedModelStatusSchema>;
 
-export type WorkerState = 'starting' | 'ready' | 'draining';
+export const workerStates = ['starting', 'ready', 'draining'] as const;
+export type WorkerState = (typeof workerStates)[number];
 
 /**
  * What each inference worker reports about itself. The key has a short TTL
  * refreshed by a heartbeat: it is also the worker's liveness, so a dead or
  * frozen worker's pending requests are reclaimed about a second after it stops.
  */
-export interface WorkerStatus {
-  workerId: string;
-  state: WorkerState;
-  models: Record<string, ServedModelStatus>;
+export const workerStatusSchema = z.object({
+  workerId: z.string().min(1),
+  state: z.enum(workerStates),
+  models: z.record(z.string(), servedModelStatusSchema),
   /** True when the worker would take on a model it does not serve yet (SERVED_MODELS=* with room left). */
-  acceptsNewModels?: boolean;
-  updatedAt: number;
-}
+  acceptsNewModels: z.boolean().optional(),
+  updatedAt: z.number(),
+});
+export type WorkerStatus = z.infer<typeof workerStatusSchema>;
+
+/** Load, verify and swap in `model` (on `workerId` only, or on every worker serving the model). */
+export const deployCommandSchema = z.object({
+  type: z.literal('deploy'),
+  deploymentId: z.string().min(1),
+  model: modelRefSchema,
+  workerId: z.string().optional(),
+});
+/** Stop serving `model` (a first promotion that was compensated: there is nothing to go back to). */
+export const unloadCommandSchema = z.object({
+  type: z.literal('unload'),
+  deploymentId: z.string().min(1),
+  model: z.string().min(1),
+  workerId: z.string().optional(),
+});
+/** Asks the fleet controller to compare `model`'s active entry with the registry now (the alias just moved). */
+export const syncCommandSchema = z.object({ type: z.literal('sync'), model: z.string().min(1) });
+export const fleetCommandSchema = z.discriminatedUnion('type', [deployCommandSchema, unloadCommandSchema, syncCommandSchema]);
+export type DeployCommand = z.infer<typeof deployCommandSchema>;
+export type UnloadCommand = z.infer<typeof unloadCommandSchema>;
+export type FleetCommand = z.infer<typeof fleetCommandSchema>;
 
 /** Held by the one rollout (or compensation) of a model in progress; workers leave that model to it. */
-export interface RolloutLease {
-  deploymentId: string;
-  model: string;
-  description: string;
-  acquiredAt: number;
+export const rolloutLeaseSchema = z.object({
+  deploymentId: z.string().min(1),
+  model: z.string().min(1),
+  description: z.string(),
+  acquiredAt: z.number(),
+});
+export type RolloutLease = z.infer<typeof rolloutLeaseSchema>;
+
+/** Held by the one process that writes the fleet's `active` hash (the fleet controller). */
+export const controllerLeaseSchema = z.object({ holder: z.string().min(1), acquiredAt: z.number() });
+export type ControllerLease = z.infer<typeof controllerLeaseSchema>;
+
+export class FleetProtocolError extends Error {
+  readonly code = 'FLEET_VALUE_INVALID';
+}
+
+/** Parses a JSON value read from Redis with `schema`; throws FleetProtocolError naming `what` when it is not one. */
+export function parseFleetValue<S extends z.ZodType>(schema: S, raw: string, what: string): z.infer<S> {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new FleetProtocolError(`${what} is not valid JSON`);
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) throw new FleetProtocolError(`invalid ${what}: ${z.prettifyError(result.error)}`);
+  return result.data;
 }
 
 export const fleetKeys = (prefix: string) => ({
   commands: `${prefix}fleet:commands`,
   workerStatus: (workerId: string) => `${prefix}fleet:worker:${workerId}`,
   workerStatusPattern: `${prefix}fleet:worker:*`,
-  /** HASH model name -> JSON ActiveModel. */
+  /** HASH model name -> JSON ActiveModel. Written by the fleet controller only. */
   active: `${prefix}fleet:active`,
   lease: (model: string) => `${prefix}fleet:rollout:${model}`,
+  /** The fleet controller's lease: whoever holds it is the one writer of `active`. */
+  controller: `${prefix}fleet:controller`,
 });

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { readActiveModel, removeActiveModel, writeActiveModel } from './active-models';
+import { readActiveModel } from './active-models';
 import type { RolloutLeases } from './lease';
-import { fleetKeys, type ActiveModel, type FleetCommand, type ModelRef } from './protocol';
+import { fleetKeys, PERMANENT_LOAD_ERRORS, type ActiveModel, type FleetCommand, type ModelRef } from './protocol';
 import { getWorkerStatus, listWorkerStatuses, rolloutTargets, servesVersion } from './worker-statuses';
 
 /** Progress of a rollout, reported as activity heartbeat details. */
@@ -29,7 +29,7 @@ export interface RolloutDeps {
   pollIntervalMs?: number;
 }
 
-export type RolloutErrorCode = 'WORKER_REFUSED_MODEL' | 'WORKER_LOAD_FAILED' | 'ROLLOUT_TIMEOUT' | 'LEASE_NOT_HELD' | 'ROLLOUT_CANCELLED';
+export type RolloutErrorCode = 'WORKER_REFUSED_MODEL' | 'WORKER_LOAD_FAILED' | 'ROLLOUT_TIMEOUT' | 'LEASE_NOT_HELD' | 'LEASE_LOST' | 'ROLLOUT_CANCELLED';
 
 /** Why a rollout stopped; `retryable` says whether the same rollout may succeed later. */
 export class RolloutError extends Error {
@@ -42,9 +42,6 @@ export class RolloutError extends Error {
     this.name = 'RolloutError';
   }
 }
-
-/** Worker errors that say the file itself is bad: no retry can fix them. */
-const PERMANENT_LOAD_ERRORS = ['MODEL_CHECKSUM_MISMATCH', 'GOLDEN_CHECK_FAILED', 'MODEL_INVALID'];
 
 async function requireLease(model: string, deploymentId: string, description: string, deps: RolloutDeps): Promise<void> {
   const { held, holder } = await deps.leases.acquire(model, deploymentId, description, deps.leaseTtlMs);
@@ -84,9 +81,9 @@ async function moveWorker(workerId: string, ref: ModelRef, move: Move, deps: Rol
     if (servesVersion(status, ref.name, ref.version) && status.models[ref.name]?.sha256 === ref.sha256) return 'ready';
     const served = status.models[ref.name];
     if (served?.deploymentId === deploymentId && served.state === 'failed') {
-      const error = served.error ?? 'unknown error';
-      const permanent = PERMANENT_LOAD_ERRORS.some((code) => error.startsWith(code));
-      throw new RolloutError(permanent ? 'WORKER_REFUSED_MODEL' : 'WORKER_LOAD_FAILED', `worker ${workerId} failed to load ${ref.name} v${ref.version}: ${error}`, !permanent);
+      const error = served.error ?? { code: 'MODEL_LOAD_FAILED', message: 'no reason given' };
+      const permanent = PERMANENT_LOAD_ERRORS.has(error.code);
+      throw new RolloutError(permanent ? 'WORKER_REFUSED_MODEL' : 'WORKER_LOAD_FAILED', `worker ${workerId} failed to load ${ref.name} v${ref.version}: ${error.code}: ${error.message}`, !permanent);
     }
     if (Date.now() > deadline) throw new RolloutError('ROLLOUT_TIMEOUT', `rollout of ${ref.name} v${ref.version} timed out waiting for worker ${workerId}`, true);
     if (served?.deploymentId !== deploymentId && Date.now() - sentAt > RESEND_MS) {
@@ -94,7 +91,11 @@ async function moveWorker(workerId: string, ref: ModelRef, move: Move, deps: Rol
       sentAt = Date.now();
     }
     if (progress) deps.heartbeat({ ...progress, worker: workerId });
-    await deps.leases.acquire(ref.name, move.leaseId, progress?.phase ?? 'rollout', deps.leaseTtlMs);
+    const { held, holder } = await deps.leases.acquire(ref.name, move.leaseId, progress?.phase ?? 'rollout', deps.leaseTtlMs);
+    if (!held) {
+      // Someone else owns the model's workers now: moving (or moving back) any more would fight them.
+      throw new RolloutError('LEASE_LOST', `the rollout lease of ${ref.name} expired under ${move.leaseId} and is now held by ${holder.deploymentId} (${holder.description}); stopped before moving another worker`, false);
+    }
     try {
       await sleep(deps.pollIntervalMs ?? 200, undefined, { signal });
     } catch {
@@ -147,7 +148,9 @@ export async function rolloutFleet(target: ModelRef, deploymentId: string, opts:
         const move: Move = { commandId: deploymentId, leaseId: deploymentId, deadline, signal: deps.signal, progress };
         if ((await moveWorker(workerId, refOf(target), move, deps)) === 'ready') moved.push(workerId);
       } catch (err) {
-        await rollBack([...moved, workerId], target.name, previous ? refOf(previous) : null, deploymentId, deps);
+        // Without the lease, the moved workers are not ours to move back: they follow the fleet's active
+        // version once nobody holds the lease, or the new holder moves them.
+        if (!(err instanceof RolloutError && err.code === 'LEASE_LOST')) await rollBack([...moved, workerId], target.name, previous ? refOf(previous) : null, deploymentId, deps);
         throw err;
       }
     }
@@ -155,10 +158,15 @@ export async function rolloutFleet(target: ModelRef, deploymentId: string, opts:
   return { workers: moved };
 }
 
+/** Asks the fleet controller to bring `model`'s active entry in line with the registry now. */
+async function requestSync(model: string, deps: RolloutDeps): Promise<void> {
+  await publish({ type: 'sync', model }, deps);
+}
+
 /**
  * Compensation: every worker serving the model goes to `champion` (what the
- * registry's alias names now), and `active` says so; with no champion at all
- * (a first promotion that failed), the model is unloaded and dropped from `active`.
+ * registry's alias names now); with no champion at all (a first promotion that
+ * failed), the model is unloaded. The fleet controller keeps `active` on the alias.
  */
 export async function restoreFleet(model: string, champion: ActiveModel | null, deploymentId: string, deps: RolloutDeps): Promise<{ workers: string[]; failed: string[] }> {
   await requireLease(model, deploymentId, `restore of ${champion ? `v${champion.version}` : 'nothing'}`, deps);
@@ -176,19 +184,36 @@ export async function restoreFleet(model: string, champion: ActiveModel | null, 
       deps.heartbeat({ phase: 'restore', model, worker: workerId, error: (err as Error).message });
     }
   }
-  if (champion) await writeActiveModel(deps.redis, deps.prefix, champion);
-  else await removeActiveModel(deps.redis, deps.prefix, model);
+  await requestSync(model, deps);
   return { workers, failed };
 }
 
 /**
- * After the alias moved: `target` becomes the fleet's active version (what
- * workers that start or reconcile converge to), and any worker still on
- * another version (it joined after the rollout's last pass) is moved now.
+ * After the alias moved: waits (bounded) until the fleet controller has made
+ * `target` the fleet's active version (what workers that start or reconcile
+ * converge to), then moves any worker still on another version (it joined
+ * after the rollout's last pass). Forward only: the alias has moved, so a slow
+ * controller is reported, not compensated.
  */
-export async function finalizeRollout(target: ActiveModel, deploymentId: string, deps: RolloutDeps): Promise<{ stragglers: string[] }> {
+export async function finalizeRollout(target: ActiveModel, deploymentId: string, deps: RolloutDeps, opts: { syncTimeoutMs?: number } = {}): Promise<{ stragglers: string[]; activeSynced: boolean }> {
   await requireLease(target.name, deploymentId, `finalize of v${target.version}`, deps);
-  await writeActiveModel(deps.redis, deps.prefix, target);
+  const syncUntil = Date.now() + (opts.syncTimeoutMs ?? 30_000);
+  let activeSynced = false;
+  for (let asked = 0; ; ) {
+    const active = await readActiveModel(deps.redis, deps.prefix, target.name);
+    if (active?.version === target.version && active.sha256 === target.sha256) {
+      activeSynced = true;
+      break;
+    }
+    if (Date.now() > syncUntil) break;
+    if (Date.now() - asked > RESEND_MS) {
+      await requestSync(target.name, deps);
+      asked = Date.now();
+    }
+    deps.heartbeat({ phase: 'finalize', model: target.name, version: target.version, error: active ? `fleet active still v${active.version}` : 'fleet active entry missing' });
+    await deps.leases.acquire(target.name, deploymentId, `finalize of v${target.version}`, deps.leaseTtlMs);
+    await sleep(deps.pollIntervalMs ?? 200);
+  }
   const statuses = await listWorkerStatuses(deps.redis, deps.prefix);
   const stragglers = rolloutTargets(statuses, target.name).filter((id) => !servesVersion(statuses.find((s) => s.workerId === id) ?? null, target.name, target.version));
   const move: Move = { commandId: deploymentId, leaseId: deploymentId, deadline: Date.now() + 120_000, progress: { phase: 'finalize', model: target.name, version: target.version } };
@@ -196,5 +221,5 @@ export async function finalizeRollout(target: ActiveModel, deploymentId: string,
     // Best effort: a worker that cannot load it now converges on its own once the lease is released.
     await moveWorker(workerId, refOf(target), move, deps).catch(() => undefined);
   }
-  return { stragglers };
+  return { stragglers, activeSynced };
 }

@@ -1,29 +1,11 @@
 import type { Redis } from 'ioredis';
-import { z } from 'zod';
-import { fleetKeys, type ServedModelStatus, type WorkerStatus } from './protocol';
-
-const servedModelSchema = z.object({
-  version: z.string().nullable(),
-  sha256: z.string().nullable(),
-  state: z.enum(['starting', 'loading', 'ready', 'failed']),
-  deploymentId: z.string().optional(),
-  error: z.string().optional(),
-});
-
-const workerStatusSchema = z.object({
-  workerId: z.string().min(1),
-  state: z.enum(['starting', 'ready', 'draining']),
-  models: z.record(z.string(), servedModelSchema),
-  acceptsNewModels: z.boolean().optional(),
-  updatedAt: z.number(),
-});
+import { fleetKeys, parseFleetValue, workerStatusSchema, type ServedModelStatus, type WorkerStatus } from './protocol';
 
 /** A worker status value, or null when it is not one (an older or foreign writer). */
 export function parseWorkerStatus(raw: string | null): WorkerStatus | null {
   if (raw === null) return null;
   try {
-    const parsed = workerStatusSchema.safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data : null;
+    return parseFleetValue(workerStatusSchema, raw, 'worker status');
   } catch {
     return null;
   }

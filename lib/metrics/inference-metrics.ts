@@ -38,6 +38,12 @@ export function createInferenceMetrics(registry: Registry) {
       labelNames: model,
       registers,
     }),
+    recovered: new Counter({
+      name: 'lifecycle_inference_requests_recovered_total',
+      help: 'Requests pending under a live worker that it was not working on (delivery or reply lost on the way), read again from its own history',
+      labelNames: model,
+      registers,
+    }),
     failed: new Counter({
       name: 'lifecycle_inference_requests_failed_total',
       help: 'Requests answered with an error or dropped as malformed',

@@ -20,6 +20,9 @@ export interface RedisConnectionOptions {
   autoPipelining?: boolean;
 }
 
+/** How long past its BLOCK time a blocking read's reply may be late before the connection is presumed dead. */
+export const BLOCKING_READ_GRACE_MS = 10_000;
+
 /** Reconnect quickly: service must resume within about a second of Redis coming back. */
 const retryStrategy = (times: number): number => Math.min(100 * times, 1000);
 
@@ -31,7 +34,11 @@ export function createRedisConnection(url: string, opts: RedisConnectionOptions)
     connectTimeout: 2000,
     retryStrategy,
     ...(role === 'command' ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: opts.autoPipelining ?? false } : {}),
-    ...(role === 'blocking' ? { maxRetriesPerRequest: null, blockingTimeout: 30_000 } : {}),
+    // The client-side timer of a blocking read only catches a silently dead connection: when it fires, ioredis
+    // resolves the read with null and drops a reply that is already on its way, although Redis has moved the
+    // entries into our pending list. ioredis's default grace (100 ms past BLOCK) is shorter than an event loop
+    // stays busy with a model load or a synchronous run, so the grace is set far beyond any such pause.
+    ...(role === 'blocking' ? { maxRetriesPerRequest: null, blockingTimeout: 30_000, blockingTimeoutGrace: BLOCKING_READ_GRACE_MS } : {}),
   });
   let down = false;
   // Without a listener ioredis prints every connection error to stderr; reconnects are automatic.

@@ -20,6 +20,8 @@ export interface RequestConsumerOptions {
   maxBatchWaitMs: number;
   /** How long an idle read blocks; bounds how quickly a stop is noticed. */
   blockMs?: number;
+  /** Called with the number of entries recovered from our own pending history (a metric). */
+  onRecovered?: (count: number) => void;
   logger: Logger;
 }
 
@@ -56,12 +58,46 @@ export interface ConsumerInfo {
  * acknowledged (and deleted, so the stream length stays the backlog) only in
  * the same MULTI that writes its reply; entries of a consumer that died are
  * taken over with `claimFrom` (see the worker's reaper).
+ *
+ * Entries pending under this consumer that it is not working on are read
+ * again from the group's history (XREADGROUP with id 0): Redis can deliver an
+ * entry whose reply never reaches the caller (ioredis resolves a blocking
+ * read with null when its client-side timer fires before a reply it has not
+ * read yet, which happens whenever the event loop was busy past the read's
+ * end; a reply lost with a connection; a batch that failed before it was
+ * answered; a previous process under the same name). `>` never delivers such
+ * an entry again, so the consumer looks at its own history after every read
+ * that returned nothing, after every failure and reconnect, at start, and
+ * when the reaper sees more pending under our name than we hold.
  */
 export class RequestConsumer {
   readonly stream: string;
+  /** Entries handed out (read or claimed) and not yet completed or given back. */
+  private readonly inFlight = new Set<string>();
+  /** Whether our own pending history may hold entries nobody here is working on. */
+  private recoverOwn = true;
+  /** Entries recovered from our own history (delivered before, then lost on the way). */
+  recovered = 0;
 
   constructor(private readonly opts: RequestConsumerOptions) {
     this.stream = queueKeys(opts.prefix).requests(opts.model);
+    opts.reader.on('ready', () => (this.recoverOwn = true));
+  }
+
+  /** How many entries this consumer is working on now. */
+  get holding(): number {
+    return this.inFlight.size;
+  }
+
+  /** Asks for a look at our own pending history before the next read (the reaper saw more pending than we hold). */
+  checkOwnPending(): void {
+    this.recoverOwn = true;
+  }
+
+  /** Entries handed out that will not be completed here (their batch failed): the next read recovers them. */
+  giveBack(entries: Array<{ entryId: string }>): void {
+    for (const e of entries) this.inFlight.delete(e.entryId);
+    this.recoverOwn = true;
   }
 
   async init(): Promise<void> {
@@ -70,13 +106,26 @@ export class RequestConsumer {
 
   /** The next dynamic batch of new requests (see collectBatch). May be empty after an idle block. */
   async nextBatch(): Promise<Received[]> {
-    const entries = await collectBatch((count, blockMs) => this.read(count, blockMs), {
-      maxBatchSize: this.opts.maxBatchSize,
-      maxWaitMs: this.opts.maxBatchWaitMs,
-      blockMs: this.opts.blockMs ?? 1000,
-      arrivedAt: (e) => e.arrivedAt,
-    });
-    return entries.map((e) => e.received);
+    let entries: Array<{ received: Received; arrivedAt: number }>;
+    try {
+      if (this.recoverOwn) {
+        const own = await this.readOwnPending(this.opts.maxBatchSize);
+        if (own.length > 0) return this.handOut(own).map((e) => e.received);
+      }
+      entries = await collectBatch((count, blockMs) => this.read(count, blockMs), {
+        maxBatchSize: this.opts.maxBatchSize,
+        maxWaitMs: this.opts.maxBatchWaitMs,
+        blockMs: this.opts.blockMs ?? 1000,
+        arrivedAt: (e) => e.arrivedAt,
+      });
+    } catch (err) {
+      // A read may have been delivered and its reply lost with the connection.
+      this.recoverOwn = true;
+      throw err;
+    }
+    // Nothing came back: a reply dropped by a client-side timeout looks exactly like this.
+    if (entries.length === 0) this.recoverOwn = true;
+    return this.handOut(entries).map((e) => e.received);
   }
 
   /**
@@ -97,9 +146,18 @@ export class RequestConsumer {
     const ids = done.map((d) => d.entryId);
     tx.xack(this.stream, INFERENCE_GROUP, ...ids);
     tx.xdel(this.stream, ...ids);
-    const results = await tx.exec();
+    let results: Awaited<ReturnType<typeof tx.exec>>;
+    try {
+      results = await tx.exec();
+    } finally {
+      // Answered, or still pending under our name and recovered by the next read.
+      for (const id of ids) this.inFlight.delete(id);
+    }
     const failed = results?.find(([err]) => err);
-    if (!results || failed) throw failed?.[0] ?? new Error('reply transaction aborted');
+    if (!results || failed) {
+      this.recoverOwn = true;
+      throw failed?.[0] ?? new Error('reply transaction aborted');
+    }
   }
 
   /** The group's consumers with their pending counts (XINFO CONSUMERS); empty when the group is gone. */
@@ -133,7 +191,7 @@ export class RequestConsumer {
     const raw = await this.opts.writer.callBuffer('XCLAIM', this.stream, INFERENCE_GROUP, this.opts.consumer, minIdleMs, ...ids);
     const entries = parseEntries(raw);
     // Entries deleted while pending (answered by their owner just before it died) come back empty: just ack them.
-    return entries.map((e) => this.decode(e));
+    return this.handOut(entries.map((e) => ({ received: this.decode(e) }))).map((e) => e.received);
   }
 
   /**
@@ -148,6 +206,48 @@ export class RequestConsumer {
   /** Leaves the group on a clean shutdown (if nothing is pending on us). */
   async leaveGroup(): Promise<void> {
     await this.removeConsumer(this.opts.consumer);
+  }
+
+  /** Marks entries as ours to complete; an entry already being worked on here is not handed out twice. */
+  private handOut<T extends { received: Received }>(entries: T[]): T[] {
+    const fresh = entries.filter((e) => !this.inFlight.has(e.received.entryId));
+    for (const e of fresh) this.inFlight.add(e.received.entryId);
+    return fresh;
+  }
+
+  /**
+   * Up to `count` entries pending under our own name that nobody here works on, oldest first (XREADGROUP
+   * from id 0 reads the consumer's own history without blocking). Clears the recovery flag once the
+   * history holds nothing more of that kind.
+   */
+  private async readOwnPending(count: number): Promise<Array<{ received: Received; arrivedAt: number }>> {
+    const found: Array<{ received: Received; arrivedAt: number }> = [];
+    let after = '0';
+    for (;;) {
+      let raw: unknown;
+      try {
+        raw = await this.opts.writer.xreadgroupBuffer('GROUP', INFERENCE_GROUP, this.opts.consumer, 'COUNT', count, 'STREAMS', this.stream, after);
+      } catch (err) {
+        if (!isNoGroupError(err)) throw err;
+        // Redis lost the stream: a new group has no history of ours.
+        await this.init();
+        break;
+      }
+      const page = parseReadReply(raw);
+      for (const entry of page) {
+        if (!this.inFlight.has(entry.id) && found.length < count) found.push({ received: this.decode(entry), arrivedAt: Date.now() });
+      }
+      if (found.length >= count) return found;
+      if (page.length < count) break;
+      after = page[page.length - 1]!.id;
+    }
+    this.recoverOwn = false;
+    if (found.length > 0) {
+      this.recovered += found.length;
+      this.opts.onRecovered?.(found.length);
+      this.opts.logger.warn({ model: this.opts.model, count: found.length }, 'recovered requests pending under this worker that it was not working on');
+    }
+    return found;
   }
 
   private async read(count: number, blockMs: number | null): Promise<Array<{ received: Received; arrivedAt: number }>> {

@@ -139,6 +139,7 @@ describe('serving: a rollout between versions with different normalisation', () 
       const leases = new RolloutLeases(stack.redis, stack.prefix);
       const deps = { redis: stack.redis, prefix: stack.prefix, leases, leaseTtlMs: 30_000, heartbeat: () => undefined };
       await rolloutFleet(ref2, 'to-v2', { timeoutMs: 20_000 }, deps);
+      stack.registry.setAlias('champion', ref2); // the saga's pivot: the alias moves before finalize
       await finalizeRollout({ ...ref2, metadata: readModelMetadata(v2.bytes) }, 'to-v2', deps);
       await leases.release('test-classifier', 'to-v2');
       const during = load.outcomes.length;

@@ -83,7 +83,7 @@ describe('serving: model hot-swap and start-up', () => {
     stack.registry.add(tampered, v1.bytes); // v1's bytes where v2's hash is registered
     await deploy(tampered, 'd-3');
     const status = await statusOf('d-3', 'failed');
-    expect(status.error).toMatch(/MODEL_CHECKSUM_MISMATCH/);
+    expect(status.error?.code).toBe('MODEL_CHECKSUM_MISMATCH');
     expect(status.version).toBe('1');
     expect((await stack.predict(await testImage(1))).body).toMatchObject({ model: { version: '1' } });
   });
@@ -96,7 +96,7 @@ describe('serving: model hot-swap and start-up', () => {
     stack.registry.add(bad, badGolden.bytes);
     await deploy(bad, 'd-4');
     const status = await statusOf('d-4', 'failed');
-    expect(status.error).toMatch(/GOLDEN_CHECK_FAILED/);
+    expect(status.error?.code).toBe('GOLDEN_CHECK_FAILED');
     expect(status.version).toBe('1');
   });
 

@@ -58,6 +58,7 @@ describe('serving: 2 API instances and 4 inference workers', () => {
     const deps = { redis: stack.redis, prefix: stack.prefix, leases, leaseTtlMs: 30_000, heartbeat: () => undefined };
     const during = urls.map((url) => startLoad({ url: () => url, images, concurrency: 4 }));
     const { workers: moved } = await rolloutFleet(ref2, 'scale-v2', { timeoutMs: 30_000 }, deps);
+    stack.registry.setAlias('champion', ref2); // the saga's pivot: the alias moves before finalize
     await finalizeRollout({ ...ref2, metadata: readModelMetadata(v2.bytes) }, 'scale-v2', deps);
     await leases.release('test-classifier', 'scale-v2');
     const outcomes = (await Promise.all(during.map((l) => l.stop()))).flat();

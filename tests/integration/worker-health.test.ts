@@ -60,7 +60,7 @@ describe('inference worker health that can fail', () => {
     const restarted = await stack.startWorker({ WORKER_ID: 'same' });
     const res = await pending;
     expect(res.status).toBe(200);
-    expect(await metricTotal(restarted.registry, 'lifecycle_inference_requests_reclaimed_total')).toBe(1);
+    expect(await metricTotal(restarted.registry, 'lifecycle_inference_requests_recovered_total')).toBe(1);
   });
 
   it('is not ready while draining', async () => {

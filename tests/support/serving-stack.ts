@@ -5,11 +5,13 @@ import { Redis } from 'ioredis';
 import { apiSchema } from '../../api/config';
 import { startApi, type RunningApi } from '../../api/server';
 import { loadConfig } from '../../lib/env';
-import { writeActiveModel } from '../../lib/fleet/active-models';
+import { readActiveModel } from '../../lib/fleet/active-models';
+import { FleetController } from '../../lib/fleet/fleet-controller';
 import { fleetKeys, type ActiveModel, type ModelRef, type WorkerStatus } from '../../lib/fleet/protocol';
 import { getWorkerStatus } from '../../lib/fleet/worker-statuses';
 import { createLogger } from '../../lib/logger';
 import { readModelMetadata } from '../../lib/model/metadata';
+import { periodic } from '../../lib/process/periodic';
 import { inferenceWorkerSchema } from '../../workers/inference/config';
 import { InferenceWorker, type InferenceWorkerOptions } from '../../workers/inference/worker';
 import { FakeModelRegistry } from './fake-model-registry';
@@ -29,6 +31,8 @@ export class ServingStack {
   readonly cacheDir: string;
   readonly workers: InferenceWorker[] = [];
   api: RunningApi | null = null;
+  private controllerTimer: ReturnType<typeof periodic> | null = null;
+  private controller: FleetController | null = null;
   private workerCount = 0;
   baseUrl = '';
 
@@ -44,16 +48,47 @@ export class ServingStack {
     return fleetKeys(this.prefix);
   }
 
-  /** Stores `ref` (with the metadata of `bytes`) as the fleet's active version of its model, as a rollout would. */
+  /**
+   * Makes `ref` (served from `bytes`) the registry's champion, as a promotion's alias move does; once any
+   * worker runs, waits until the fleet controller (in the workers) has made it the fleet's active version.
+   */
   async setActive(ref: ModelRef, bytes: Buffer): Promise<ActiveModel> {
-    const active: ActiveModel = { ...ref, metadata: readModelMetadata(bytes) };
-    await writeActiveModel(this.redis, this.prefix, active);
-    return active;
+    this.registry.add(ref, bytes).setAlias('champion', ref);
+    if (this.workers.length > 0 || this.controller) await this.waitForActive(ref);
+    return { ...ref, metadata: readModelMetadata(bytes) };
+  }
+
+  /** Waits until the fleet's active version of `ref`'s model is `ref`. */
+  async waitForActive(ref: ModelRef, timeoutMs = 10_000): Promise<void> {
+    await this.waitFor(async () => (await readActiveModel(this.redis, this.prefix, ref.name))?.version === ref.version, timeoutMs, `the fleet active version of ${ref.name} to be v${ref.version}`);
   }
 
   /** The request stream of `model`. */
   requestsKey(model = 'test-classifier'): string {
     return `${this.prefix}inference:${model}:requests`;
+  }
+
+  /**
+   * A fleet controller of the stack's own, as if a worker that serves none of the test's models ran it: the
+   * fleet's active versions exist before (and without) any worker, so an API alone can queue requests. Workers
+   * started later stand by (it holds the controller lease) and take over when it stops.
+   */
+  startController(): FleetController {
+    this.controller = new FleetController({
+      redis: this.redis,
+      prefix: this.prefix,
+      holder: 'test-controller',
+      registry: this.registry,
+      alias: 'champion',
+      metadataOf: async (ref) => readModelMetadata(await this.registry.downloadArtifact(ref.artifactUri)),
+      leaseTtlMs: 2000,
+      registryCheckIntervalMs: 200,
+      logger: testLogger(),
+    });
+    const controller = this.controller;
+    this.controllerTimer = periodic(100, () => controller.tick(), () => undefined);
+    this.controllerTimer.kick();
+    return controller;
   }
 
   async startApi(env: Record<string, string> = {}): Promise<RunningApi> {
@@ -122,6 +157,8 @@ export class ServingStack {
   }
 
   async close(): Promise<void> {
+    this.controllerTimer?.stop();
+    await this.controller?.release().catch(() => undefined);
     await this.api?.close();
     await Promise.all(this.workers.map((w) => w.shutdown()));
     await deletePrefix(this.redis, this.prefix);
@@ -145,9 +182,8 @@ export function useServingStack(name: string): { stack: ServingStack; model: Tes
   afterAll(() => rmSync(modelDir, { recursive: true, force: true }));
   beforeEach(async () => {
     fixture.stack = new ServingStack();
-    const ref = refFor(fixture.model, '1');
-    fixture.stack.registry.add(ref, fixture.model.bytes);
-    await fixture.stack.setActive(ref, fixture.model.bytes);
+    fixture.stack.startController();
+    await fixture.stack.setActive(refFor(fixture.model, '1'), fixture.model.bytes);
   });
   afterEach(() => fixture.stack.close());
   return fixture;

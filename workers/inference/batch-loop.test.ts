@@ -22,7 +22,7 @@ function setup(metadata: ModelMetadata = identity) {
   slot.swap({ ref: { name: 'm', version: '7', sha256: 'a'.repeat(64), artifactUri: 'x' }, metadata, runner: new ModelRunner(session, metadata) });
   const registry = createMetricsRegistry({ defaultMetrics: false });
   const metrics = createInferenceMetrics(registry);
-  const consumer = { nextBatch: () => Promise.resolve([]), complete: () => Promise.resolve() };
+  const consumer = { nextBatch: () => Promise.resolve([]), complete: () => Promise.resolve(), giveBack: () => undefined };
   const loop = new BatchLoop({ model: 'm', consumer, slot, metrics, logger, maxInputPixels: 1_000_000 });
   return { session, slot, loop, registry };
 }

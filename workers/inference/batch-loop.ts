@@ -11,7 +11,7 @@ const TOP_K = 5;
 export interface BatchLoopOptions {
   /** The registered model whose stream this loop serves. */
   model: string;
-  consumer: Pick<RequestConsumer, 'nextBatch' | 'complete'>;
+  consumer: Pick<RequestConsumer, 'nextBatch' | 'complete' | 'giveBack'>;
   slot: ModelSlot;
   metrics: InferenceMetrics;
   logger: Logger;
@@ -51,15 +51,18 @@ export class BatchLoop {
       this.enter('waiting-for-model');
       await slot.ready(this.abort.signal);
       if (this.stopping) break;
+      let batch: Received[] = [];
       try {
         this.enter('reading');
-        const batch = await consumer.nextBatch();
+        batch = await consumer.nextBatch();
         if (batch.length > 0) {
           this.enter('processing');
           await consumer.complete(await this.process(batch));
         }
       } catch (err) {
-        // Redis hiccup or a failed reply: unacknowledged entries are retried (by us or by another worker's reaper).
+        // Redis hiccup, a failed reply, the model unloaded under the batch: the entries stay pending under
+        // our name and the next read takes them from our own history (or another worker's reaper does).
+        consumer.giveBack(batch);
         logger.error({ err, model: this.opts.model }, 'inference batch failed');
         await new Promise((r) => setTimeout(r, 200));
       }

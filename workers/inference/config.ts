@@ -23,10 +23,12 @@ export const inferenceWorkerSchema = servingSchema
     REAP_INTERVAL_MS: envField.positiveInt(500),
     /** A batch loop that has not come round for this long (with Redis up) is stuck: /healthz fails and the heartbeat stops. */
     LOOP_STALL_MS: envField.positiveInt(5000),
-    /** How often each served model is checked against the fleet's active version (and rebuilt from the registry if Redis lost it). */
+    /** How often each served model is checked against the fleet's active version (converged to it when no rollout holds the model). */
     RECONCILE_INTERVAL_MS: envField.positiveInt(2000),
-    /** How often the registry's champion is compared with the fleet's active version when no rollout runs. */
-    REGISTRY_CHECK_INTERVAL_MS: envField.positiveInt(15_000),
+    /** How often the fleet controller (one worker at a time) compares the registry's alias with the fleet's active versions. */
+    REGISTRY_CHECK_INTERVAL_MS: envField.positiveInt(5000),
+    /** How often the fleet controller runs; its lease lasts 5 rounds, so another worker takes over within that after it dies. */
+    FLEET_CONTROLLER_INTERVAL_MS: envField.positiveInt(1000),
     /** With SERVED_MODELS=*, how often the registry is asked for new models with a champion. */
     DISCOVERY_INTERVAL_MS: envField.positiveInt(10_000),
     /** Downloaded ONNX files, by sha256. */

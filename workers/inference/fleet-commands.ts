@@ -1,15 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { z } from 'zod';
-import { fleetKeys, type FleetCommand } from '../../lib/fleet/protocol';
-import { modelRefSchema } from '../../lib/model/active-model';
+import { fleetCommandSchema, fleetKeys, parseFleetValue, type FleetCommand } from '../../lib/fleet/protocol';
 import type { ModelDeployer } from './model-deployer';
 import type { ModelServer } from './model-server';
-
-const commandSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('deploy'), deploymentId: z.string().min(1), model: modelRefSchema, workerId: z.string().optional() }),
-  z.object({ type: z.literal('unload'), deploymentId: z.string().min(1), model: z.string().min(1), workerId: z.string().optional() }),
-]);
 
 export interface FleetCommandsOptions {
   /** A dedicated connection in subscriber mode (ioredis resubscribes after reconnecting). */
@@ -19,10 +12,12 @@ export interface FleetCommandsOptions {
   /** The worker's server for a model (created on demand when the worker may serve it), or null. */
   server: (model: string) => ModelServer | null;
   deployer: ModelDeployer;
+  /** A rollout moved the registry alias of `model` and asks the fleet controller to follow it now. */
+  onSync: (model: string) => void;
   logger: Logger;
 }
 
-/** The worker's end of the rollout protocol: carries out deploy and unload commands addressed to it. */
+/** The worker's end of the rollout protocol: carries out deploy and unload commands addressed to it, and passes sync requests to the fleet controller. */
 export class FleetCommands {
   private readonly channel: string;
 
@@ -45,9 +40,13 @@ export class FleetCommands {
     const { logger, workerId, deployer } = this.opts;
     let command: FleetCommand;
     try {
-      command = commandSchema.parse(JSON.parse(message));
+      command = parseFleetValue(fleetCommandSchema, message, 'fleet command');
     } catch (err) {
       logger.warn({ err }, 'ignoring an invalid fleet command');
+      return;
+    }
+    if (command.type === 'sync') {
+      this.opts.onSync(command.model);
       return;
     }
     if (command.workerId !== undefined && command.workerId !== workerId) return;

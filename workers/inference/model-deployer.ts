@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import type { ModelRef } from '../../lib/fleet/protocol';
+import type { ModelLoadFailure, ModelRef } from '../../lib/fleet/protocol';
 import type { InferenceMetrics } from '../../lib/metrics/inference-metrics';
+import { ModelLoadError } from './model-errors';
 import type { LoadedModel } from './model-loader';
 import type { ModelServer } from './model-server';
 import type { StatusReporter } from './status-reporter';
@@ -85,7 +86,7 @@ export class ModelDeployer {
       await status.setModel(server.name, { version: ref.version, sha256: ref.sha256, state: 'ready', deploymentId });
       return true;
     } catch (err) {
-      const error = err instanceof Error ? `${(err as { code?: string }).code ?? err.name}: ${err.message}` : String(err);
+      const error: ModelLoadFailure = err instanceof ModelLoadError ? { code: err.code, message: err.message } : { code: 'MODEL_LOAD_FAILED', message: String(err instanceof Error ? err.message : err) };
       metrics.modelLoads.inc({ model: ref.name, outcome: 'failed' });
       this.failedUntil.set(ref.sha256, Date.now() + (this.opts.failureBackoffMs ?? 30_000));
       logger.error({ err, model: ref.name, version: ref.version, deploymentId }, 'model load failed; keeping the served model');

@@ -1,10 +1,6 @@
-export type ModelLoadErrorCode =
-  | 'MODEL_DOWNLOAD_FAILED'
-  | 'MODEL_CHECKSUM_MISMATCH'
-  | 'MODEL_INVALID'
-  | 'GOLDEN_CHECK_FAILED';
+import type { ModelLoadErrorCode } from '../../lib/fleet/protocol';
 
-/** Why a model could not be brought into service; the worker keeps serving its previous model. */
+/** Why a model could not be brought into service; the worker keeps serving its previous model. Its code reaches the rollout in the worker's status. */
 export class ModelLoadError extends Error {
   constructor(
     readonly code: ModelLoadErrorCode,

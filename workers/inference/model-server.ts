@@ -45,6 +45,7 @@ export class ModelServer {
       maxBatchSize: opts.maxBatchSize,
       maxBatchWaitMs: opts.maxBatchWaitMs,
       blockMs: opts.readBlockMs,
+      onRecovered: (count) => opts.metrics.recovered.inc({ model: opts.model }, count),
       logger: opts.logger,
     });
     this.loop = new BatchLoop({

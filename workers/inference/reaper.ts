@@ -12,12 +12,6 @@ export interface ReaperOptions {
   minIdleMs: number;
   /** Entries taken over per claim. */
   batchSize: number;
-  /**
-   * An entry pending under this worker's own name for this long is not in any live batch of ours (a batch
-   * that takes longer counts as a stuck loop, LOOP_STALL_MS): its read or its reply was lost on the way
-   * (seen right after a Redis restart), so it is taken over like a dead worker's.
-   */
-  abandonedAfterMs: number;
   metrics: InferenceMetrics;
   logger: Logger;
 }
@@ -31,19 +25,16 @@ export interface ReaperOptions {
  * dead one and so has to wait longer than a request lives.
  */
 export class Reaper {
-  /** Entries pending under this worker's own name for longer than this process has lived were left by an earlier process. */
-  private readonly startedAt = Date.now();
-
   constructor(private readonly opts: ReaperOptions) {}
 
   async reap(server: ModelServer): Promise<void> {
     const { redis, prefix, workerId, logger } = this.opts;
-    // Our own consumer name looks alive to every reaper, so nobody else would ever answer what is pending
-    // under it without being in flight here: entries a previous process with the same WORKER_ID left
-    // (supervisord restarts it within seconds, before the liveness TTL lets the status key expire; they
-    // were delivered before this process started), and entries whose read or reply this process lost.
-    if (server.slot.model) await this.takeOver(server, workerId, Math.min(Date.now() - this.startedAt, this.opts.abandonedAfterMs));
-    const consumers = (await server.consumer.consumers()).filter((c) => c.name !== workerId);
+    const all = await server.consumer.consumers();
+    // More pending under our own name than we are working on: a delivery or reply was lost on the way (or a
+    // previous process under this WORKER_ID left entries). The consumer reads them again from its history.
+    const own = all.find((c) => c.name === workerId);
+    if (own && own.pending > server.consumer.holding) server.consumer.checkOwnPending();
+    const consumers = all.filter((c) => c.name !== workerId);
     if (consumers.length === 0) return;
     const alive = await redis.mget(...consumers.map((c) => fleetKeys(prefix).workerStatus(c.name)));
     for (const [i, consumer] of consumers.entries()) {
@@ -58,14 +49,20 @@ export class Reaper {
     }
   }
 
-  private async takeOver(server: ModelServer, dead: string, minIdleMs = this.opts.minIdleMs): Promise<void> {
-    const { batchSize, metrics, logger } = this.opts;
+  private async takeOver(server: ModelServer, dead: string): Promise<void> {
+    const { batchSize, metrics, logger, minIdleMs } = this.opts;
     for (;;) {
       const claimed = await server.consumer.claimFrom(dead, minIdleMs, batchSize);
       if (claimed.length === 0) return;
       metrics.reclaimed.inc({ model: server.name }, claimed.length);
       logger.warn({ model: server.name, from: dead, count: claimed.length }, 'took over the requests of a dead worker');
-      await server.consumer.complete(await server.loop.process(claimed));
+      try {
+        await server.consumer.complete(await server.loop.process(claimed));
+      } catch (err) {
+        // Now pending under our name: our next read recovers them from our own history.
+        server.consumer.giveBack(claimed);
+        throw err;
+      }
       if (claimed.length < batchSize) return;
     }
   }

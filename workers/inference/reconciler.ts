@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { readActiveModel, writeActiveModel, writeActiveModelIfMissing } from '../../lib/fleet/active-models';
+import { readActiveModel } from '../../lib/fleet/active-models';
 import type { RolloutLeases } from '../../lib/fleet/lease';
-import type { ActiveModel } from '../../lib/fleet/protocol';
+import type { ModelRef } from '../../lib/fleet/protocol';
 import type { ModelRegistryClient } from './model-loader';
 import type { ModelDeployer } from './model-deployer';
 import type { ModelServer } from './model-server';
@@ -20,30 +20,27 @@ export interface ReconcilerOptions {
 
 /**
  * Brings each model a worker serves to the version the fleet should serve,
- * without anybody's command:
+ * without anybody's command. It only reads the fleet state (the fleet
+ * controller is its one writer):
  * - when no rollout holds the model's lease, the worker converges to the
- *   fleet's `active` version (a worker that started mid-rollout, or was left
- *   on a version a failed rollout abandoned);
- * - when Redis lost the `active` entry (restart without persistence,
- *   failover, FLUSHALL), the registry's alias is the truth: the worker loads
- *   it and records it again (HSETNX, so concurrent workers agree);
- * - now and then the registry is compared with `active`, so a champion moved
- *   by hand in MLflow is served too.
- * A worker that serves nothing yet loads even while a rollout holds the lease:
- * it starts on what the registry calls champion, and the rollout moves it.
+ *   fleet's `active` version (a worker that started mid-rollout, was left on a
+ *   version a failed or abandoned rollout moved it to, or the alias moved);
+ * - a worker that serves nothing yet and finds no `active` entry (Redis lost
+ *   it, the controller has not rebuilt it yet) loads what the registry's alias
+ *   names, so it starts serving without waiting; even while a rollout holds the
+ *   lease: it starts on the champion and the rollout moves it.
  */
 export class Reconciler {
   private running = new Set<string>();
-  private lastRegistryCheck = new Map<string, number>();
 
   constructor(private readonly opts: ReconcilerOptions) {}
 
   /** One reconciliation of one model; errors are logged, the next tick tries again. */
-  async reconcile(server: ModelServer, registryCheckIntervalMs = Infinity): Promise<void> {
+  async reconcile(server: ModelServer): Promise<void> {
     if (this.running.has(server.name)) return;
     this.running.add(server.name);
     try {
-      await this.reconcileOnce(server, registryCheckIntervalMs);
+      await this.reconcileOnce(server);
     } catch (err) {
       this.opts.logger.warn({ err, model: server.name }, 'reconciling the served model failed; will retry');
     } finally {
@@ -51,47 +48,16 @@ export class Reconciler {
     }
   }
 
-  private async reconcileOnce(server: ModelServer, registryCheckIntervalMs: number): Promise<void> {
-    const { redis, prefix, leases, deployer } = this.opts;
-    const serving = server.slot.model?.ref;
-    if (serving && (await leases.holder(server.name))) return;
-
-    let active = await readActiveModel(redis, prefix, server.name);
-    const now = Date.now();
-    const registryDue = now - (this.lastRegistryCheck.get(server.name) ?? 0) >= registryCheckIntervalMs;
-    if (!active || registryDue) {
-      this.lastRegistryCheck.set(server.name, now);
-      const fromRegistry = await this.fromRegistry(server, active);
-      if (fromRegistry) active = fromRegistry;
-    }
-    if (!active) return;
+  private async reconcileOnce(server: ModelServer): Promise<void> {
+    const { redis, prefix, leases, deployer, registry, alias, logger } = this.opts;
     const current = server.slot.model?.ref;
-    if (current?.sha256 === active.sha256 && current.version === active.version) return;
-    if (deployer.recentlyFailed(active.sha256)) return;
-    this.opts.logger.info({ model: server.name, from: current?.version, to: active.version }, 'converging to the fleet active version');
-    await deployer.deploy(server, active);
-  }
-
-  /**
-   * The registry's alias as the fleet's active entry: loaded (and so verified) on this worker first,
-   * then written if missing, or overwritten when it differs from what `active` says.
-   */
-  private async fromRegistry(server: ModelServer, active: ActiveModel | null): Promise<ActiveModel | null> {
-    const { redis, prefix, registry, alias, deployer, leases, logger } = this.opts;
-    const ref = await registry.resolveModelRef(server.name, alias);
-    if (!ref || (active && active.version === ref.version && active.sha256 === ref.sha256)) return null;
-    if (deployer.recentlyFailed(ref.sha256)) return null;
-    if (!(await deployer.deploy(server, ref))) return null;
-    const loaded = server.slot.model;
-    if (!loaded || loaded.ref.sha256 !== ref.sha256) return null;
-    const entry: ActiveModel = { ...ref, metadata: loaded.metadata };
-    if (!active) {
-      await writeActiveModelIfMissing(redis, prefix, entry);
-      logger.info({ model: ref.name, version: ref.version, alias }, 'rebuilt the fleet active version from the registry');
-    } else if (!(await leases.holder(server.name))) {
-      await writeActiveModel(redis, prefix, entry);
-      logger.info({ model: ref.name, from: active.version, to: ref.version, alias }, 'registry alias moved outside a rollout; following it');
-    }
-    return readActiveModel(redis, prefix, server.name);
+    if (current && (await leases.holder(server.name))) return;
+    let target: ModelRef | null = await readActiveModel(redis, prefix, server.name);
+    if (!target && !current) target = await registry.resolveModelRef(server.name, alias);
+    if (!target) return;
+    if (current?.sha256 === target.sha256 && current.version === target.version) return;
+    if (deployer.recentlyFailed(target.sha256)) return;
+    logger.info({ model: server.name, from: current?.version, to: target.version }, 'converging to the fleet active version');
+    await deployer.deploy(server, target);
   }
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
+import { FleetController } from '../../lib/fleet/fleet-controller';
 import { RolloutLeases } from '../../lib/fleet/lease';
 import type { WorkerStatus } from '../../lib/fleet/protocol';
 import { createLogger, type Logger } from '../../lib/logger';
@@ -7,9 +8,11 @@ import { createInferenceMetrics, type InferenceMetrics } from '../../lib/metrics
 import { startMetricsServer, type MetricsServer } from '../../lib/metrics/metrics-server';
 import { createMetricsRegistry } from '../../lib/metrics/registry';
 import { periodic } from '../../lib/process/periodic';
+import { readModelMetadata, type ModelMetadata } from '../../lib/model/metadata';
 import { createRedisConnection, waitUntilReady } from '../../lib/queue/redis-connection';
 import { FleetCommands } from './fleet-commands';
 import { servedModels, type InferenceWorkerConfig } from './config';
+import { fetchVerifiedModel } from './model-cache';
 import { loadModel, type ModelRegistryClient } from './model-loader';
 import { ModelDeployer } from './model-deployer';
 import type { CreateSession } from './model-runner';
@@ -51,10 +54,12 @@ export class InferenceWorker {
   private readonly status: StatusReporter;
   private readonly deployer: ModelDeployer;
   private readonly reconciler: Reconciler;
+  private readonly controller: FleetController;
   private readonly reaper: Reaper;
   private readonly commands: FleetCommands;
   private readonly wanted: string[] | 'all';
   private timers: Timer[] = [];
+  private controllerTimer: Timer | null = null;
   private metricsServer: MetricsServer | null = null;
   private stopping: Promise<void> | null = null;
   private aborted = false;
@@ -94,13 +99,31 @@ export class InferenceWorker {
     });
     const leases = new RolloutLeases(this.writer, config.REDIS_PREFIX);
     this.reconciler = new Reconciler({ redis: this.writer, prefix: config.REDIS_PREFIX, leases, registry: opts.registry, alias: config.MODEL_ALIAS, deployer: this.deployer, logger });
+    const metadata = new Map<string, ModelMetadata>();
+    this.controller = new FleetController({
+      redis: this.writer,
+      prefix: config.REDIS_PREFIX,
+      holder: config.WORKER_ID,
+      registry: opts.registry,
+      alias: config.MODEL_ALIAS,
+      // Read from the verified file (the model cache makes it one download per version and machine).
+      metadataOf: async (ref) => {
+        const known = metadata.get(ref.sha256);
+        if (known) return known;
+        const read = readModelMetadata(await fetchVerifiedModel(ref, (uri) => opts.registry.downloadArtifact(uri), config.MODEL_CACHE_DIR));
+        metadata.set(ref.sha256, read);
+        return read;
+      },
+      leaseTtlMs: config.FLEET_CONTROLLER_INTERVAL_MS * 5,
+      registryCheckIntervalMs: config.REGISTRY_CHECK_INTERVAL_MS,
+      logger,
+    });
     this.reaper = new Reaper({
       redis: this.writer,
       prefix: config.REDIS_PREFIX,
       workerId: config.WORKER_ID,
       minIdleMs: Math.floor(config.WORKER_LIVENESS_TTL_MS / 2),
       batchSize: config.MAX_BATCH_SIZE,
-      abandonedAfterMs: config.LOOP_STALL_MS,
       metrics: this.metrics,
       logger,
     });
@@ -110,6 +133,10 @@ export class InferenceWorker {
       workerId: config.WORKER_ID,
       server: (name) => this.serverFor(name),
       deployer: this.deployer,
+      onSync: (model) => {
+        this.controller.requestSync(model);
+        this.controllerTimer?.kick();
+      },
       logger,
     });
   }
@@ -211,15 +238,22 @@ export class InferenceWorker {
     await this.commands.start();
     if (this.wanted !== 'all') for (const name of this.wanted) this.serverFor(name);
     const onError = (what: string) => (err: unknown) => this.logger.warn({ err }, `${what} failed`);
-    const reconcile = periodic(config.RECONCILE_INTERVAL_MS, () => this.reconcileAll(config.REGISTRY_CHECK_INTERVAL_MS), onError('reconcile'));
+    const reconcile = periodic(config.RECONCILE_INTERVAL_MS, () => this.reconcileAll(), onError('reconcile'));
+    const control = periodic(config.FLEET_CONTROLLER_INTERVAL_MS, () => this.controller.tick(), onError('fleet controller'));
+    this.controllerTimer = control;
     this.timers.push(
       reconcile,
+      control,
       periodic(config.REAP_INTERVAL_MS, () => this.reapAll(), onError('reaping dead workers')),
       periodic(config.DISCOVERY_INTERVAL_MS, () => this.discover(), onError('model discovery')),
     );
     // After a Redis outage (possibly a restart that lost every key), re-establish the fleet state at once.
-    this.writer.on('ready', () => reconcile.kick());
+    this.writer.on('ready', () => {
+      control.kick();
+      reconcile.kick();
+    });
     await this.discover().catch(onError('model discovery'));
+    control.kick();
     reconcile.kick();
     await this.status.setState('ready').catch(() => undefined);
   }
@@ -268,8 +302,8 @@ export class InferenceWorker {
     return this.wanted === 'all' && this.servers.size < this.opts.config.MAX_MODELS_PER_WORKER && !this.stopping;
   }
 
-  private async reconcileAll(registryCheckIntervalMs: number): Promise<void> {
-    await Promise.all([...this.servers.values()].map((s) => this.reconciler.reconcile(s, registryCheckIntervalMs)));
+  private async reconcileAll(): Promise<void> {
+    await Promise.all([...this.servers.values()].map((s) => this.reconciler.reconcile(s)));
   }
 
   private async reapAll(): Promise<void> {
@@ -295,6 +329,8 @@ export class InferenceWorker {
     logger.info('draining');
     for (const t of this.timers) t.stop();
     await this.status.setState('draining').catch(() => undefined);
+    // Another worker takes over the fleet state at once, not after the controller lease's TTL.
+    await this.controller.release().catch(() => undefined);
     const servers = [...this.servers.values()];
     const drained = await Promise.all(servers.map((s) => s.drain(config.SHUTDOWN_TIMEOUT_MS)));
     if (drained.includes(false)) {

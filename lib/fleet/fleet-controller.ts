@@ -1,0 +1,143 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ModelMetadata } from '../model/metadata';
+import { readActiveModels } from './active-models';
+import { activeModelSchema, controllerLeaseSchema, fleetKeys, parseFleetValue, type ActiveModel, type ModelRef } from './protocol';
+
+/** Takes or renews the controller lease for ARGV[1]; returns 1 when ARGV[1] holds it afterwards. */
+const HOLD = `
+local current = redis.call('GET', KEYS[1])
+if current and cjson.decode(current).holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`;
+
+/** Writes (ARGV[3] non-empty) or removes one field of `active`, only while ARGV[1] holds the controller lease. */
+const WRITE_ACTIVE = `
+local current = redis.call('GET', KEYS[1])
+if not current or cjson.decode(current).holder ~= ARGV[1] then return 0 end
+local kind = redis.call('TYPE', KEYS[2]).ok
+if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', KEYS[2]) end
+if ARGV[3] == '' then redis.call('HDEL', KEYS[2], ARGV[2]) else redis.call('HSET', KEYS[2], ARGV[2], ARGV[3]) end
+return 1
+`;
+
+const RELEASE = `
+local current = redis.call('GET', KEYS[1])
+if current and cjson.decode(current).holder == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+export interface FleetControllerOptions {
+  redis: Redis;
+  prefix: string;
+  /** Unique per process (the worker id). */
+  holder: string;
+  registry: {
+    resolveModelRef(name: string, alias: string): Promise<ModelRef | null>;
+    modelsWithAlias(alias: string): Promise<string[]>;
+  };
+  /** The registry alias the fleet serves (champion). */
+  alias: string;
+  /** Serving metadata of a version (read from its verified ONNX file). */
+  metadataOf: (ref: ModelRef) => Promise<ModelMetadata>;
+  /** The controller lease lives this long without renewal; another process takes over after it. */
+  leaseTtlMs: number;
+  /** How often the registry is compared with `active` even when nothing asked for it. */
+  registryCheckIntervalMs: number;
+  logger: Logger;
+}
+
+/**
+ * The one writer of the fleet's `active` hash. `active[model]` is a cache of
+ * what the registry's alias names (with the version's serving metadata), so
+ * the API and workers can follow it without asking MLflow on every request.
+ * Every inference worker runs a controller, but only the holder of the
+ * controller lease writes, and each write checks the lease in the same script,
+ * so two processes never write `active` at once. The holder re-reads the
+ * registry on every tick when an entry is missing (Redis restarted empty), when
+ * asked (`sync`, after a rollout moved the alias) and every
+ * `registryCheckIntervalMs` (an alias moved by hand in MLflow). Rollouts never
+ * write here: they move workers while holding the model's rollout lease, move
+ * the alias, and ask for a sync.
+ */
+export class FleetController {
+  private lastRegistryCheck = 0;
+  private readonly wanted = new Set<string>();
+  private leading = false;
+
+  constructor(private readonly opts: FleetControllerOptions) {}
+
+  /** Whether this process held the controller lease at its last tick. */
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** Asks for a registry comparison of `model` at the next tick. */
+  requestSync(model: string): void {
+    this.wanted.add(model);
+  }
+
+  /** One round: hold (or fail to take) the lease, then bring `active` in line with the registry where due. */
+  async tick(): Promise<void> {
+    const { redis, prefix, holder, leaseTtlMs, logger } = this.opts;
+    const lease = JSON.stringify(controllerLeaseSchema.parse({ holder, acquiredAt: Date.now() }));
+    const held = (await redis.eval(HOLD, 1, fleetKeys(prefix).controller, holder, lease, leaseTtlMs)) === 1;
+    if (held !== this.leading) logger.info({ holder }, held ? 'took the fleet controller lease: this process writes the fleet state' : 'lost the fleet controller lease');
+    this.leading = held;
+    if (!held) return;
+    const active = await readActiveModels(redis, prefix, (model, err) => {
+      logger.warn({ model, err }, 'the fleet active entry is invalid; rebuilding it from the registry');
+      this.wanted.add(model);
+    });
+    const now = Date.now();
+    const due = now - this.lastRegistryCheck >= this.opts.registryCheckIntervalMs;
+    const models = due || active.size === 0 ? await this.opts.registry.modelsWithAlias(this.opts.alias) : [];
+    if (due || active.size === 0) this.lastRegistryCheck = now;
+    const toCheck = new Set([...this.wanted, ...(due ? active.keys() : []), ...models.filter((m) => due || !active.has(m))]);
+    this.wanted.clear();
+    for (const model of toCheck) {
+      try {
+        await this.syncModel(model, active.get(model) ?? null);
+      } catch (err) {
+        this.wanted.add(model);
+        logger.warn({ err, model }, 'could not compare the fleet active version with the registry; will retry');
+      }
+    }
+  }
+
+  /** Gives the lease up (clean shutdown), so another process takes over at once instead of after the TTL. */
+  async release(): Promise<void> {
+    if (!this.leading) return;
+    this.leading = false;
+    await this.opts.redis.eval(RELEASE, 1, fleetKeys(this.opts.prefix).controller, this.opts.holder);
+  }
+
+  private async syncModel(model: string, current: ActiveModel | null): Promise<void> {
+    const { registry, alias, logger } = this.opts;
+    const ref = await registry.resolveModelRef(model, alias);
+    if (!ref) {
+      if (current && (await this.write(model, null))) logger.info({ model, alias }, 'the model has no alias in the registry any more; removed from the fleet active versions');
+      return;
+    }
+    if (current && current.version === ref.version && current.sha256 === ref.sha256) return;
+    const entry = activeModelSchema.parse({ ...ref, metadata: await this.opts.metadataOf(ref) });
+    if (await this.write(model, entry)) {
+      logger.info({ model, from: current?.version ?? null, to: ref.version, alias }, current ? 'the registry alias moved; fleet active version follows it' : 'fleet active version rebuilt from the registry');
+    }
+  }
+
+  private async write(model: string, entry: ActiveModel | null): Promise<boolean> {
+    const { redis, prefix, holder } = this.opts;
+    const keys = fleetKeys(prefix);
+    const written = (await redis.eval(WRITE_ACTIVE, 2, keys.controller, keys.active, holder, model, entry ? JSON.stringify(entry) : '')) === 1;
+    if (!written) this.leading = false;
+    return written;
+  }
+}
+
+/** Parses the controller lease (who writes the fleet state now), for status views. */
+export async function controllerHolder(redis: Redis, prefix: string): Promise<string | null> {
+  const raw = await redis.get(fleetKeys(prefix).controller);
+  return raw === null ? null : parseFleetValue(controllerLeaseSchema, raw, 'controller lease').holder;
+}
