@@ -14,6 +14,16 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return ARGV[2]
 `;
 
+/** Extends the lease only if `deploymentId` still holds it; an expired lease is not taken again. */
+const RENEW = `
+local current = redis.call('GET', KEYS[1])
+if current and cjson.decode(current).deploymentId == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`;
+
 /** Deletes the lease only if `deploymentId` holds it. */
 const RELEASE = `
 local current = redis.call('GET', KEYS[1])
@@ -40,6 +50,15 @@ export class RolloutLeases {
     const raw = (await this.redis.eval(ACQUIRE, 1, fleetKeys(this.prefix).lease(model), deploymentId, JSON.stringify(mine), Math.round(ttlMs))) as string;
     const holder = parseFleetValue(rolloutLeaseSchema, raw, 'rollout lease');
     return { held: holder.deploymentId === deploymentId, holder };
+  }
+
+  /**
+   * Keeps a lease that `deploymentId` holds; false when it expired or someone else holds it now. A rollout
+   * renews with this, never with `acquire`: after a gap its workers may already have converged back, or
+   * another rollout may have come and gone, so it must stop rather than silently take the model again.
+   */
+  async renew(model: string, deploymentId: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.eval(RENEW, 1, fleetKeys(this.prefix).lease(model), deploymentId, Math.round(ttlMs))) === 1;
   }
 
   async release(model: string, deploymentId: string): Promise<boolean> {

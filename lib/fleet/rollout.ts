@@ -48,6 +48,14 @@ async function requireLease(model: string, deploymentId: string, description: st
   if (!held) throw new RolloutError('LEASE_NOT_HELD', `model ${model} is being rolled out by ${holder.deploymentId} (${holder.description})`, true);
 }
 
+/** Keeps the lease or stops: someone else owns the model's workers now, and moving (or moving back) any more would fight them. */
+async function renewLease(model: string, leaseId: string, deps: RolloutDeps): Promise<void> {
+  if (await deps.leases.renew(model, leaseId, deps.leaseTtlMs)) return;
+  const holder = await deps.leases.holder(model);
+  const now = holder ? `is now held by ${holder.deploymentId} (${holder.description})` : 'is free';
+  throw new RolloutError('LEASE_LOST', `the rollout lease of ${model} expired under ${leaseId} and ${now}; stopped without moving another worker`, false);
+}
+
 async function publish(command: FleetCommand, deps: RolloutDeps): Promise<void> {
   await deps.redis.publish(fleetKeys(deps.prefix).commands, JSON.stringify(command));
 }
@@ -91,11 +99,7 @@ async function moveWorker(workerId: string, ref: ModelRef, move: Move, deps: Rol
       sentAt = Date.now();
     }
     if (progress) deps.heartbeat({ ...progress, worker: workerId });
-    const { held, holder } = await deps.leases.acquire(ref.name, move.leaseId, progress?.phase ?? 'rollout', deps.leaseTtlMs);
-    if (!held) {
-      // Someone else owns the model's workers now: moving (or moving back) any more would fight them.
-      throw new RolloutError('LEASE_LOST', `the rollout lease of ${ref.name} expired under ${move.leaseId} and is now held by ${holder.deploymentId} (${holder.description}); stopped before moving another worker`, false);
-    }
+    await renewLease(ref.name, move.leaseId, deps);
     try {
       await sleep(deps.pollIntervalMs ?? 200, undefined, { signal });
     } catch {
@@ -211,7 +215,7 @@ export async function finalizeRollout(target: ActiveModel, deploymentId: string,
       asked = Date.now();
     }
     deps.heartbeat({ phase: 'finalize', model: target.name, version: target.version, error: active ? `fleet active still v${active.version}` : 'fleet active entry missing' });
-    await deps.leases.acquire(target.name, deploymentId, `finalize of v${target.version}`, deps.leaseTtlMs);
+    await renewLease(target.name, deploymentId, deps);
     await sleep(deps.pollIntervalMs ?? 200);
   }
   const statuses = await listWorkerStatuses(deps.redis, deps.prefix);
