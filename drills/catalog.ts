@@ -9,6 +9,7 @@ import { redisRestart } from './faults/redis-restart';
 import { rollout } from './faults/rollout';
 import { temporalRestart } from './faults/temporal-restart';
 import { trainKill } from './faults/train-kill';
+import { pipelineTerm, trainTerm } from './faults/graceful-stop';
 import { workerKill, workerTerm } from './faults/worker-signal';
 
-export const DRILLS: Drill[] = [workerKill, workerTerm, redisRestart, apiKill, rollout, badRollout, trainKill, pipelineKill, mlflowOutage, temporalRestart, corruptModel];
+export const DRILLS: Drill[] = [workerKill, workerTerm, redisRestart, apiKill, rollout, badRollout, trainKill, pipelineKill, mlflowOutage, temporalRestart, corruptModel, pipelineTerm, trainTerm];

@@ -26,8 +26,13 @@ export async function connect(config: TemporalWorkerConfig): Promise<NativeConne
   return NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
 }
 
-export async function createWorker(connection: NativeConnection, config: TemporalWorkerConfig, options: Omit<WorkerOptions, 'connection' | 'namespace'>): Promise<Worker> {
-  return Worker.create({ connection, namespace: config.TEMPORAL_NAMESPACE, ...options });
+/** A worker of the configured namespace that, when stopped, lets running activities finish for TEMPORAL_SHUTDOWN_GRACE_MS. */
+export async function createWorker(
+  connection: NativeConnection,
+  config: TemporalWorkerConfig,
+  options: Omit<WorkerOptions, 'connection' | 'namespace' | 'shutdownGraceTime'>,
+): Promise<Worker> {
+  return Worker.create({ connection, namespace: config.TEMPORAL_NAMESPACE, shutdownGraceTime: config.TEMPORAL_SHUTDOWN_GRACE_MS, ...options });
 }
 
 /** The project root: processes are started from it (`make up`, the images' WORKDIR), in both src and dist layouts. */

@@ -18,6 +18,15 @@ export const temporalWorkerSchema = commonSchema.extend({
   DVC_REMOTE_URL: z.string().min(1).optional(),
   DATA_CACHE_DIR: envField.string('.lifecycle/data'),
   LIFECYCLE_VENV: envField.string('.venv'),
+  /**
+   * How long a stopping worker (SIGTERM) lets running activities finish before cancelling them
+   * (the SDK's shutdownGraceTime, whose own default 0 cancels a rollout or a training at once).
+   * Default 25 s: it fits inside the 30 s a stop is given by default both by Kubernetes
+   * (terminationGracePeriodSeconds) and by the local stack's supervisord (stopwaitsecs), leaving
+   * 5 s for cancelled activities to clean up. Deployments that run longer activities set more and
+   * give the pod a longer grace period (infra/k8s/base/*-worker.yaml). At most one hour.
+   */
+  TEMPORAL_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(3_600_000).default(25_000),
 });
 
 export type TemporalWorkerConfig = z.infer<typeof temporalWorkerSchema>;

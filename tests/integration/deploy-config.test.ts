@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments, parse, stringify } from 'yaml';
-import { INFERENCE_GROUP } from '../../lib/queue/keys';
+import { queueKeys } from '../../lib/queue/keys';
 
 const ROOT = resolve(__dirname, '../..');
 const TOOLS = join(ROOT, '.venv-tools/bin');
@@ -91,7 +91,8 @@ describe('Kubernetes manifests', () => {
     api.spec.template.spec.containers[0].livenessProbe.httpGet.paht = '/healthz';
     const so = objects.find((x) => x.kind === 'ScaledObject' && x.metadata.name === 'inference-worker')!;
     so.spec.pollingIntervall = 5;
-    delete so.spec.triggers[0].metadata.activationLagCount;
+    delete so.spec.triggers[0].metadata.activationStreamLength;
+    so.spec.advanced.scalingModifiers.formula += ' + backlog_typo';
     const training = objects.find((x) => x.kind === 'ScaledObject' && x.metadata.name === 'training-worker')!;
     training.spec.maxReplicaCount = '4';
     training.spec.triggers[0].metadata.endpointFromEnv = 'TEMPORAL_ADDR';
@@ -105,7 +106,8 @@ describe('Kubernetes manifests', () => {
     expect(errors).toMatch(/Deployment\/lifecycle\/api: Kubernetes 1\.30: spec\/replicas: 'two' is not of type/);
     expect(errors).toMatch(/api: Kubernetes 1\.37: .*livenessProbe\/httpGet: Additional properties .*'paht'/);
     expect(errors).toMatch(/ScaledObject\/lifecycle\/inference-worker: unknown field \.spec\.pollingIntervall/);
-    expect(errors).toMatch(/inference-worker: triggers\[0\] \(redis-streams\): `lagCount` needs `activationLagCount`/);
+    expect(errors).toMatch(/inference-worker: triggers\[0\] \(redis-streams\): `streamLength` needs `activationStreamLength`/);
+    expect(errors).toMatch(/inference-worker: scalingModifiers\.formula uses `backlog_typo`, which names no trigger/);
     expect(errors).toMatch(/training-worker: schema: \/spec\/maxReplicaCount must be integer/);
     expect(errors).toMatch(/training-worker: triggers\[0\] \(temporal\): `endpointFromEnv: TEMPORAL_ADDR` is not an environment variable/);
     expect(errors).toMatch(/Widget\/w: no schema for example\.com\/v1 Widget/);
@@ -143,21 +145,25 @@ describe('Kubernetes manifests', () => {
     for (const o of OVERLAYS) {
       const cm = rendered[o].objects.find((x) => x.kind === 'ConfigMap' && x.metadata.name.startsWith('lifecycle-grafana-dashboard'))!;
       expect(cm.metadata.labels?.grafana_dashboard).toBe('1');
+      // Where the Grafana charts' dashboard sidecar looks by default (Grafana's own namespace).
+      expect(cm.metadata.namespace).toBe('monitoring');
       expect(cm.data['lifecycle.json']).toBe(readFileSync(join(ROOT, 'infra/grafana/dashboards/lifecycle.json'), 'utf8'));
     }
   });
 
   test.each(OVERLAYS)('%s: autoscalers watch the streams and task queues the processes use', (o) => {
     const config = rendered[o].objects.find((x) => x.kind === 'ConfigMap' && x.metadata.name.startsWith('lifecycle-config'))!.data;
-    const stream = `${config.REDIS_PREFIX}inference:${config.MODEL_NAME}:requests`;
+    // One streamLength trigger per served model (base/served-models.yaml), on the stream lib/queue/keys.ts names.
+    const { models } = parse(readFileSync(join(ROOT, 'infra/k8s/base/served-models.yaml'), 'utf8')) as { models: string[] };
+    expect(models).toContain(config.MODEL_NAME);
     const triggers = find(o, 'ScaledObject', 'inference-worker')!.spec.triggers;
-    expect(triggers.map((t: { metadata: Record<string, string> }) => [t.metadata.stream, t.metadata.consumerGroup])).toEqual([
-      [stream, INFERENCE_GROUP],
-      [stream, INFERENCE_GROUP],
-    ]);
+    expect(triggers.map((t: { metadata: Record<string, string> }) => [t.metadata.stream, t.metadata.streamLength !== undefined, t.metadata.lagCount])).toEqual(
+      models.map((m) => [queueKeys(config.REDIS_PREFIX).requests(m), true, undefined]),
+    );
     for (const name of ['pipeline-worker', 'training-worker']) {
       const queue = find(o, 'Deployment', name)!.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'TASK_QUEUE').value;
-      expect(find(o, 'ScaledObject', name)!.spec.triggers[0].metadata.taskQueue).toBe(queue);
+      const temporal = find(o, 'ScaledObject', name)!.spec.triggers.find((t: { type: string }) => t.type === 'temporal');
+      expect([temporal.metadata.taskQueue, temporal.metadata.namespaceFromEnv, temporal.metadata.namespace]).toEqual([queue, 'TEMPORAL_NAMESPACE', undefined]);
     }
   });
 

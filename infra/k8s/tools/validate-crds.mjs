@@ -8,9 +8,9 @@
 //    typo such as `pollingIntervall` would vanish; every field is checked against the model's
 //    declared properties (read from its .d.ts files).
 // 3. Scalers: `metadata` is a free map in the CRD; the keys KEDA reads for the scalers used here
-//    (redis-streams, temporal; KEDA 2.17+ docs and scaler sources) and their required
+//    (redis-streams, temporal, prometheus; KEDA 2.17+ docs and scaler sources) and their required
 //    combinations are checked, as are references to TriggerAuthentications and scale targets in
-//    the same render.
+//    the same render, and a scalingModifiers formula's names against the triggers' names.
 import { readFileSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 
@@ -76,10 +76,11 @@ const SCALERS = {
         if (md.pendingEntriesCount !== undefined || md.streamLength !== undefined)
           fail('`lagCount` with `pendingEntriesCount`/`streamLength` in one trigger: KEDA uses lagCount only; use one trigger per signal');
       } else if (md.pendingEntriesCount !== undefined && !md.consumerGroup) fail('`pendingEntriesCount` needs `consumerGroup`');
+      if (md.streamLength !== undefined && md.activationStreamLength === undefined) fail('`streamLength` needs `activationStreamLength`');
     },
   },
   temporal: {
-    known: ['endpoint', 'endpointFromEnv', 'namespace', 'taskQueue', 'targetQueueSize', 'activationTargetQueueSize',
+    known: ['endpoint', 'endpointFromEnv', 'namespace', 'namespaceFromEnv', 'taskQueue', 'targetQueueSize', 'activationTargetQueueSize',
       'queueTypes', 'buildId', 'selectAllActive', 'selectUnversioned', 'workerDeploymentName', 'workerDeploymentBuildId',
       'apiKeyFromEnv', 'minConnectTimeout', 'unsafeSsl', 'tlsServerName', 'enableTLS'],
     ints: ['targetQueueSize', 'activationTargetQueueSize', 'minConnectTimeout'],
@@ -87,6 +88,16 @@ const SCALERS = {
     check(md, fail) {
       if (!md.taskQueue) fail('`taskQueue` is required');
       for (const q of (md.queueTypes ?? 'workflow').split(',')) if (!['workflow', 'activity'].includes(q.trim())) fail(`queueTypes: unknown type "${q}"`);
+    },
+  },
+  prometheus: {
+    known: ['serverAddress', 'query', 'threshold', 'activationThreshold', 'namespace', 'customHeaders', 'ignoreNullValues',
+      'unsafeSsl', 'queryParameters', 'timeout'],
+    ints: [],
+    connection: ['serverAddress'],
+    check(md, fail) {
+      if (!md.query) fail('`query` is required');
+      if (md.threshold === undefined || Number.isNaN(Number(md.threshold))) fail('`threshold` (a number) is required');
     },
   },
 };
@@ -132,6 +143,16 @@ function checkScaledObject(o) {
     }
     scaler.check(md, fail);
   });
+  // A formula reads the triggers by name: a name it uses that no trigger has would fail in KEDA.
+  const formula = o.spec?.advanced?.scalingModifiers?.formula;
+  if (formula !== undefined) {
+    const names = new Set((o.spec?.triggers ?? []).map((t) => t.name));
+    const used = formula.replace(/"[^"]*"/g, '').match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? [];
+    for (const n of used.filter((u) => !['max', 'min', 'abs', 'true', 'false', 'nil'].includes(u))) {
+      if (!names.has(n)) errors.push(`${name}: scalingModifiers.formula uses \`${n}\`, which names no trigger`);
+    }
+    if (o.spec.advanced.scalingModifiers.target === undefined) errors.push(`${name}: scalingModifiers needs a target`);
+  }
 }
 
 for (const o of objects.filter((x) => /^(eventing\.)?keda\.sh\//.test(x.apiVersion ?? ''))) {
