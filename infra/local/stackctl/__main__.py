@@ -2,6 +2,8 @@
 
   env                         shell exports of the resolved settings: eval "$(stackctl env)"
   check [--apps] [SERVICE..]  validate settings and port ownership only; exit 2 naming port, holder, variable
+  plan [--json] [--beside N]  every port of this stack's plan; --beside N: exit 2 naming each port it shares
+                              with a stack moved N further (the README's second stack: --beside 100)
   services up|down [SERVICE..] backing services: redis temporal mlflow prometheus (default: all four)
   apps up                     API instances and workers (after `npm run build`); waits until each is healthy
   wait-ready [SECONDS]        waits until every API's /readyz (and each worker's) answers 200 from its own process
@@ -21,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import apps  # noqa: E402
 import config  # noqa: E402
 import health  # noqa: E402
+import offsets  # noqa: E402
 import preflight  # noqa: E402
 import services  # noqa: E402
 import status  # noqa: E402
@@ -69,6 +72,8 @@ def cmd_env(ctx):
 
 def cmd_check(ctx, args):
     names = [a for a in args if not a.startswith('--')] or list(services.ORDER)
+    for clash in offsets.against_default(os.environ):
+        log(f'note: {clash}: this stack cannot run beside a default one (python3 infra/local/stackctl plan --beside N checks an offset)')
     errors = []
     for step in ((lambda: apps.check(ctx)) if '--apps' in args else None, lambda: services.plan(ctx, names)):
         try:
@@ -78,6 +83,20 @@ def cmd_check(ctx, args):
             errors.append(str(err))
     if errors:
         raise preflight.PreflightError('\n'.join(errors))
+
+
+def cmd_plan(args):
+    import json
+    ports = offsets.plan_ports(os.environ)
+    if '--json' in args:
+        print(json.dumps([{'port': pt.port, 'what': pt.what, 'variable': pt.variable} for pt in ports]))
+    else:
+        print('\n'.join(f'{pt.port:>5}  {pt.what}  ({pt.variable})' for pt in sorted(ports, key=lambda p: p.port)))
+    if '--beside' in args:
+        delta = int(args[args.index('--beside') + 1])
+        found = offsets.beside(os.environ, delta)
+        if found:
+            raise preflight.PreflightError(f'a stack moved {delta} further lands on this one:\n  ' + '\n  '.join(found))
 
 
 def cmd_down(ctx):
@@ -140,7 +159,9 @@ def main(argv):
             if cmd != 'down' and not ctx.sup.pid():
                 stop_orphans(ctx, 'they start again under a new supervisord')
             ctx.info = ctx.sup.info()
-        if cmd == 'env':
+        if cmd == 'plan':
+            cmd_plan(args)
+        elif cmd == 'env':
             cmd_env(ctx)
         elif cmd == 'check':
             cmd_check(ctx, args)
@@ -173,7 +194,7 @@ def main(argv):
     except preflight.PreflightError as err:
         text = str(err)
         if 'is taken by' in text:
-            text = 'ports are taken:\n  ' + text.replace('\n', '\n  ') + '\n' + preflight.hints(text)
+            text = 'ports are taken:\n  ' + text.replace('\n', '\n  ') + '\n' + preflight.hints(text, offsets.suggest(os.environ))
         print(f'ERROR: {text}', file=sys.stderr)
         return 2
     return 0
