@@ -4,7 +4,8 @@
   check [--apps] [SERVICE..]  validate settings and port ownership only; exit 2 naming port, holder, variable
   plan [--json] [--beside N]  every port of this stack's plan; --beside N: exit 2 naming each port it shares
                               with a stack moved N further (the README's second stack: --beside 100)
-  services up|down [SERVICE..] backing services: redis temporal mlflow prometheus (default: all four)
+  services up|down [SERVICE..] backing services: redis temporal mlflow prometheus (default: all four);
+                              up --restart-counter also serves the restart counters (else `apps up` does)
   apps up                     API instances and workers (after `npm run build`); waits until each is healthy
   wait-ready [SECONDS]        waits until every API's /readyz (and each worker's) answers 200 from its own process
   status [--json]             every process: state, pid, uptime, restarts, endpoint; external services
@@ -153,7 +154,8 @@ def main(argv):
         stack = config.load()
         for warning in stack.warnings if cmd in ('check', 'apps') else ():
             log(f'note: {warning}')
-        ctx = Ctx(stack, stack_mode=cmd in ('apps', 'check'))
+        ctx = Ctx(stack, stack_mode=cmd in ('apps', 'check') or '--restart-counter' in args)
+        args = [a for a in args if a != '--restart-counter']
         if cmd in ('services', 'apps', 'down') and args[:1] != ['running']:
             lock(ctx)  # one change at a time per state dir (several shells may run services.sh up at once)
             if cmd != 'down' and not ctx.sup.pid():
