@@ -244,6 +244,9 @@ def service_programs(s, names):
                      '--artifacts-destination', f'{s.state}/mlflow/artifacts', '--host', '127.0.0.1',
                      '--port', str(mp), '--workers', '2'],
             ports=[Port(mp, 'MLflow', 'MLFLOW_PORT (or MLFLOW_TRACKING_URI)')],
+            # No job runner (a pool of huey consumer processes for MLflow's GenAI jobs, which nothing here
+            # uses): on a 2-core machine its start-up competes with the first training.
+            env={'MLFLOW_SERVER_ENABLE_JOB_EXECUTION': 'false'},
             health=f'http://127.0.0.1:{mp}/health'))
     if 'prometheus' in names:
         pp = s.ports['PROMETHEUS_PORT']

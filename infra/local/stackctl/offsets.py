@@ -54,11 +54,13 @@ def beside(env, delta):
 
 
 def against_default(env):
-    """Clashes between this stack's plan and the default one (offset 0): the two could never run side by side."""
+    """Clashes between this stack's plan and a default one (offset 0, no port set): the two could never run side by side."""
     at = offset_of(env)
     if at == 0:
         return []
-    return describe(clashes(plan_ports(with_offset(env, 0)), plan_ports(env)), 0, at)
+    moved_by_hand = set(config.DEFAULT_PORTS) | {'TEMPORAL_ADDRESS', 'MLFLOW_TRACKING_URI'}
+    default = {k: v for k, v in env.items() if k not in moved_by_hand}
+    return describe(clashes(plan_ports(with_offset(default, 0)), plan_ports(env)), 0, at)
 
 
 def suggest(env, free=port_free):
