@@ -14,6 +14,11 @@ node_lane() {
   together "build" build "dataset v1" dataset_v1
 }
 dataset_v1() {
+  # Already in the DVC remote (every make up after the first): one check, nothing else.
+  if python3 scripts/dataset/dvc-objects-check.py --dvc-root dvc --where remote data/fashion-mnist-v1.dvc >/dev/null 2>&1; then
+    log "dataset v1: in the DVC remote"
+    return
+  fi
   timed "dataset v1 files" bash scripts/dataset/ensure-datasets.sh --generate-only v1
   wait_for_venv
   timed "dataset v1 (dvc add + push)" bash scripts/dataset/ensure-datasets.sh v1
