@@ -15,7 +15,8 @@ node_lane() {
 }
 dataset_v1() {
   # Already in the DVC remote (every make up after the first): one check, nothing else.
-  if python3 scripts/dataset/dvc-objects-check.py --dvc-root dvc --where remote data/fashion-mnist-v1.dvc >/dev/null 2>&1; then
+  if [[ -x .venv/bin/python ]] &&
+    .venv/bin/python scripts/dataset/dvc-objects-check.py --dvc-root dvc --where remote data/fashion-mnist-v1.dvc >/dev/null 2>&1; then
     log "dataset v1: in the DVC remote"
     return
   fi

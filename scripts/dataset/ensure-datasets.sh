@@ -26,7 +26,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DVC_ROOT="$ROOT/dvc"
 DVC="${DVC:-$ROOT/.venv/bin/dvc}"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
-[ -x "$PYTHON" ] || PYTHON=python3 # the objects check is standard library only (--generate-only runs before the venv)
+# The objects check reads the remote's config with DVC: without the venv (--generate-only may run before it
+# exists) the remote and cache are not checked and a version is generated unless its workspace copy exists.
+can_check=1
+[ -x "$PYTHON" ] || can_check=0
 CHECK="$ROOT/scripts/dataset/dvc-objects-check.py"
 
 prune=0
@@ -86,6 +89,10 @@ ensure_version() {
   local rel="data/$name.dvc" ptr="$DVC_ROOT/data/$name.dvc" dir="$DVC_ROOT/data/$name"
   local t0=$SECONDS
 
+  if [ "$generate_only" = 1 ] && [ "$can_check" = 0 ]; then
+    if [ -f "$dir/labels.json" ]; then log "$v: workspace copy at hand"; else generate "$v" "$dir"; fi
+    return 0
+  fi
   if [ -f "$ptr" ]; then
     local rc=0
     objects_complete remote "$rel" >/dev/null || rc=$?
