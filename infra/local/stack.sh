@@ -14,8 +14,9 @@ node_lane() {
   together "build" build "dataset v1" dataset_v1
 }
 dataset_v1() {
-  # Already in the DVC remote (every make up after the first): one check, nothing else.
-  if [[ -x .venv/bin/python ]] &&
+  # Already in the DVC remote (every make up after the first): one check, nothing else. A fresh clone has
+  # no remote folder (.dvc-storage, git-ignored) and skips the check (15-20 s of imports on a cold venv).
+  if [[ -d .dvc-storage && -x .venv/bin/python ]] &&
     .venv/bin/python scripts/dataset/dvc-objects-check.py --dvc-root dvc --where remote data/fashion-mnist-v1.dvc >/dev/null 2>&1; then
     log "dataset v1: in the DVC remote"
     return

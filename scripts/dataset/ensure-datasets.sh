@@ -14,9 +14,10 @@
 #
 # A version is generated only when something first uses it: `make up` ensures v1 (the first champion's
 # data), `make train` / `make datasets` v2.
-# --generate-only writes the workspace directory of a version the remote and cache lack, without DVC (so
-# `make up` can run it beside the venv build); a later run without it `dvc add`s that directory, checks
-# the md5 against the committed pointer (regenerating if it differs) and pushes.
+# --generate-only writes the workspace directory of a version unless it exists, without DVC (so `make up`
+# can run it beside the venv build, and without the DVC checks, whose imports alone take 15-20 s on a cold
+# venv); a later run without it `dvc add`s that directory, checks the md5 against the committed pointer
+# (regenerating if it differs) and pushes, or finds the remote complete and leaves it.
 # --prune-workspace removes dvc/data/fashion-mnist-<v>/ after a regenerate (the cache and remote keep
 # the data; `dvc checkout`/`dvc pull data/fashion-mnist-<v>.dvc` restores it). Disk use for v1+v2 with
 # the default hardlink cache: ~300 MB cache + ~300 MB remote (+ directory inodes of the workspace).
@@ -26,10 +27,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DVC_ROOT="$ROOT/dvc"
 DVC="${DVC:-$ROOT/.venv/bin/dvc}"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
-# The objects check reads the remote's config with DVC: without the venv (--generate-only may run before it
-# exists) the remote and cache are not checked and a version is generated unless its workspace copy exists.
-can_check=1
-[ -x "$PYTHON" ] || can_check=0
 CHECK="$ROOT/scripts/dataset/dvc-objects-check.py"
 
 prune=0
@@ -89,7 +86,7 @@ ensure_version() {
   local rel="data/$name.dvc" ptr="$DVC_ROOT/data/$name.dvc" dir="$DVC_ROOT/data/$name"
   local t0=$SECONDS
 
-  if [ "$generate_only" = 1 ] && [ "$can_check" = 0 ]; then
+  if [ "$generate_only" = 1 ]; then
     if [ -f "$dir/labels.json" ]; then log "$v: workspace copy at hand"; else generate "$v" "$dir"; fi
     return 0
   fi
@@ -101,14 +98,6 @@ ensure_version() {
       1) ;;
       *) die "$v: cannot check the DVC remote (exit $rc, see above): fix the remote config first" ;;
     esac
-    if [ "$generate_only" = 1 ]; then
-      if objects_complete cache "$rel" >/dev/null || [ -f "$dir/labels.json" ]; then
-        log "$v: files at hand (DVC cache or $dir); dvc add/push follow in the next step"
-      else
-        generate "$v" "$dir"
-      fi
-      return 0
-    fi
     if objects_complete cache "$rel" >/dev/null; then
       log "$v: remote incomplete, pushing from the local cache"
       (cd "$DVC_ROOT" && "$DVC" push -q "$rel")
