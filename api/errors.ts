@@ -63,10 +63,10 @@ const limitOf = (value: number | undefined, unit: (v: number) => string, variabl
 
 export const limitMessages = {
   uploadTooLarge: (l: ServingLimits) => `The uploaded file is larger than ${limitOf(l.maxUploadBytes, formatBytes, 'MAX_UPLOAD_BYTES')}`,
-  tooManyFiles: (l: ServingLimits, batch: boolean) =>
-    batch
-      ? `Too many images in one request: POST /predict/batch takes ${limitOf(l.maxBatchFiles, (n) => `${n} images`, 'MAX_BATCH_FILES')}`
-      : `POST /predict takes one image; send several to /predict/batch (${limitOf(l.maxBatchFiles, (n) => `${n} images`, 'MAX_BATCH_FILES')})`,
+  tooManyFiles: (l: ServingLimits, batch: boolean) => {
+    const most = l.maxBatchFiles === undefined ? 'at most the limit set by MAX_BATCH_FILES' : `at most ${l.maxBatchFiles}, the limit set by MAX_BATCH_FILES`;
+    return batch ? `Too many images in one request: POST /predict/batch takes ${most}` : `POST /predict takes one image; send several to /predict/batch (${most})`;
+  },
   queueFull: (l: ServingLimits, backlog: number, retryAfterSeconds: number) =>
     `The inference queue is full: ${backlog} requests waiting, ${limitOf(l.maxQueueLength, (n) => `${n}`, 'MAX_QUEUE_LENGTH')}; retry in ${retryAfterSeconds}s`,
   deadline: (l: ServingLimits, timeoutMs: number) =>

@@ -78,14 +78,14 @@ describe('limit errors name the limit and the variable that sets it', () => {
     expect(res.statusCode).toBe(413);
     const body = res.json<Body>();
     expectShape(body, 413, 'TOO_MANY_FILES');
-    expect(body.message).toBe('Too many images in one request: POST /predict/batch takes the limit of 3 images set by MAX_BATCH_FILES');
+    expect(body.message).toBe('Too many images in one request: POST /predict/batch takes at most 3, the limit set by MAX_BATCH_FILES');
   });
 
   it('413 TOO_MANY_FILES on /predict points to /predict/batch and its limit', async () => {
     const app = await appWith(fakeQueue(() => Promise.resolve(result)));
     const res = await postMany(app, 2, '/predict');
     expect(res.statusCode).toBe(413);
-    expect(res.json<Body>().message).toBe('POST /predict takes one image; send several to /predict/batch (the limit of 3 images set by MAX_BATCH_FILES)');
+    expect(res.json<Body>().message).toBe('POST /predict takes one image; send several to /predict/batch (at most 3, the limit set by MAX_BATCH_FILES)');
   });
 
   it('503 QUEUE_FULL names MAX_QUEUE_LENGTH, its value and the backlog, with Retry-After', async () => {
