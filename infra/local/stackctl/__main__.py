@@ -152,6 +152,9 @@ def main(argv):
     cmd, args = argv[0], argv[1:]
     try:
         stack = config.load()
+        if cmd == 'plan':  # settings only: no state dir, no supervisord
+            cmd_plan(args)
+            return 0
         for warning in stack.warnings if cmd in ('check', 'apps') else ():
             log(f'note: {warning}')
         ctx = Ctx(stack, stack_mode=cmd in ('apps', 'check') or '--restart-counter' in args)
@@ -161,9 +164,7 @@ def main(argv):
             if cmd != 'down' and not ctx.sup.pid():
                 stop_orphans(ctx, 'they start again under a new supervisord')
             ctx.info = ctx.sup.info()
-        if cmd == 'plan':
-            cmd_plan(args)
-        elif cmd == 'env':
+        if cmd == 'env':
             cmd_env(ctx)
         elif cmd == 'check':
             cmd_check(ctx, args)
