@@ -46,6 +46,8 @@ uv_sources() {
 
 uv_version="$(sed -n 's/^uv==//p' "$CONSTRAINTS")"
 if [[ "${LIFECYCLE_PIP:-0}" != 1 && -n "$uv_version" ]] && quiet_pip install --quiet "uv==$uv_version" && [[ -x "$VENV/bin/uv" ]]; then
+  # unsafe-best-match: pip's rule (the pinned version from whichever source has it, e.g. torch's local
+  # wheel beside PyPI); uv's default stops at the first index that knows the name. Every version is pinned.
   # shellcheck disable=SC2046  # word splitting of the flag/value pairs is intended
   "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --index-strategy unsafe-best-match \
     $(uv_sources) -c "$CONSTRAINTS" "${args[@]}"
