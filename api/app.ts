@@ -76,7 +76,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addSchema(errorSchema);
 
-  await app.register(errorHandlerPlugin, { retryAfterSeconds: config.RETRY_AFTER_SECONDS });
+  const limits = { maxUploadBytes: config.MAX_UPLOAD_BYTES, maxBatchFiles, maxQueueLength: config.MAX_QUEUE_LENGTH, requestTimeoutMs: config.REQUEST_TIMEOUT_MS };
+  await app.register(errorHandlerPlugin, { retryAfterSeconds: config.RETRY_AFTER_SECONDS, limits });
   await app.register(requestMetricsPlugin, { registry, metrics });
   await app.register(docsPlugin);
   // Only routes that opt in (the prediction routes, when RATE_LIMIT_PER_MINUTE > 0) are limited; 429 goes through the error handler.
@@ -103,6 +104,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }),
     metrics,
     maxBatchFiles,
+    limits,
     retryAfterSeconds: config.RETRY_AFTER_SECONDS,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
   });

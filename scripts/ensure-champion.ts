@@ -11,8 +11,14 @@ const schema = commonSchema.extend({
   TEMPORAL_ADDRESS: envField.string('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: envField.string('default'),
   PIPELINE_TASK_QUEUE: envField.string('ml-pipeline'),
-  /** JSON trainAndPromote input for the bootstrap run; default: dataset v2, default params. */
-  BOOTSTRAP_INPUT: z.string().default('{}'),
+  /**
+   * JSON trainAndPromote input for the bootstrap run; default: the small dataset v1 with default params,
+   * the quickest way to a served model (a minute of training, not three on v2). The full v2 is the first
+   * retrain's (`make train`), which then promotes a better model through the gate and the rollout.
+   */
+  BOOTSTRAP_INPUT: z.string().default('{"dataset":{"path":"dvc/data/fashion-mnist-v1"}}'),
+  /** Printed for the user to watch the run (the stack exports it with its ports). */
+  TEMPORAL_UI_URL: envField.string('http://127.0.0.1:8233'),
 });
 
 /**
@@ -39,7 +45,7 @@ async function main(): Promise<void> {
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
   });
-  console.log(`no champion yet: trainAndPromote ${workflowId} (Temporal UI: http://127.0.0.1:8233)`);
+  console.log(`no champion yet: trainAndPromote ${workflowId} (Temporal UI: ${config.TEMPORAL_UI_URL})`);
   try {
     // The same live view as `npm run lifecycle -- train`: redrawn on a terminal, one line per change in logs.
     await follow(handle);

@@ -1,7 +1,7 @@
 import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import type { ApiMetrics } from '../../lib/metrics/api-metrics';
-import { errorBody, HttpError } from '../errors';
+import { errorBody, HttpError, type ServingLimits } from '../errors';
 import { toHttpError } from '../plugins/error-handler';
 import type { Predictor } from '../services/predictor';
 import { batchImagesBody, batchResponseSchema, errorRef, fresh, modelNameParams, predictResponseSchema, singleImageBody } from './schemas';
@@ -11,6 +11,8 @@ export interface PredictRouteOptions {
   metrics: ApiMetrics;
   maxBatchFiles: number;
   retryAfterSeconds: number;
+  /** Named in the limit errors of per-image results (deadline, backlog). */
+  limits?: ServingLimits;
   /** Requests per client IP per minute; 0 = unlimited. Enforced by @fastify/rate-limit (registered in app.ts). */
   rateLimitPerMinute?: number;
 }
@@ -122,7 +124,7 @@ export const predictRoutes: FastifyPluginCallback<PredictRouteOptions> = (app, o
         count(modelName, o.result.model.version, 200);
         return { index, filename, model: o.result.model, predictions: o.result.predictions };
       }
-      const http = toHttpError(o.error, opts.retryAfterSeconds);
+      const http = toHttpError(o.error, opts.retryAfterSeconds, opts.limits, true);
       count(modelName, model.version, http.statusCode);
       return { index, filename, error: errorBody(http.statusCode, http.code, http.message) };
     });

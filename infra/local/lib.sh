@@ -18,3 +18,24 @@ stackctl() {
   [[ -x "$py" ]] || py="$(command -v python3)" || die "python3 is required"
   "$py" "$ROOT/infra/local/stackctl" "$@"
 }
+
+# timed LABEL CMD...: runs CMD and logs how long it took (make up's step times).
+timed() {
+  local label="$1" t=$SECONDS; shift
+  "$@"
+  log "$label: done in $((SECONDS - t))s"
+}
+
+# together NAME1 CMD1 NAME2 CMD2 ...: runs each CMD (a function or command, no arguments) in the
+# background and waits for all of them; fails naming each one that failed, after all have ended (a
+# failed step never leaves a sibling running unseen). Used for independent set-up steps of `make up`.
+together() {
+  local names=() pids=() failed=()
+  while (( $# )); do
+    names+=("$1"); "$2" & pids+=($!); shift 2
+  done
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || failed+=("${names[$i]}")
+  done
+  (( ${#failed[@]} == 0 )) || die "failed: ${failed[*]} (see above)"
+}

@@ -135,7 +135,7 @@ describe('local stack control (infra/local/stackctl)', () => {
         'api 127.0.0.1:38000', 'api 127.0.0.1:38001',
         'inference-worker 127.0.0.1:39111', 'inference-worker 127.0.0.1:39112', 'inference-worker 127.0.0.1:39113', 'inference-worker 127.0.0.1:39114',
         'pipeline-worker 127.0.0.1:39102',
-        'supervisor 127.0.0.1:39190',
+        'supervisor 127.0.0.1:39191',
         'temporal-sdk 127.0.0.1:39464 pipeline-worker', 'temporal-sdk 127.0.0.1:39465 training-worker', 'temporal-sdk 127.0.0.1:39467 training-worker',
         'training-worker 127.0.0.1:39103', 'training-worker 127.0.0.1:39105',
       ]);

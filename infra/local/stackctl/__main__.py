@@ -2,7 +2,10 @@
 
   env                         shell exports of the resolved settings: eval "$(stackctl env)"
   check [--apps] [SERVICE..]  validate settings and port ownership only; exit 2 naming port, holder, variable
-  services up|down [SERVICE..] backing services: redis temporal mlflow prometheus (default: all four)
+  plan [--json] [--beside N]  every port of this stack's plan; --beside N: exit 2 naming each port it shares
+                              with a stack moved N further (the README's second stack: --beside 100)
+  services up|down [SERVICE..] backing services: redis temporal mlflow prometheus (default: all four);
+                              up --restart-counter also serves the restart counters (else `apps up` does)
   apps up                     API instances and workers (after `npm run build`); waits until each is healthy
   wait-ready [SECONDS]        waits until every API's /readyz (and each worker's) answers 200 from its own process
   status [--json]             every process: state, pid, uptime, restarts, endpoint; external services
@@ -21,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import apps  # noqa: E402
 import config  # noqa: E402
 import health  # noqa: E402
+import offsets  # noqa: E402
 import preflight  # noqa: E402
 import services  # noqa: E402
 import status  # noqa: E402
@@ -69,6 +73,8 @@ def cmd_env(ctx):
 
 def cmd_check(ctx, args):
     names = [a for a in args if not a.startswith('--')] or list(services.ORDER)
+    for clash in offsets.against_default(os.environ):
+        log(f'note: {clash}: this stack cannot run beside a default one (python3 infra/local/stackctl plan --beside N checks an offset)')
     errors = []
     for step in ((lambda: apps.check(ctx)) if '--apps' in args else None, lambda: services.plan(ctx, names)):
         try:
@@ -78,6 +84,20 @@ def cmd_check(ctx, args):
             errors.append(str(err))
     if errors:
         raise preflight.PreflightError('\n'.join(errors))
+
+
+def cmd_plan(args):
+    import json
+    ports = offsets.plan_ports(os.environ)
+    if '--json' in args:
+        print(json.dumps([{'port': pt.port, 'what': pt.what, 'variable': pt.variable} for pt in ports]))
+    else:
+        print('\n'.join(f'{pt.port:>5}  {pt.what}  ({pt.variable})' for pt in sorted(ports, key=lambda p: p.port)))
+    if '--beside' in args:
+        delta = int(args[args.index('--beside') + 1])
+        found = offsets.beside(os.environ, delta)
+        if found:
+            raise preflight.PreflightError(f'a stack moved {delta} further lands on this one:\n  ' + '\n  '.join(found))
 
 
 def cmd_down(ctx):
@@ -132,9 +152,13 @@ def main(argv):
     cmd, args = argv[0], argv[1:]
     try:
         stack = config.load()
+        if cmd == 'plan':  # settings only: no state dir, no supervisord
+            cmd_plan(args)
+            return 0
         for warning in stack.warnings if cmd in ('check', 'apps') else ():
             log(f'note: {warning}')
-        ctx = Ctx(stack, stack_mode=cmd in ('apps', 'check'))
+        ctx = Ctx(stack, stack_mode=cmd in ('apps', 'check') or '--restart-counter' in args)
+        args = [a for a in args if a != '--restart-counter']
         if cmd in ('services', 'apps', 'down') and args[:1] != ['running']:
             lock(ctx)  # one change at a time per state dir (several shells may run services.sh up at once)
             if cmd != 'down' and not ctx.sup.pid():
@@ -173,7 +197,7 @@ def main(argv):
     except preflight.PreflightError as err:
         text = str(err)
         if 'is taken by' in text:
-            text = 'ports are taken:\n  ' + text.replace('\n', '\n  ') + '\n' + preflight.hints(text)
+            text = 'ports are taken:\n  ' + text.replace('\n', '\n  ') + '\n' + preflight.hints(text, offsets.suggest(os.environ))
         print(f'ERROR: {text}', file=sys.stderr)
         return 2
     return 0

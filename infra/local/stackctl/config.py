@@ -26,7 +26,9 @@ DEFAULT_PORTS = {
     'TEMPORAL_PORT': 7233,
     'TEMPORAL_UI_PORT': 8233,
     'PROMETHEUS_PORT': 9090,
-    'SUPERVISOR_METRICS_PORT': 9190,  # restart counters of the supervised processes
+    # Restart counters of the supervised processes. Not 9190: that is PROMETHEUS_PORT + 100, so a second stack
+    # moved by the README's LIFECYCLE_PORT_OFFSET=100 put its Prometheus on the first one's counters.
+    'SUPERVISOR_METRICS_PORT': 9191,
 }
 DEFAULT_COUNTS = {'API_INSTANCES': 1, 'INFERENCE_WORKERS': 2, 'PIPELINE_WORKERS': 1, 'TRAINING_WORKERS': 1}
 MAX_INSTANCES = 32
@@ -242,6 +244,9 @@ def service_programs(s, names):
                      '--artifacts-destination', f'{s.state}/mlflow/artifacts', '--host', '127.0.0.1',
                      '--port', str(mp), '--workers', '2'],
             ports=[Port(mp, 'MLflow', 'MLFLOW_PORT (or MLFLOW_TRACKING_URI)')],
+            # No job runner (a pool of huey consumer processes for MLflow's GenAI jobs, which nothing here
+            # uses): on a 2-core machine its start-up competes with the first training.
+            env={'MLFLOW_SERVER_ENABLE_JOB_EXECUTION': 'false'},
             health=f'http://127.0.0.1:{mp}/health'))
     if 'prometheus' in names:
         pp = s.ports['PROMETHEUS_PORT']

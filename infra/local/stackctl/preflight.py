@@ -70,10 +70,14 @@ def check_ports(ctx, port_list):
     return errors
 
 
-def hints(errors_text):
-    """How to get out of it: move this stack's ports, or stop the other Lifecycle stack(s) named."""
-    lines = ['To run beside them, move the ports with the variables named, or all at once with '
-             'LIFECYCLE_PORT_OFFSET (e.g. LIFECYCLE_PORT_OFFSET=100 make up).']
+def hints(errors_text, offset=None):
+    """How to get out of it: move this stack's ports (by an offset checked free now), or stop the other Lifecycle stack(s) named."""
+    if offset:
+        lines = [f'To run beside them, move the ports with the variables named, or all at once with LIFECYCLE_PORT_OFFSET={offset} '
+                 f'(every port of that plan is free now and none lands on this one): LIFECYCLE_PORT_OFFSET={offset} make up']
+    else:
+        lines = ['To run beside them, move the ports with the variables named (no LIFECYCLE_PORT_OFFSET up to 50000 '
+                 'leaves every port free: ports set one by one do not move with it).']
     for state, root in sorted(set(P.STACK_RE.findall(errors_text))):
         lines.append(f'To stop the other Lifecycle stack: cd {root} && LIFECYCLE_STATE_DIR={state} make down')
     return '\n'.join(lines)

@@ -12,10 +12,11 @@ READY_SECONDS = {'redis': 20, 'temporal': 60, 'mlflow': 180, 'prometheus': 60}
 SERVICE_ENV = ('PATH', 'HOME', 'USER', 'LANG', 'TZ', 'TMPDIR')
 
 
-def service_env(stack):
-    """Backing services get a small, stable environment: a changed app setting never restarts them."""
+def service_env(stack, prog=None):
+    """Backing services get a small, stable environment (a changed app setting never restarts them), plus their own."""
     env = {k: v for k, v in os.environ.items() if k in SERVICE_ENV}
     env['LIFECYCLE_STATE_DIR'] = stack.state
+    env.update(prog.env if prog else {})
     return env
 
 
@@ -49,7 +50,7 @@ def up(ctx, names, log):
     save(ctx, decisions)
     for prog in to_start:
         prepare(ctx, prog)
-        ctx.sup.write_unit(f'svc-{prog.name}', [prog], lambda _p: service_env(ctx.stack))
+        ctx.sup.write_unit(f'svc-{prog.name}', [prog], lambda p: service_env(ctx.stack, p))
     if to_start:
         ctx.sup.update()
         ctx.sup.start([p.name for p in to_start])
