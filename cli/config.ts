@@ -20,6 +20,8 @@ export interface CliContext {
   config: CliConfig;
   /** The model every command acts on (--model, default MODEL_NAME). */
   model: string;
+  /** --model was given: listings narrow to it (by default they show every model's workflows). */
+  modelGiven: boolean;
   temporal(): Promise<Client>;
   mlflow: MlflowClient;
   close(): Promise<void>;
@@ -31,6 +33,7 @@ export function createContext(model: string | undefined, env: NodeJS.ProcessEnv 
   return {
     config,
     model: model ?? config.MODEL_NAME,
+    modelGiven: model !== undefined,
     mlflow: new MlflowClient({ trackingUri: config.MLFLOW_TRACKING_URI }),
     async temporal() {
       connection ??= await Connection.connect({ address: config.TEMPORAL_ADDRESS });
