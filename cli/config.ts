@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
 import { commonSchema, envField, loadConfig } from '../lib/env';
 import { MlflowClient } from '../lib/mlflow/client';
+import { ensureLifecycleSearchAttributes } from '../lib/lifecycle/register-search-attributes';
 
 /** The CLI's settings: the same variables the workers read (see .env.example). */
 export const cliSchema = commonSchema.extend({
@@ -36,7 +37,12 @@ export function createContext(model: string | undefined, env: NodeJS.ProcessEnv 
     modelGiven: model !== undefined,
     mlflow: new MlflowClient({ trackingUri: config.MLFLOW_TRACKING_URI }),
     async temporal() {
-      connection ??= await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+      if (!connection) {
+        connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+        // A dev server started before the lifecycle had search attributes gets them here, before a workflow
+        // that upserts them could stall; where the CLI may not add them (Temporal Cloud), README says how.
+        await ensureLifecycleSearchAttributes(connection, config.TEMPORAL_NAMESPACE).catch(() => []);
+      }
       return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
     },
     async close() {
