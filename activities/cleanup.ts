@@ -1,5 +1,6 @@
 import { VERSION_TAGS, tagsOf, type MlflowClient } from '../lib/mlflow/client';
-import { CHALLENGER_ALIAS, CHAMPION_ALIAS } from './registry';
+import { CHALLENGER_ALIAS, CHAMPION_ALIAS, currentActor, type Actor } from './registry';
+import { refreshVersionDescription, stamp } from './version-story';
 import { escapeFilter, findExecutionRuns, RUN_TAGS, type RunEnd } from './tracking';
 
 export interface AbandonInput {
@@ -25,7 +26,7 @@ export interface AbandonResult {
  * outcome and loses the `challenger` alias, so the registry never shows a
  * half-finished candidate as live. Idempotent.
  */
-export async function abandonExecution(mlflow: MlflowClient, input: AbandonInput): Promise<AbandonResult> {
+export async function abandonExecution(mlflow: MlflowClient, input: AbandonInput, actor: Actor = currentActor()): Promise<AbandonResult> {
   const experimentId = await mlflow.getOrCreateExperiment(input.experimentName);
   const runs = await findExecutionRuns(mlflow, experimentId, input.workflowId, input.executionId);
   const versions: string[] = [];
@@ -43,9 +44,10 @@ export async function abandonExecution(mlflow: MlflowClient, input: AbandonInput
       versions.push(mv.version);
       if (tagsOf(mv)[VERSION_TAGS.outcome] !== 'rejected') {
         await mlflow.setModelVersionTag(input.modelName, mv.version, VERSION_TAGS.outcome, outcome);
-        await mlflow.setModelVersionTag(input.modelName, mv.version, 'lifecycle.outcome_reason', input.reason.slice(0, 5000));
       }
       if (challenger?.version === mv.version) await mlflow.deleteAlias(input.modelName, CHALLENGER_ALIAS);
+      // The reason is the run's (lifecycle.failure_reason); the version tells it in a sentence.
+      await refreshVersionDescription(mlflow, input.modelName, mv.version, `${stamp(actor.at)} ${input.workflowId} ${outcome}: ${input.reason.replace(/\s+/g, ' ').slice(0, 300)}`);
     }
   }
   return { runs: runs.map((r) => r.info.run_id), versions };

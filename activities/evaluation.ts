@@ -6,6 +6,7 @@ import { sha256Hex } from '../lib/model/sha256';
 import { readModelMetadata } from '../lib/model/metadata';
 import { preprocessImage } from '../lib/model/preprocess';
 import { materialize } from '../lib/dataset/materialize';
+import { EVAL_METRIC } from './evaluation-keys';
 import type { DatasetDeps } from '../lib/dataset/checkout';
 import { DatasetError } from '../lib/dataset/errors';
 import { PermanentError } from '../lib/lifecycle/errors';
@@ -36,15 +37,13 @@ export interface EvaluationDeps {
   maxInputPixels?: number;
 }
 
-/** Evaluation tags on a version: `lifecycle.eval.<split digest>.test_accuracy`. */
-export const evaluationTag = (splitDigest: string, metric = 'test_accuracy') => `lifecycle.eval.${splitDigest}.${metric}`;
 
 /**
  * Measures a registered version on a dataset's held-out split the way serving
  * runs it: the registered ONNX file (sha256-verified), the serving
  * preprocessing from lib/model, onnxruntime-node. The promotion gate uses it
  * when the champion's recorded metric comes from another split. The number is
- * recorded on the version, so the next gate on the same split reuses it.
+ * recorded on the version's run (EVAL_METRIC), so the next gate on the same split reuses it.
  */
 export async function evaluateVersion(input: EvaluateInput, deps: EvaluationDeps): Promise<EvaluationResult> {
   const mv = await deps.mlflow.getModelVersion(input.model.name, input.model.version);
@@ -73,7 +72,10 @@ export async function evaluateVersion(input: EvaluateInput, deps: EvaluationDeps
       deps.heartbeat({ phase: 'evaluating', version: ref.version, done: Math.min(i + batchSize, samples.length), of: samples.length });
     }
     const accuracy = samples.length ? correct / samples.length : NaN;
-    await deps.mlflow.setModelVersionTag(ref.name, ref.version, evaluationTag(input.splitDigest), String(accuracy));
+    const key = EVAL_METRIC.key(input.splitDigest);
+    if (mv.run_id) await deps.mlflow.logBatch(mv.run_id, { metrics: [{ key, value: accuracy, timestamp: Date.now(), step: 0 }] });
+    // A version without a run (registered by hand) keeps it where older releases did.
+    else await deps.mlflow.setModelVersionTag(ref.name, ref.version, `lifecycle.eval.${input.splitDigest}.test_accuracy`, String(accuracy));
     return { version: ref.version, splitDigest: input.splitDigest, test_accuracy: accuracy, samples: samples.length };
   } finally {
     await runner.release();

@@ -47,6 +47,7 @@ export async function startRun(mlflow: MlflowClient, input: StartRunInput): Prom
       'lifecycle.dataset.rev': dataset.rev,
       'lifecycle.dataset.commit': dataset.commit,
       'lifecycle.dataset.digest': dataset.digest,
+      'lifecycle.dataset.source': dataset.source,
     }));
   const runId = run.info.run_id;
   // log-inputs is idempotent for an identical dataset, so a retry may safely redo it.

@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
 import { commonSchema, envField, loadConfig } from '../lib/env';
 import { MlflowClient } from '../lib/mlflow/client';
+import { ensureLifecycleSearchAttributes } from '../lib/lifecycle/register-search-attributes';
 
 /** The CLI's settings: the same variables the workers read (see .env.example). */
 export const cliSchema = commonSchema.extend({
@@ -20,6 +21,8 @@ export interface CliContext {
   config: CliConfig;
   /** The model every command acts on (--model, default MODEL_NAME). */
   model: string;
+  /** --model was given: listings narrow to it (by default they show every model's workflows). */
+  modelGiven: boolean;
   temporal(): Promise<Client>;
   mlflow: MlflowClient;
   close(): Promise<void>;
@@ -31,9 +34,15 @@ export function createContext(model: string | undefined, env: NodeJS.ProcessEnv 
   return {
     config,
     model: model ?? config.MODEL_NAME,
+    modelGiven: model !== undefined,
     mlflow: new MlflowClient({ trackingUri: config.MLFLOW_TRACKING_URI }),
     async temporal() {
-      connection ??= await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+      if (!connection) {
+        connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+        // A dev server started before the lifecycle had search attributes gets them here, before a workflow
+        // that upserts them could stall; where the CLI may not add them (Temporal Cloud), README says how.
+        await ensureLifecycleSearchAttributes(connection, config.TEMPORAL_NAMESPACE).catch(() => []);
+      }
       return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
     },
     async close() {

@@ -5,7 +5,7 @@ import { ConfigError } from '../lib/env';
 import { InvalidInputError } from '../lib/lifecycle/input';
 import { UsageError } from './args';
 import { createContext } from './config';
-import { models } from './commands/models';
+import { models, modelsOptions } from './commands/models';
 import { promote, promoteOptions } from './commands/promote';
 import { schedule, scheduleOptions } from './commands/schedule';
 import { status, statusOptions } from './commands/status';
@@ -18,12 +18,15 @@ const USAGE = `Lifecycle CLI: npm run lifecycle -- <command> [options]      (eve
              [--workflow-id ID] [--no-deploy] [--min-improvement X] [--detach]
              start trainAndPromote and follow it live (dataset, epochs, registration, gate, rollout); Ctrl-C detaches
   status     [--workflow-id ID [--follow]]      one workflow's progress, or the champion and recent lifecycle workflows
+             [--outcome promoted|rejected|rolled-back|failed|cancelled] [--version N] [--dataset PATH|DIGEST] [--limit N]
+             (filters by the workflows' search attributes; with --model, only that model's workflows)
   promote    VERSION [--force] [--no-deploy] [--reason TEXT]   promote a registered version (same gate and saga)
   rollback   [--no-deploy]                      promote the version the champion replaced
   schedule   create|update|pause|resume|delete|list|describe [--kind retrain|data-trigger] [--every 1d]
              [--input JSON] [--params JSON] [--param k=v] [--path P ...] [--id ID] [--paused]
   trigger    [--path P ...] [--rev REV] [--params JSON] [--no-deploy]   run the data check once
-  models     versions with aliases, test accuracy, dataset digest, outcome and serving workers
+  models     [--outcome promoted|rejected|rolled-back|failed|cancelled]
+             versions with aliases, test accuracy, dataset digest, outcome and serving workers
 
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, PIPELINE_TASK_QUEUE, TRAINING_TASK_QUEUE, MLFLOW_TRACKING_URI,
              REDIS_URL, REDIS_PREFIX, MODEL_NAME (see .env.example).`;
@@ -39,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
   if (!COMMANDS.includes(command)) throw new UsageError(`unknown command ${command}`);
   const parse = <O extends ParseArgsOptionsConfig>(options: O) =>
     parseArgs({ args: rest, options: { ...options, model: { type: 'string' as const } }, allowPositionals: true, strict: true });
-  const ctx = createContext(parse({ ...trainOptions, ...statusOptions, ...promoteOptions, ...scheduleOptions, ...triggerOptions }).values.model);
+  const ctx = createContext(parse({ ...trainOptions, ...statusOptions, ...promoteOptions, ...scheduleOptions, ...triggerOptions, ...modelsOptions }).values.model);
   try {
     switch (command) {
       case 'train':
@@ -59,8 +62,7 @@ async function main(argv: string[]): Promise<number> {
       case 'trigger':
         return await trigger(ctx, parse(triggerOptions).values);
       default:
-        parse({});
-        return await models(ctx);
+        return await models(ctx, parse(modelsOptions).values);
     }
   } finally {
     await ctx.close();

@@ -3,6 +3,7 @@ import type { RetryPolicy } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { PipelineActivities, RolloutActivities, TrainingActivities } from '../activities/index';
 import type { SagaTimeouts } from '../lib/lifecycle/types';
+import { summarized } from './activity-summaries';
 
 /**
  * The activity stubs of the lifecycle workflows, grouped by how they must be
@@ -15,55 +16,55 @@ export function lifecycleActivities(t: SagaTimeouts, trainingTaskQueue: string) 
   const backoff = (extra: RetryPolicy = {}): RetryPolicy => ({ initialInterval: Math.min(1000, ceiling), backoffCoefficient: 2, maximumInterval: ceiling, ...extra });
   return {
     /** git + the DVC remote check (no data download). */
-    data: proxyActivities<PipelineActivities>({
+    data: summarized(proxyActivities<PipelineActivities>({
       startToCloseTimeout: '15 minutes',
       heartbeatTimeout: '1 minute',
       retry: backoff({ maximumAttempts: 5 }),
-    }),
+    })),
     /** MLflow tracking and registry calls: short, retried through an outage. */
-    registry: proxyActivities<PipelineActivities>({ startToCloseTimeout: '2 minutes', scheduleToCloseTimeout: t.aliasMove, retry: backoff() }),
+    registry: summarized(proxyActivities<PipelineActivities>({ startToCloseTimeout: '2 minutes', scheduleToCloseTimeout: t.aliasMove, retry: backoff() })),
     /** The saga's pivot: retried until `aliasMove` runs out, then the fleet is rolled back. */
-    alias: proxyActivities<PipelineActivities>({ startToCloseTimeout: '1 minute', scheduleToCloseTimeout: t.aliasMove, retry: backoff() }),
+    alias: summarized(proxyActivities<PipelineActivities>({ startToCloseTimeout: '1 minute', scheduleToCloseTimeout: t.aliasMove, retry: backoff() })),
     /** The pivot holding the rollout lease: one heartbeating activity waits an MLflow outage out (patch alias-move-holds-lease). */
-    pivot: proxyActivities<RolloutActivities>({
+    pivot: summarized(proxyActivities<RolloutActivities>({
       startToCloseTimeout: t.aliasMove,
       heartbeatTimeout: t.rolloutHeartbeat,
       scheduleToCloseTimeout: t.aliasMove,
       retry: backoff(),
-    }),
+    })),
     /** Cleanup and compensation: must eventually happen, so the longest budget. */
-    cleanup: proxyActivities<PipelineActivities & RolloutActivities>({
+    cleanup: summarized(proxyActivities<PipelineActivities & RolloutActivities>({
       startToCloseTimeout: t.deploy,
       heartbeatTimeout: t.rolloutHeartbeat,
       scheduleToCloseTimeout: t.cleanup,
       retry: backoff(),
-    }),
-    lease: proxyActivities<RolloutActivities>({
+    })),
+    lease: summarized(proxyActivities<RolloutActivities>({
       startToCloseTimeout: t.leaseWait,
       heartbeatTimeout: t.rolloutHeartbeat,
       scheduleToCloseTimeout: t.leaseWait,
       retry: backoff(),
-    }),
+    })),
     /** One worker at a time; transient faults retried, checksum/golden-check failures are non-retryable. */
-    deploy: proxyActivities<RolloutActivities>({
+    deploy: summarized(proxyActivities<RolloutActivities>({
       startToCloseTimeout: t.deploy,
       heartbeatTimeout: t.rolloutHeartbeat,
       retry: backoff({ maximumAttempts: 3 }),
-    }),
-    training: proxyActivities<TrainingActivities>({
+    })),
+    training: summarized(proxyActivities<TrainingActivities>({
       taskQueue: trainingTaskQueue,
       startToCloseTimeout: t.training,
       // The keep-alive beats every few seconds while the trainer lives: silence means the worker died,
       // and the retry resumes from the checkpoint recorded in the last heartbeat.
       heartbeatTimeout: t.trainingHeartbeat,
       retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
-    }),
-    evaluation: proxyActivities<TrainingActivities>({
+    })),
+    evaluation: summarized(proxyActivities<TrainingActivities>({
       taskQueue: trainingTaskQueue,
       startToCloseTimeout: '2 hours',
       heartbeatTimeout: t.trainingHeartbeat,
       retry: backoff({ maximumAttempts: 5 }),
-    }),
+    })),
   };
 }
 

@@ -2,6 +2,8 @@ import { ParentClosePolicy, startChild, workflowInfo } from '@temporalio/workflo
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { checkDatasetsInputSchema, parseInput, sagaTimeoutsSchema } from '../lib/lifecycle/input';
 import { dataTriggerWorkflowId } from '../lib/lifecycle/ids';
+import { LIFECYCLE_SEARCH_ATTRIBUTES as SA } from '../lib/lifecycle/search-attributes';
+import { storyHead } from '../lib/lifecycle/story';
 import type { CheckDatasetsResult } from '../lib/lifecycle/types';
 import { lifecycleActivities } from './activities';
 import { validInput } from './failures';
@@ -39,6 +41,13 @@ export async function checkDatasetUpdates(raw?: unknown): Promise<CheckDatasetsR
         args: [{ ...input.train, modelName: input.modelName, dataset: { repo: dataset.repo, path: dataset.path, rev: dataset.commit } }],
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        // User metadata and attributes on the start command (no new command): the UI shows why the run exists.
+        staticSummary: `${storyHead(input.modelName, { kind: 'train', datasetRef: { path: dataset.path, rev: dataset.commit.slice(0, 7) } })} (new data, started by ${workflowInfo().workflowId})`,
+        typedSearchAttributes: [
+          { key: SA.model, value: input.modelName },
+          { key: SA.datasetPath, value: dataset.path },
+          { key: SA.datasetDigest, value: dataset.digest },
+        ],
       });
       result.started.push({ workflowId, ...at });
     } catch (err) {

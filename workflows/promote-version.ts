@@ -1,5 +1,6 @@
 import { isCancellation } from '@temporalio/workflow';
 import { parseInput, promoteVersionInputSchema } from '../lib/lifecycle/input';
+import { promotionOutcome } from '../lib/lifecycle/story';
 import type { PromoteVersionResult } from '../lib/lifecycle/types';
 import { lifecycleActivities } from './activities';
 import { ProgressTracker } from './progress';
@@ -14,12 +15,13 @@ import { gateAndPromote } from './promotion';
  */
 export async function promoteVersion(raw?: unknown): Promise<PromoteVersionResult> {
   const input = validInput(() => parseInput(promoteVersionInputSchema, raw, 'promoteVersion'));
-  const progress = new ProgressTracker(input.modelName, ['gate', 'rollout', 'alias']);
+  const kind = input.rollback ? 'rollback' : 'promote';
+  const progress = new ProgressTracker(input.modelName, ['gate', 'rollout', 'alias'], { kind, version: input.version, force: input.force });
   const acts = lifecycleActivities(input.timeouts, input.trainingTaskQueue);
   try {
     progress.begin('gate', 'gating', input.rollback ? 'finding the version the champion replaced' : `v${input.version}`);
     const model = input.rollback ? await acts.registry.rollbackTarget(input.modelName) : { name: input.modelName, version: input.version! };
-    progress.state.model = model;
+    progress.version(model);
     const info = await acts.registry.getVersionInfo(model, input.promotionMetric);
     const outcome = await gateAndPromote(
       acts,
@@ -27,11 +29,13 @@ export async function promoteVersion(raw?: unknown): Promise<PromoteVersionResul
       input,
       { model, value: info.metric, splitDigest: info.splitDigest, dataset: info.dataset },
       input.force || input.rollback,
+      { rollback: input.rollback, note: input.reason },
     );
-    progress.finish('done', outcome.decision.reason);
+    progress.finish('done', outcome.decision.reason, promotionOutcome(kind, outcome.status === 'promoted'));
     return { model, decision: outcome.decision, promoted: outcome.status === 'promoted', deployment: outcome.deployment, previousChampion: outcome.previousChampion };
   } catch (err) {
-    progress.finish(isCancellation(err) ? 'cancelled' : 'failed', isCancellation(err) ? 'workflow cancelled' : failureMessage(err));
+    const cancelled = isCancellation(err);
+    progress.finish(cancelled ? 'cancelled' : 'failed', cancelled ? 'workflow cancelled' : failureMessage(err), cancelled ? 'cancelled' : 'failed');
     throw err;
   }
 }

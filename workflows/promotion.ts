@@ -13,12 +13,14 @@ export async function gateAndPromote(
   input: Pick<TrainAndPromoteConfig, 'promotionMetric' | 'minImprovement' | 'deploy'>,
   candidate: Candidate,
   force = false,
+  how: { rollback?: boolean; note?: string } = {},
 ): Promise<PromotionOutcome> {
   const { model } = candidate;
   const decide = async () => {
     progress.begin('gate', 'gating', `v${model.version} against the champion`);
     const decision = await fairGate(acts, candidate, input.promotionMetric, input.minImprovement);
-    const recorded = force && !decision.promote ? { ...decision, forced: true } : decision;
+    const marked = { ...decision, ...(how.rollback ? { rollback: true } : {}), ...(how.note ? { note: how.note } : {}) };
+    const recorded = force && !decision.promote ? { ...marked, forced: true } : marked;
     progress.state.decision = recorded;
     progress.end('gate', 'done', recorded.reason);
     return recorded;

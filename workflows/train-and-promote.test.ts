@@ -4,6 +4,7 @@ import type { WorkflowProgress } from '../lib/lifecycle/progress';
 import { FakeWorld, SPLIT_A, SPLIT_B, fleetAgrees } from '../tests/workflows/fake-world';
 import { Harness, uid } from '../tests/workflows/harness';
 import { maybeRecordHistory } from '../tests/workflows/test-env';
+import { LIFECYCLE_SEARCH_ATTRIBUTES as SA } from '../lib/lifecycle/search-attributes';
 
 // Each test runs real workflow executions on a local dev server: seconds, not jest's 5 s default.
 jest.setTimeout(60_000);
@@ -49,6 +50,33 @@ describe('trainAndPromote (workflow, fake activities)', () => {
     expect(fleetAgrees(world)).toBe(true);
     expect(world.version(result.model.version)?.tags['lifecycle.outcome']).toBe('rejected');
     expect(world.runs[0]?.status).toBe('FINISHED');
+  });
+
+  it('tells its story to the Temporal UI: search attributes, current details and a summary per activity', async () => {
+    const world = new FakeWorld(uid('m'));
+    const champion = world.seedChampion(0.95);
+    const { attrs, details, summaries } = await h.run(world, async (tq) => {
+      const handle = await h.startTrain(world, tq, { id: uid('story') });
+      await handle.result();
+      await maybeRecordHistory(handle, 'train-and-promote-story-rejected');
+      const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      const events = (await handle.fetchHistory()).events ?? [];
+      const decode = (p: { data?: Uint8Array | null } | null | undefined) => (p?.data ? (JSON.parse(Buffer.from(p.data).toString()) as string) : undefined);
+      return {
+        attrs: (await handle.describe()).typedSearchAttributes,
+        details: metadata.currentDetails,
+        summaries: events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => decode(e.userMetadata?.summary)),
+      };
+    });
+    const story = `train ${world.modelName} on x@ccccccc -> v2, rejected: test_accuracy 0.9000 vs champion v${champion} 0.9500 on split ${SPLIT_A.slice(0, 6)}`;
+    expect(details).toBe(story);
+    expect(attrs.get(SA.model)).toBe(world.modelName);
+    expect(attrs.get(SA.version)).toBe(2);
+    expect(attrs.get(SA.outcome)).toBe('rejected');
+    expect(attrs.get(SA.summary)).toBe(story);
+    expect(attrs.get(SA.datasetDigest)).toEqual(expect.any(String));
+    expect(summaries).toEqual(expect.arrayContaining([`read the champion of ${world.modelName}`, `record the gate on ${world.modelName} v2: reject`]));
+    expect(summaries.every((x) => typeof x === 'string' && x.length > 0)).toBe(true);
   });
 
   it('measures the champion on the candidate split when its recorded metric comes from another split', async () => {

@@ -1,5 +1,6 @@
 import { CancellationScope, isCancellation, workflowInfo } from '@temporalio/workflow';
 import { parseInput, trainAndPromoteInputSchema } from '../lib/lifecycle/input';
+import { promotionOutcome } from '../lib/lifecycle/story';
 import { pinned, type TrainAndPromoteResult } from '../lib/lifecycle/types';
 import { lifecycleActivities } from './activities';
 import { failureMessage, validInput } from './failures';
@@ -20,14 +21,17 @@ export { progressQuery, statusQuery } from './progress';
 export async function trainAndPromote(raw?: unknown): Promise<TrainAndPromoteResult> {
   const input = validInput(() => parseInput(trainAndPromoteInputSchema, raw, 'trainAndPromote'));
   const info = workflowInfo();
-  const progress = new ProgressTracker(input.modelName, ['dataset', 'run', 'training', 'registration', 'gate', 'rollout', 'alias']);
+  const progress = new ProgressTracker(input.modelName, ['dataset', 'run', 'training', 'registration', 'gate', 'rollout', 'alias'], {
+    kind: 'train',
+    datasetRef: input.dataset,
+  });
   const acts = lifecycleActivities(input.timeouts, input.trainingTaskQueue);
   const experimentName = input.experimentName ?? input.modelName;
   let runStarted = false;
   try {
     progress.begin('dataset', 'resolving-dataset');
     const dataset = await acts.data.resolveDataset(input.dataset);
-    progress.state.dataset = { name: dataset.name, path: dataset.path, commit: dataset.commit, digest: dataset.digest };
+    progress.dataset({ name: dataset.name, path: dataset.path, commit: dataset.commit, digest: dataset.digest });
     progress.end('dataset', 'done', `${dataset.name}@${dataset.commit.slice(0, 12)} (${dataset.digest})`);
 
     progress.begin('run', 'starting-run');
@@ -51,19 +55,19 @@ export async function trainAndPromote(raw?: unknown): Promise<TrainAndPromoteRes
 
     progress.begin('registration', 'registering');
     const model = await acts.registry.registerModel({ modelName: input.modelName, run, trained, dataset, workflowId: info.workflowId });
-    progress.state.model = model;
+    progress.version(model);
     progress.end('registration', 'done', `v${model.version}`);
 
     const candidate: Candidate = { model, value: trained.metrics[input.promotionMetric] ?? null, splitDigest: trained.splits.test, dataset: { ...dataset, ...pinned(dataset) } };
     const outcome = await gateAndPromote(acts, progress, input, candidate);
     // After the pivot the promotion has happened: closing the run must not be undone by a late cancel.
     await CancellationScope.nonCancellable(() => acts.registry.finishRun({ runId: run.runId, status: 'FINISHED' }));
-    progress.finish('done', outcome.decision.reason);
+    progress.finish('done', outcome.decision.reason, promotionOutcome('train', outcome.status === 'promoted'));
     return { dataset, runId: run.runId, model, metrics: trained.metrics, decision: outcome.decision, deployment: outcome.deployment, promoted: outcome.status === 'promoted' };
   } catch (err) {
     const cancelled = isCancellation(err);
     const reason = cancelled ? 'workflow cancelled' : failureMessage(err);
-    progress.finish(cancelled ? 'cancelled' : 'failed', reason);
+    progress.finish(cancelled ? 'cancelled' : 'failed', reason, cancelled ? 'cancelled' : 'failed');
     if (runStarted) {
       await CancellationScope.nonCancellable(() =>
         acts.cleanup.abandonExecution({

@@ -1,7 +1,18 @@
 import { Redis } from 'ioredis';
 import { listWorkerStatuses } from '../../lib/fleet/worker-statuses';
-import { VERSION_TAGS, tagsOf } from '../../lib/mlflow/client';
+import { LEGACY_VERSION_TAGS, VERSION_TAGS, tagsOf, type ModelVersion } from '../../lib/mlflow/client';
+import { OUTCOMES, type LifecycleOutcome } from '../../lib/lifecycle/search-attributes';
+import { gateEvidenceOf, runOf, versionMetric } from '../../activities/version-story';
+import { UsageError } from '../args';
 import type { CliContext } from '../config';
+
+export const modelsOptions = { outcome: { type: 'string' } } as const;
+
+/** Where a version stands: its outcome tag, else what its gate said (older versions), else registered only. */
+function outcomeOf(mv: ModelVersion): string {
+  const t = tagsOf(mv);
+  return t[VERSION_TAGS.outcome] ?? gateEvidenceOf(mv)?.decision ?? t[LEGACY_VERSION_TAGS.gateDecision] ?? '-';
+}
 
 /** How many live inference workers serve each version of `model` (null: Redis not reachable). */
 async function servedBy(ctx: CliContext): Promise<Map<string, number> | null> {
@@ -23,7 +34,8 @@ async function servedBy(ctx: CliContext): Promise<Map<string, number> | null> {
 }
 
 /** `lifecycle models`: every version with its aliases, accuracy, dataset digest, gate outcome and how many workers serve it. */
-export async function models(ctx: CliContext): Promise<number> {
+export async function models(ctx: CliContext, v: { outcome?: string } = {}): Promise<number> {
+  if (v.outcome && !OUTCOMES.includes(v.outcome as LifecycleOutcome)) throw new UsageError(`--outcome must be one of ${OUTCOMES.join(', ')}`);
   const registered = await ctx.mlflow.getRegisteredModel(ctx.model);
   if (!registered) {
     console.log(`${ctx.model}: not registered yet`);
@@ -31,17 +43,20 @@ export async function models(ctx: CliContext): Promise<number> {
   }
   const aliases = new Map<string, string[]>();
   for (const a of registered.aliases ?? []) aliases.set(a.version, [...(aliases.get(a.version) ?? []), a.alias]);
-  const [versions, served] = await Promise.all([ctx.mlflow.searchAllModelVersions(`name='${ctx.model.replace(/'/g, "\\'")}'`), servedBy(ctx)]);
-  const rows = versions.map((mv) => {
+  const [all, served] = await Promise.all([ctx.mlflow.searchAllModelVersions(`name='${ctx.model.replace(/'/g, "\\'")}'`), servedBy(ctx)]);
+  const versions = all.filter((mv) => !v.outcome || outcomeOf(mv) === v.outcome);
+  // Metrics are facts of each version's run (older versions also carry them as tags).
+  const runs = await Promise.all(versions.map((mv) => runOf(ctx.mlflow, mv).catch(() => null)));
+  const rows = versions.map((mv, i) => {
     const t = tagsOf(mv);
-    const acc = Number(t['lifecycle.metric.test_accuracy']);
+    const acc = versionMetric(mv, runs[i] ?? null, 'test_accuracy') ?? NaN;
     return [
       `v${mv.version}`,
       (aliases.get(mv.version) ?? []).join(',') || '-',
       Number.isFinite(acc) ? `${(acc * 100).toFixed(2)}%` : '-',
       (t[VERSION_TAGS.datasetDigest] ?? '-').slice(0, 12),
       (t[VERSION_TAGS.testSplitDigest] ?? '-').slice(0, 12),
-      t[VERSION_TAGS.outcome] ?? t['lifecycle.gate.decision'] ?? '-',
+      outcomeOf(mv),
       served === null ? '?' : String(served.get(mv.version) ?? 0),
     ];
   });

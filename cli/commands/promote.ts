@@ -1,5 +1,6 @@
 import { parseInput, promoteVersionInputSchema, type PromoteVersionInput } from '../../lib/lifecycle/input';
 import { decisionLine } from '../../lib/lifecycle/progress-view';
+import { promoteStartMetadata } from '../../lib/lifecycle/start-metadata';
 import type { promoteVersion } from '../../workflows/promote-version';
 import { timestampedId, UsageError } from '../args';
 import type { CliContext } from '../config';
@@ -33,7 +34,7 @@ export async function promote(ctx: CliContext, version: string | undefined, v: P
   parseInput(promoteVersionInputSchema, input, 'promoteVersion');
   const client = await ctx.temporal();
   const workflowId = timestampedId(rollback ? `rollback-${ctx.model}` : `promote-${ctx.model}-v${version}`);
-  const handle = await client.workflow.start<typeof promoteVersion>('promoteVersion', { taskQueue: ctx.config.PIPELINE_TASK_QUEUE, workflowId, args: [input] });
+  const handle = await client.workflow.start<typeof promoteVersion>('promoteVersion', { taskQueue: ctx.config.PIPELINE_TASK_QUEUE, workflowId, args: [input], ...promoteStartMetadata(input) });
   console.log(`started promoteVersion ${workflowId}  ${uiLink(ctx, workflowId)}`);
   if (v.detach) return 0;
   const end = await followInTerminal(handle);

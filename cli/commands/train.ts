@@ -1,4 +1,5 @@
 import { parseInput, trainAndPromoteInputSchema, type TrainAndPromoteInput } from '../../lib/lifecycle/input';
+import { trainStartMetadata } from '../../lib/lifecycle/start-metadata';
 import type { trainAndPromote } from '../../workflows/train-and-promote';
 import { parseParams, timestampedId } from '../args';
 import type { CliContext } from '../config';
@@ -48,7 +49,7 @@ export async function train(ctx: CliContext, v: TrainValues): Promise<number> {
   const input = trainInput(ctx, v);
   const client = await ctx.temporal();
   const workflowId = v['workflow-id'] ?? timestampedId(`train-${ctx.model}`);
-  const handle = await client.workflow.start<typeof trainAndPromote>('trainAndPromote', { taskQueue: ctx.config.PIPELINE_TASK_QUEUE, workflowId, args: [input] });
+  const handle = await client.workflow.start<typeof trainAndPromote>('trainAndPromote', { taskQueue: ctx.config.PIPELINE_TASK_QUEUE, workflowId, args: [input], ...trainStartMetadata(input) });
   console.log(`started trainAndPromote ${workflowId}  ${uiLink(ctx, workflowId)}`);
   if (v.detach) return 0;
   return exitCodeOf(await followInTerminal(handle));

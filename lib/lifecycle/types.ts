@@ -104,6 +104,10 @@ export interface PromotionDecision {
   championSource: 'recorded' | 'evaluated' | 'none';
   /** Set when an operator forced a promotion the gate rejected. */
   forced?: boolean;
+  /** Set when the promotion is `lifecycle rollback` (which always proceeds). */
+  rollback?: boolean;
+  /** The operator's `--reason`, kept with the evidence and in the champion history. */
+  note?: string;
   reason: string;
 }
 

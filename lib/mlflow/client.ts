@@ -6,19 +6,44 @@ export { MlflowError, authFromEnv, type MlflowAuth } from './http';
 
 export type * from './types';
 
-/** Model-version tags Lifecycle writes; readers (rollout, workers) rely on them. */
+/**
+ * Model-version tags Lifecycle writes: only what machines read (serving, the gate, the data
+ * trigger, rollback, cleanup). Everything else about a version is a fact of its training run
+ * (params, metrics, dataset, trainer, workflow: tags and metrics on the run) or is told to people
+ * in the version's description. At most MAX_LIFECYCLE_VERSION_TAGS of them on a version.
+ */
 export const VERSION_TAGS = {
+  /** sha256 of the ONNX file: workers refuse a file whose hash differs. */
   sha256: 'lifecycle.sha256',
+  /** `mlflow-artifacts:/...` URI of that ONNX file: what workers download. */
   onnxUri: 'lifecycle.onnx_uri',
-  runId: 'lifecycle.run_id',
+  /** The MLflow logged model (`m-...`) the version was registered from: the drills register copies from it. */
+  modelId: 'lifecycle.model_id',
+  /** DVC md5 of the training dataset: the data trigger searches versions by it. */
   datasetDigest: 'lifecycle.dataset_digest',
-  /** sha256 digest of the held-out split the version's metrics were measured on. */
+  /** sha256 digest of the held-out split the version's metrics were measured on: the fair gate compares on it. */
   testSplitDigest: 'lifecycle.dataset.test_digest',
   /** The champion this version replaced when it was promoted (what `rollback` goes back to). */
   previousChampion: 'lifecycle.previous_champion',
-  /** promoted | rejected | cancelled | failed: how the version's workflow ended. */
+  /** promoted | rejected | rolled-back | cancelled | failed: where the version stands. */
   outcome: 'lifecycle.outcome',
-  metric: 'lifecycle.gate.metric',
+  /** The latest promotion-gate evidence, one JSON object (see GateEvidence in activities/registry.ts). */
+  gate: 'lifecycle.gate.evidence',
+} as const;
+
+/** The bound on Lifecycle's tags per version (VERSION_TAGS); tests hold every registered version to it. */
+export const MAX_LIFECYCLE_VERSION_TAGS = Object.keys(VERSION_TAGS).length;
+
+/**
+ * Version tags older releases wrote (about thirty per version), still read as a fallback so a
+ * registry from before the move keeps working: the run id (MLflow keeps it natively), metrics
+ * (`lifecycle.metric.<name>`), evaluations (`lifecycle.eval.<split>.<metric>`), dataset coordinates
+ * (`lifecycle.dataset.*`, now run tags) and the gate evidence as separate `lifecycle.gate.*` tags.
+ */
+export const LEGACY_VERSION_TAGS = {
+  runId: 'lifecycle.run_id',
+  metricPrefix: 'lifecycle.metric.',
+  gateDecision: 'lifecycle.gate.decision',
 } as const;
 
 export interface MlflowClientOptions {
@@ -178,6 +203,15 @@ export class MlflowClient {
 
   async setModelVersionTag(name: string, version: string, key: string, value: string): Promise<void> {
     await this.post('model-versions/set-tag', { name, version, key, value });
+  }
+
+  /** The version's description (Markdown in the MLflow UI). */
+  async updateModelVersionDescription(name: string, version: string, description: string): Promise<void> {
+    await this.post('model-versions/update', { name, version, description }, 'PATCH');
+  }
+
+  async updateRegisteredModelDescription(name: string, description: string): Promise<void> {
+    await this.post('registered-models/update', { name, description }, 'PATCH');
   }
 
   async setAlias(name: string, alias: string, version: string): Promise<void> {

@@ -68,10 +68,14 @@ export interface ModelVersion {
   status?: string;
   tags?: KeyValue[];
   aliases?: string[];
+  description?: string;
+  /** Milliseconds since the epoch. */
+  creation_timestamp?: number;
 }
 
 export interface RegisteredModel {
   name: string;
+  description?: string;
   aliases?: { alias: string; version: string }[];
   tags?: KeyValue[];
 }

@@ -1,6 +1,7 @@
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import { scheduleId } from '../lifecycle/ids';
+import { LIFECYCLE_SEARCH_ATTRIBUTES } from '../lifecycle/search-attributes';
 
 /**
  * Lifecycle's Temporal Schedules (visible on the Temporal UI's Schedules page):
@@ -42,7 +43,16 @@ export async function createSchedule(client: Client, s: LifecycleSchedule): Prom
   await client.schedule.create({
     scheduleId: id,
     spec: { intervals: [{ every: s.every }] },
-    action: { type: 'startWorkflow', workflowType: WORKFLOW_OF[s.kind], taskQueue: s.taskQueue, workflowId: id, args: [s.input] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: WORKFLOW_OF[s.kind],
+      taskQueue: s.taskQueue,
+      workflowId: id,
+      args: [s.input],
+      // Each started execution shows in the Temporal UI as what it is and whose it is.
+      staticSummary: `${s.kind === 'retrain' ? 'scheduled retrain' : 'scheduled data check'} of ${s.modelName} (schedule ${id})`,
+      typedSearchAttributes: [{ key: LIFECYCLE_SEARCH_ATTRIBUTES.model, value: s.modelName }],
+    },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
     state: { paused: s.paused ?? false, note: s.note ?? `lifecycle ${s.kind} for ${s.modelName}` },
   });

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
+import { ensureLifecycleSearchAttributes } from '../../lib/lifecycle/register-search-attributes';
 
 /**
  * Integration tests talk to real services; `make test` starts them. When run
@@ -18,5 +20,16 @@ export default async function globalSetup(): Promise<void> {
     throw new Error(`Redis not reachable at ${url} (${(err as Error).message}): run \`make test\``);
   } finally {
     redis.disconnect();
+  }
+  // The stack's dev server registers the lifecycle's search attributes at start; a Temporal started any
+  // other way (an older stack still running, TEMPORAL_ADDRESS elsewhere) gets them here.
+  const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+  // Not reachable: the suites that need Temporal say so themselves; the others run without it.
+  const connection = await Connection.connect({ address, connectTimeout: '5 seconds' }).catch(() => null);
+  if (!connection) return;
+  try {
+    await ensureLifecycleSearchAttributes(connection);
+  } finally {
+    await connection.close();
   }
 }

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
-import { evaluateVersion, evaluationTag } from '../../activities/evaluation';
+import { evaluateVersion } from '../../activities/evaluation';
+import { EVAL_METRIC } from '../../activities/evaluation-keys';
+import { gateEvidenceOf } from '../../activities/version-story';
 import { MlflowClient, tagsOf } from '../../lib/mlflow/client';
 import type { TrainAndPromoteResult } from '../../lib/lifecycle/types';
 import type { trainAndPromote } from '../../workflows/train-and-promote';
@@ -63,15 +65,20 @@ describe('fair promotion gate (real services)', () => {
   it('re-evaluates the champion on a candidate whose test split differs, and records the split both numbers come from', async () => {
     const tag = await dataset.commitVersion({ perClassTrain: 30, perClassTest: 12, tag: 'tiny-v2' });
     const candidate = await train(tag, 'candidate');
-    const candidateTags = tagsOf(await mlflow.getModelVersion(modelName, candidate.model.version));
+    const candidateVersion = await mlflow.getModelVersion(modelName, candidate.model.version);
+    const candidateTags = tagsOf(candidateVersion);
     const split = candidateTags['lifecycle.dataset.test_digest']!;
-    const championTags = tagsOf(await mlflow.getModelVersion(modelName, champion.model.version));
+    const championVersion = await mlflow.getModelVersion(modelName, champion.model.version);
+    const championTags = tagsOf(championVersion);
     expect(split).not.toBe(championTags['lifecycle.dataset.test_digest']);
     expect(candidate.decision).toMatchObject({ championVersion: champion.model.version, championSource: 'evaluated', splitDigest: split });
-    expect(candidateTags).toMatchObject({ 'lifecycle.gate.split_digest': split, 'lifecycle.gate.champion_source': 'evaluated', 'lifecycle.gate.champion_version': champion.model.version });
-    const evaluated = Number(championTags[evaluationTag(split)]);
+    const evidence = gateEvidenceOf(candidateVersion);
+    expect(evidence).toMatchObject({ splitDigest: split, championSource: 'evaluated', championVersion: champion.model.version });
+    // The champion's measurement on the candidate's split is a metric of the champion's run.
+    const championRun = await mlflow.getRun(championVersion.run_id!);
+    const evaluated = championRun.data.metrics?.find((m) => m.key === EVAL_METRIC.key(split))?.value ?? NaN;
     expect(evaluated).toBeGreaterThanOrEqual(0);
     expect(candidate.decision.champion).toBe(evaluated);
-    expect(Number(candidateTags['lifecycle.gate.champion'])).toBe(evaluated);
+    expect(evidence?.champion).toBe(evaluated);
   });
 });

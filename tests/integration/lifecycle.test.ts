@@ -15,8 +15,11 @@ import { ServingStack } from '../support/serving-stack';
 import { createTinyDatasetRepo, type TinyDatasetRepo } from './support/dvc-repo';
 import { startLifecycleWorkers, type LifecycleWorkers } from './support/temporal-workers';
 import { freePort, startVenvServer } from './support/trainer-mlflow';
-import { MLFLOW_TRACKING_URI, REDIS_URL, ROOT, TEMPORAL_ADDRESS, uniqueId } from './support/env';
+import { MLFLOW_TRACKING_URI, REDIS_URL, ROOT, TEMPORAL_ADDRESS, TEMPORAL_UI_URL, uniqueId } from './support/env';
 import { runCommand } from '../../lib/process/run';
+import { trainStartMetadata } from '../../lib/lifecycle/start-metadata';
+import { gateEvidenceOf } from '../../activities/version-story';
+import { describeRegistry, describeTemporalStory } from './lifecycle-story';
 
 /**
  * The lifecycle end to end on real services: a tiny DVC dataset version, the
@@ -38,12 +41,11 @@ describe('trainAndPromote on real services', () => {
   let firstRun: Run;
 
   const params = { epochs: 1, batch_size: 32, seed: 7, val_fraction: 0, num_threads: 1 };
-  const run = (input: TrainAndPromoteInput) =>
-    client.workflow.execute<typeof trainAndPromote>('trainAndPromote', {
-      taskQueue: workers.pipelineQueue,
-      workflowId,
-      args: [{ modelName, trainingTaskQueue: workers.trainingQueue, dataset: { repo: dataset.repo, path: dataset.path, rev: dataset.rev }, ...input }],
-    });
+  const run = (extra: TrainAndPromoteInput) => {
+    const input = { modelName, trainingTaskQueue: workers.trainingQueue, dataset: { repo: dataset.repo, path: dataset.path, rev: dataset.rev }, ...extra };
+    // Started the way `lifecycle train` starts it: with its summary and search attributes.
+    return client.workflow.execute<typeof trainAndPromote>('trainAndPromote', { taskQueue: workers.pipelineQueue, workflowId, args: [input], ...trainStartMetadata(input) });
+  };
 
   beforeAll(async () => {
     dataset = await createTinyDatasetRepo({ perClassTrain: 30, perClassTest: 10 });
@@ -109,7 +111,8 @@ describe('trainAndPromote on real services', () => {
     const onnx = await mlflow.downloadArtifact(tags['lifecycle.onnx_uri']!);
     expect(createHash('sha256').update(onnx).digest('hex')).toBe(tags['lifecycle.sha256']);
     expect(tags['lifecycle.onnx_uri']).toContain(logged.info.model_id);
-    expect(tags).toMatchObject({ 'lifecycle.dataset_digest': first.dataset.digest, 'lifecycle.gate.decision': 'promote', 'lifecycle.outcome': 'promoted' });
+    expect(tags).toMatchObject({ 'lifecycle.dataset_digest': first.dataset.digest, 'lifecycle.outcome': 'promoted' });
+    expect(gateEvidenceOf(mv)).toMatchObject({ decision: 'promote', metric: 'test_accuracy', candidate: first.metrics.test_accuracy });
   });
 
   it('serves POST /predict from the newly registered version', async () => {
@@ -221,4 +224,8 @@ describe('trainAndPromote on real services', () => {
     expect(listed.find((l) => l.startsWith(`v${before} `))).toMatch(/champion.*\s1\s*$/);
     expect(listed.find((l) => l.startsWith(`v${other} `))).toBeDefined();
   });
+
+  // Reuses the executions above (two trainings on one workflow id, a reproduction, a forced promote, a rollback).
+  describeTemporalStory(() => ({ client, modelName, workflowId, uiUrl: TEMPORAL_UI_URL, temporalAddress: TEMPORAL_ADDRESS }));
+  describeRegistry(() => ({ mlflow, modelName }));
 });

@@ -6,6 +6,7 @@ import type { temporal } from '@temporalio/proto';
 
 type History = temporal.api.history.v1.IHistory;
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { LIFECYCLE_SEARCH_ATTRIBUTES } from '../../lib/lifecycle/search-attributes';
 import { DefaultLogger, Runtime, bundleWorkflowCode, makeTelemetryFilterString, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 export const ROOT = resolve(__dirname, '../..');
@@ -29,7 +30,12 @@ export function quietRuntime(): void {
 export async function startTestServer(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
   return TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: join(ROOT, '.venv/bin/temporal') }, log: { format: 'pretty', level: 'error' } },
+    server: {
+      executable: { type: 'existing-path', path: join(ROOT, '.venv/bin/temporal') },
+      log: { format: 'pretty', level: 'error' },
+      // The lifecycle workflows upsert these; on a namespace without them every workflow task would fail.
+      searchAttributes: Object.values(LIFECYCLE_SEARCH_ATTRIBUTES),
+    },
   });
 }
 

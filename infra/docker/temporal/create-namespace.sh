@@ -16,3 +16,15 @@ else
   temporal operator namespace create --namespace "$NS" --retention "${RETENTION:-72h}" --address "$ADDR"
   echo "[temporal-namespace] $NS created"
 fi
+
+# The lifecycle workflows' search attributes (lib/lifecycle/search-attributes.ts; a unit test holds this
+# list to it). A workflow that upserts an unregistered one fails its workflow tasks, so they exist
+# before any worker runs. Each is added only when missing.
+LIFECYCLE_SEARCH_ATTRIBUTES="LifecycleModel=Keyword LifecycleDatasetPath=Keyword LifecycleDatasetDigest=Keyword LifecycleVersion=Int LifecycleOutcome=Keyword LifecycleSummary=Text"
+existing="$(temporal operator search-attribute list --namespace "$NS" --address "$ADDR")"
+for spec in $LIFECYCLE_SEARCH_ATTRIBUTES; do
+  name="${spec%=*}"
+  if printf '%s\n' "$existing" | grep -qw "$name"; then continue; fi
+  temporal operator search-attribute create --namespace "$NS" --address "$ADDR" --name "$name" --type "${spec#*=}"
+  echo "[temporal-namespace] search attribute $name added"
+done

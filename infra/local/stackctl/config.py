@@ -215,6 +215,15 @@ def app_programs(s):
     return out
 
 
+# The custom search attributes the lifecycle workflows set (lib/lifecycle/search-attributes.ts, which a
+# unit test holds this list to). The dev server registers them at every start, also on an existing
+# database; a workflow that upserts an unregistered one would fail its workflow tasks.
+LIFECYCLE_SEARCH_ATTRIBUTES = (
+    'LifecycleModel=Keyword', 'LifecycleDatasetPath=Keyword', 'LifecycleDatasetDigest=Keyword',
+    'LifecycleVersion=Int', 'LifecycleOutcome=Keyword', 'LifecycleSummary=Text',
+)
+
+
 def service_programs(s, names):
     """Backing services this stack would start itself (those not reused as external)."""
     out = []
@@ -229,7 +238,8 @@ def service_programs(s, names):
         out.append(Program(
             name='temporal', kind='temporal', priority=100, stopwait=20, startsecs=5,
             command=[f'{s.venv}/bin/temporal', 'server', 'start-dev', '--ip', '127.0.0.1', '--port', str(tp),
-                     '--ui-port', str(ui), '--db-filename', f'{s.state}/temporal/temporal.db', '--log-level', 'warn'],
+                     '--ui-port', str(ui), '--db-filename', f'{s.state}/temporal/temporal.db', '--log-level', 'warn',
+                     *[arg for spec in LIFECYCLE_SEARCH_ATTRIBUTES for arg in ('--search-attribute', spec)]],
             ports=[Port(tp, 'Temporal gRPC', 'TEMPORAL_PORT (or TEMPORAL_ADDRESS)'), Port(ui, 'Temporal UI', 'TEMPORAL_UI_PORT')],
             health='temporal'))
     if 'mlflow' in names:
