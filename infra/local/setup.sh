@@ -44,7 +44,15 @@ setup_system() {
   fi
 }
 
+# Only the tests need a browser (the Temporal UI test drives headless Chromium): `make test` asks for it.
+setup_test_system() {
+  if ! command -v chromium >/dev/null; then
+    log "installing chromium (apt; the Temporal UI test)"; apt_install chromium || die "could not install chromium (apt-get install chromium)"
+  fi
+}
+
 case "${1:-all}" in
+  test-system) setup_test_system ;;
   npm) setup_npm ;;
   venv) setup_venv ;;
   system) setup_system ;;
@@ -54,5 +62,5 @@ case "${1:-all}" in
     together "npm" setup_npm "venv" setup_venv
     setup_system
     ;;
-  *) die "usage: setup.sh [all|npm|venv|system]" ;;
+  *) die "usage: setup.sh [all|npm|venv|system|test-system]" ;;
 esac
