@@ -11,7 +11,7 @@ import type { DatasetDeps } from '../lib/dataset/checkout';
 import { DatasetError } from '../lib/dataset/errors';
 import { PermanentError } from '../lib/lifecycle/errors';
 import type { RegisteredVersion, ResolvedDataset } from '../lib/lifecycle/types';
-import { ModelRunner, createOrtSession } from '../workers/inference/model-runner';
+import { ModelRunner, createOrtSession } from '../lib/model/model-runner';
 
 export interface EvaluateInput {
   model: RegisteredVersion;

@@ -1,7 +1,7 @@
 import type { ModelMetadata } from '../lib/model/metadata';
 import { decodeToPixels } from '../lib/model/preprocess';
 import { pixelsToTensor } from '../lib/model/tensor';
-import { createOrtSession, ModelRunner } from '../workers/inference/model-runner';
+import { createOrtSession, ModelRunner } from '../lib/model/model-runner';
 
 export interface InProcessResult {
   images: number;

@@ -59,14 +59,14 @@ export interface ConsumerInfo {
  * the same MULTI that writes its reply; entries of a consumer that died are
  * taken over with `claimFrom` (see the worker's reaper).
  *
- * Entries pending under this consumer that it is not working on are read
- * again from the group's history (XREADGROUP with id 0): Redis can deliver an
+ * Entries pending under this consumer that it is not working on are taken
+ * up again (listed with XPENDING, read with XRANGE): Redis can deliver an
  * entry whose reply never reaches the caller (ioredis resolves a blocking
  * read with null when its client-side timer fires before a reply it has not
  * read yet, which happens whenever the event loop was busy past the read's
  * end; a reply lost with a connection; a batch that failed before it was
  * answered; a previous process under the same name). `>` never delivers such
- * an entry again, so the consumer looks at its own history after every read
+ * an entry again, so the consumer looks at its own pending list after every read
  * that returned nothing, after every failure and reconnect, at start, and
  * when the reaper sees more pending under our name than we hold.
  */
@@ -76,7 +76,7 @@ export class RequestConsumer {
   private readonly inFlight = new Set<string>();
   /** Whether our own pending history may hold entries nobody here is working on. */
   private recoverOwn = true;
-  /** Entries recovered from our own history (delivered before, then lost on the way). */
+  /** Entries recovered from our own pending list (delivered before, then lost on the way). */
   recovered = 0;
 
   constructor(private readonly opts: RequestConsumerOptions) {
@@ -216,37 +216,40 @@ export class RequestConsumer {
   }
 
   /**
-   * Up to `count` entries pending under our own name that nobody here works on, oldest first (XREADGROUP
-   * from id 0 reads the consumer's own history without blocking). Clears the recovery flag once the
-   * history holds nothing more of that kind.
+   * Up to `count` entries pending under our own name that nobody here works on, oldest first. Listed with
+   * XPENDING and read with XRANGE, neither of which touches the pending list: reading our history with
+   * XREADGROUP would reset the entries' idle time, and a worker whose batch is stuck (its entries still
+   * pending under its name) would then keep them from the other workers' reapers forever. Clears the
+   * recovery flag once nothing more of that kind is pending.
    */
   private async readOwnPending(count: number): Promise<Array<{ received: Received; arrivedAt: number }>> {
-    const found: Array<{ received: Received; arrivedAt: number }> = [];
-    let after = '0';
-    for (;;) {
-      let raw: unknown;
-      try {
-        raw = await this.opts.writer.xreadgroupBuffer('GROUP', INFERENCE_GROUP, this.opts.consumer, 'COUNT', count, 'STREAMS', this.stream, after);
-      } catch (err) {
-        if (!isNoGroupError(err)) throw err;
-        // Redis lost the stream: a new group has no history of ours.
-        await this.init();
-        break;
-      }
-      const page = parseReadReply(raw);
-      for (const entry of page) {
-        if (!this.inFlight.has(entry.id) && found.length < count) found.push({ received: this.decode(entry), arrivedAt: Date.now() });
-      }
-      if (found.length >= count) return found;
-      if (page.length < count) break;
-      after = page[page.length - 1]!.id;
+    const { writer, consumer } = this.opts;
+    let pending: unknown[];
+    try {
+      pending = await writer.xpending(this.stream, INFERENCE_GROUP, '-', '+', count + this.inFlight.size, consumer);
+    } catch (err) {
+      if (!isNoGroupError(err)) throw err;
+      // Redis lost the stream: a new group has nothing pending of ours.
+      await this.init();
+      this.recoverOwn = false;
+      return [];
     }
-    this.recoverOwn = false;
-    if (found.length > 0) {
-      this.recovered += found.length;
-      this.opts.onRecovered?.(found.length);
-      this.opts.logger.warn({ model: this.opts.model, count: found.length }, 'recovered requests pending under this worker that it was not working on');
-    }
+    const ids = pending.flatMap((p) => (Array.isArray(p) ? [String(p[0])] : [])).filter((id) => !this.inFlight.has(id));
+    if (ids.length <= count) this.recoverOwn = false;
+    if (ids.length === 0) return [];
+    const taken = ids.slice(0, count);
+    const tx = writer.pipeline();
+    for (const id of taken) tx.xrangeBuffer(this.stream, id, id);
+    const rows = (await tx.exec()) ?? [];
+    const found = taken.map((id, i) => {
+      const [err, raw] = rows[i] ?? [new Error('no reply'), null];
+      // An entry deleted while pending (answered elsewhere) reads as empty: it is acknowledged, not run.
+      const entry = err ? { id, fields: null } : (parseEntries(raw)[0] ?? { id, fields: null });
+      return { received: this.decode(entry), arrivedAt: Date.now() };
+    });
+    this.recovered += found.length;
+    this.opts.onRecovered?.(found.length);
+    this.opts.logger.warn({ model: this.opts.model, count: found.length }, 'recovered requests pending under this worker that it was not working on');
     return found;
   }
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RolloutLeases } from '../../lib/fleet/lease';
 import { RolloutError, rolloutFleet, type RolloutProgress } from '../../lib/fleet/rollout';
-import { createOrtSession, type CreateSession } from '../../workers/inference/model-runner';
+import { createOrtSession, type CreateSession } from '../../lib/model/model-runner';
 import { testImage } from '../support/images';
 import { byStatus, startLoad } from '../support/load';
 import { ServingStack } from '../support/serving-stack';

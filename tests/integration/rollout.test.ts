@@ -9,7 +9,7 @@ import type { ModelRef, WorkerStatus } from '../../lib/fleet/protocol';
 import { RolloutError, rolloutFleet, type RolloutDeps } from '../../lib/fleet/rollout';
 import type { RegisteredVersion } from '../../lib/lifecycle/types';
 import { MlflowClient, modelRefOf } from '../../lib/mlflow/client';
-import { createOrtSession, type CreateSession } from '../../workers/inference/model-runner';
+import { createOrtSession, type CreateSession } from '../../lib/model/model-runner';
 import { ServingStack } from '../support/serving-stack';
 import { makeTestModel, type TestModel } from '../support/test-model';
 import { registerTestModel } from './support/registry';

@@ -6,7 +6,7 @@ import { finalizeRollout, rolloutFleet } from '../../lib/fleet/rollout';
 import { readModelMetadata } from '../../lib/model/metadata';
 import { decodeToPixels } from '../../lib/model/preprocess';
 import { pixelsToTensor } from '../../lib/model/tensor';
-import { createOrtSession, ModelRunner } from '../../workers/inference/model-runner';
+import { createOrtSession, ModelRunner } from '../../lib/model/model-runner';
 import { testImage } from '../support/images';
 import { startLoad } from '../support/load';
 import { metricTotal } from '../support/metrics';
@@ -47,7 +47,9 @@ describe('serving: deadlines, back-pressure, batching and batch uploads', () => 
   });
 
   it('answers 503 NO_ACTIVE_MODEL before the default model is served, and 404 for an unknown model', async () => {
-    await stack.redis.del(stack.keys.active);
+    // No champion in the registry: the fleet controller removes the model from the active versions.
+    stack.registry.deleteAlias('champion', 'test-classifier');
+    await stack.waitFor(async () => (await stack.redis.hlen(stack.keys.active)) === 0, 5000, 'the model to leave the fleet active versions');
     await stack.startApi();
     const res = await stack.predict(await testImage(1));
     expect(res.status).toBe(503);

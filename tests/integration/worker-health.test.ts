@@ -20,7 +20,8 @@ describe('inference worker health that can fail', () => {
   const fixture = useServingStack('worker-health');
 
   it('is live but not ready before it has a verified model', async () => {
-    await fixture.stack.redis.del(fixture.stack.keys.active);
+    fixture.stack.registry.deleteAlias('champion', 'test-classifier');
+    await fixture.stack.waitFor(async () => (await fixture.stack.redis.hlen(fixture.stack.keys.active)) === 0, 5000, 'no active model');
     const worker = await fixture.stack.startWorker();
     expect((await probe(worker.metricsPort, '/healthz')).status).toBe(200);
     expect(await probe(worker.metricsPort, '/readyz')).toMatchObject({ status: 503, body: { ok: false, reason: 'no verified model loaded yet' } });

@@ -1,4 +1,4 @@
-import { createOrtSession, type CreateSession } from '../../workers/inference/model-runner';
+import { createOrtSession, type CreateSession } from '../../lib/model/model-runner';
 
 /** Knobs a test turns after a model loaded (load-time golden and warm-up runs are never affected). */
 export interface SessionControl {

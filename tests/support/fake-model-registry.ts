@@ -19,6 +19,12 @@ export class FakeModelRegistry implements ModelRegistryClient {
     return this;
   }
 
+  /** Removes `alias` from model `name` (no champion: nothing should be served). */
+  deleteAlias(alias: string, name: string): this {
+    this.aliases.delete(`${name}@${alias}`);
+    return this;
+  }
+
   resolveModelRef(name: string, alias: string): Promise<ModelRef | null> {
     return Promise.resolve(this.aliases.get(`${name}@${alias}`) ?? null);
   }

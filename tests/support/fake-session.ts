@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import type { SessionLike } from '../../workers/inference/model-runner';
+import type { SessionLike } from '../../lib/model/model-runner';
 
 /**
  * An onnxruntime-shaped session without a model: logits[b][c] = c === argmaxClass(b) ? 5 : 0,

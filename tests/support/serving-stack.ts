@@ -49,12 +49,14 @@ export class ServingStack {
   }
 
   /**
-   * Makes `ref` (served from `bytes`) the registry's champion, as a promotion's alias move does; once any
-   * worker runs, waits until the fleet controller (in the workers) has made it the fleet's active version.
+   * Makes `ref` (served from `bytes`) the registry's champion, as a promotion's alias move does, and waits
+   * until the fleet controller has made it the fleet's active version: the workers' controller, or, before
+   * any worker runs, the stack's own (as an existing fleet would have it).
    */
   async setActive(ref: ModelRef, bytes: Buffer): Promise<ActiveModel> {
     this.registry.add(ref, bytes).setAlias('champion', ref);
-    if (this.workers.length > 0 || this.controller) await this.waitForActive(ref);
+    if (this.workers.length === 0 && !this.controller) this.startController();
+    await this.waitForActive(ref);
     return { ...ref, metadata: readModelMetadata(bytes) };
   }
 
@@ -182,7 +184,6 @@ export function useServingStack(name: string): { stack: ServingStack; model: Tes
   afterAll(() => rmSync(modelDir, { recursive: true, force: true }));
   beforeEach(async () => {
     fixture.stack = new ServingStack();
-    fixture.stack.startController();
     await fixture.stack.setActive(refFor(fixture.model, '1'), fixture.model.bytes);
   });
   afterEach(() => fixture.stack.close());

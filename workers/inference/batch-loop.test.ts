@@ -9,7 +9,7 @@ import { FakeSession } from '../../tests/support/fake-session';
 import { testMetadata } from '../../tests/support/metadata';
 import { histogramStats, metricTotal } from '../../tests/support/metrics';
 import { BatchLoop } from './batch-loop';
-import { ModelRunner } from './model-runner';
+import { ModelRunner } from '../../lib/model/model-runner';
 import { ModelSlot } from './model-slot';
 
 const logger = createLogger('test', 'silent');

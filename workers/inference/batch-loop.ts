@@ -26,14 +26,19 @@ type Runnable = { entryId: string; request: InferenceRequest };
 /**
  * One model's serving loop on a worker: wait for a model, take a batch off the
  * model's stream, skip what expired, prepare each request for the model that
- * will run it, answer with one onnxruntime run. `stop()` lets the current
- * batch finish and be answered before `run()` resolves. `phase`/`phaseSince`
- * let the worker's health check tell a busy loop from a stuck one.
+ * will run it, answer with one onnxruntime run. Two batches overlap: while one
+ * runs (on its session's thread, see session-thread.ts) the next is read and
+ * prepared, and it runs as soon as the first is done. `stop()` lets the
+ * batches in hand finish and be answered before `run()` resolves.
+ * `phase`/`phaseSince` and `busySince` let the worker's health check tell a
+ * busy loop from a stuck one.
  */
 export class BatchLoop {
   private readonly abort = new AbortController();
   phase: LoopPhase = 'waiting-for-model';
   phaseSince = Date.now();
+  /** When each batch now being answered was taken on. */
+  private readonly answering = new Set<number>();
 
   constructor(private readonly opts: BatchLoopOptions) {}
 
@@ -45,33 +50,58 @@ export class BatchLoop {
     return this.abort.signal.aborted;
   }
 
+  /** Since when the oldest batch in hand has been worked on (null when none is). */
+  get busySince(): number | null {
+    return this.answering.size === 0 ? null : Math.min(...this.answering);
+  }
+
   async run(): Promise<void> {
     const { slot, consumer, logger } = this.opts;
+    // The batch before this one: the next batch is read and prepared while it runs, and runs after it.
+    let previous: Promise<void> = Promise.resolve();
     while (!this.stopping) {
       this.enter('waiting-for-model');
       await slot.ready(this.abort.signal);
       if (this.stopping) break;
-      let batch: Received[] = [];
+      let batch: Received[];
       try {
         this.enter('reading');
         batch = await consumer.nextBatch();
-        if (batch.length > 0) {
-          this.enter('processing');
-          await consumer.complete(await this.process(batch));
-        }
       } catch (err) {
-        // Redis hiccup, a failed reply, the model unloaded under the batch: the entries stay pending under
-        // our name and the next read takes them from our own history (or another worker's reaper does).
-        consumer.giveBack(batch);
-        logger.error({ err, model: this.opts.model }, 'inference batch failed');
+        // Redis hiccup: whatever a lost read delivered is taken from our own pending list next time.
+        logger.error({ err, model: this.opts.model }, 'reading a batch failed');
         await new Promise((r) => setTimeout(r, 200));
+        continue;
       }
+      if (batch.length === 0) continue;
+      this.enter('processing');
+      const current = this.answer(batch, previous);
+      // At most two batches in hand: read the next one only once the one before this finished.
+      await previous;
+      previous = current;
     }
+    await previous;
     this.enter('stopped');
   }
 
+  /** Prepares `batch`, runs it once `after` is done, replies; never rejects. */
+  private async answer(batch: Received[], after: Promise<void>): Promise<void> {
+    const since = Date.now();
+    this.answering.add(since);
+    try {
+      await this.opts.consumer.complete(await this.process(batch, after));
+    } catch (err) {
+      // A failed reply, the model unloaded under the batch: the entries stay pending under our name and
+      // the next read takes them from our own pending list (or another worker's reaper does).
+      this.opts.consumer.giveBack(batch);
+      this.opts.logger.error({ err, model: this.opts.model }, 'inference batch failed');
+    } finally {
+      this.answering.delete(since);
+    }
+  }
+
   /** Decides the fate of every entry of a batch and runs the valid ones (also used for entries reclaimed from a dead worker). */
-  async process(batch: Received[]): Promise<Completion[]> {
+  async process(batch: Received[], after: Promise<void> = Promise.resolve()): Promise<Completion[]> {
     const { metrics, logger, model } = this.opts;
     const now = Date.now();
     const done: Completion[] = [];
@@ -93,10 +123,10 @@ export class BatchLoop {
     }
     if (runnable.length === 0) return done;
     // The model is taken once for the whole batch: preprocessing and inference use the same version.
-    return this.opts.slot.use(async (loaded) => [...done, ...(await this.prepareAndRun(runnable, loaded))]);
+    return this.opts.slot.use(async (loaded) => [...done, ...(await this.prepareAndRun(runnable, loaded, after))]);
   }
 
-  private async prepareAndRun(runnable: Runnable[], loaded: LoadedModel): Promise<Completion[]> {
+  private async prepareAndRun(runnable: Runnable[], loaded: LoadedModel, after: Promise<void>): Promise<Completion[]> {
     const { metrics, logger, model, maxInputPixels } = this.opts;
     const done: Completion[] = [];
     const prepared = await Promise.all(
@@ -116,6 +146,7 @@ export class BatchLoop {
     }
     if (valid.length === 0) return done;
 
+    await after;
     const started = Date.now();
     for (const { item } of valid) metrics.queueWait.observe({ model }, Math.max(0, started - item.request.enqueuedAt) / 1000);
     metrics.batchSize.observe({ model }, valid.length);

@@ -35,6 +35,12 @@ export const inferenceWorkerSchema = servingSchema
     MODEL_CACHE_DIR: envField.string('.lifecycle/models'),
     /** The registry alias a worker serves when the fleet has no active version yet. */
     MODEL_ALIAS: envField.string('champion'),
+    /**
+     * Where batches run: `auto` (default) on a thread of the session's own when a warm-up run of the largest
+     * batch takes longer than INFERENCE_THREAD_ABOVE_MS, else on the event loop; `thread`; `inline`.
+     */
+    INFERENCE_THREAD: z.enum(['auto', 'thread', 'inline']).default('auto'),
+    INFERENCE_THREAD_ABOVE_MS: envField.positiveInt(5),
     /** onnxruntime threads per inference (1 = scale with workers, not threads). */
     INTRA_OP_NUM_THREADS: envField.positiveInt(1),
     /** Graceful shutdown gives up after this long. */

@@ -1,7 +1,7 @@
 import { FakeSession } from '../../tests/support/fake-session';
 import { testMetadata } from '../../tests/support/metadata';
 import { runGoldenCheck } from './golden-check';
-import { ModelRunner } from './model-runner';
+import { ModelRunner } from '../../lib/model/model-runner';
 
 // FakeSession predicts class round(first value) with logit 5 against 0 for the 9 others.
 const topProbability = Math.exp(5) / (Math.exp(5) + 9);

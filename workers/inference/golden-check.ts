@@ -1,7 +1,7 @@
 import type { ModelMetadata } from '../../lib/model/metadata';
 import { pixelsToTensor } from '../../lib/model/tensor';
 import { ModelLoadError } from './model-errors';
-import type { ModelRunner } from './model-runner';
+import type { ModelRunner } from '../../lib/model/model-runner';
 
 /** Tolerance on top-1 probabilities: float32 math differs slightly between the trainer's runtime and onnxruntime. */
 export const GOLDEN_TOLERANCE = 1e-3;

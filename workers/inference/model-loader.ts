@@ -4,7 +4,8 @@ import { ModelMetadataError, readModelMetadata, type ModelMetadata } from '../..
 import { fetchVerifiedModel } from './model-cache';
 import { ModelLoadError } from './model-errors';
 import { runGoldenCheck } from './golden-check';
-import { createOrtSession, ModelRunner, type CreateSession, type SessionOptions } from './model-runner';
+import { createOrtSession, ModelRunner, type CreateSession, type SessionOptions } from '../../lib/model/model-runner';
+import { createThreadSession } from '../../lib/model/session-thread';
 
 /**
  * What the worker needs from the model registry (MLflow's client implements
@@ -30,6 +31,16 @@ export interface ModelLoaderOptions {
   /** Batch size of the second warm-up run, so the largest batch's buffers are allocated before traffic. */
   warmupBatchSize: number;
   createSession?: CreateSession;
+  /**
+   * Where batches run (INFERENCE_THREAD): `thread` on a thread of the session's own, `inline` on the event
+   * loop, `auto` on a thread when a warm-up run of the largest batch takes longer than `threadAboveMs`
+   * (then the event loop would be blocked long enough to delay reads, replies and heartbeats; below it, the
+   * hop to a thread and back costs more than it frees).
+   */
+  placement?: 'auto' | 'thread' | 'inline';
+  threadAboveMs?: number;
+  /** Sessions on a thread of their own (session-thread.ts); replaceable in tests. */
+  createThreadSession?: CreateSession;
   /**
    * Fault injection for drills (FAULT_GOLDEN_CHECK_FAIL): `model@version` entries whose golden
    * check this worker reports as failed, so a rollout failing on one chosen worker can be
@@ -76,14 +87,31 @@ export async function loadModel(ref: ModelRef, opts: ModelLoaderOptions): Promis
       throw new ModelLoadError('GOLDEN_CHECK_FAILED', `golden check of ${ref.name} v${ref.version} failed (injected by FAULT_GOLDEN_CHECK_FAIL)`);
     }
     // Warm-up: the first runs allocate onnxruntime's buffers; pay that before traffic does.
-    for (const size of new Set([1, opts.warmupBatchSize])) {
-      await runner.predict(Array.from({ length: size }, () => new Float32Array(runner.exampleSize)));
+    const largestRunMs = await warmUp(runner, opts.warmupBatchSize);
+    const placement = opts.placement ?? 'inline';
+    const onThread = placement === 'thread' || (placement === 'auto' && largestRunMs > (opts.threadAboveMs ?? 5));
+    if (onThread) {
+      const inline = runner;
+      runner = new ModelRunner(await (opts.createThreadSession ?? createThreadSession)(bytes, opts.session), metadata);
+      await inline.release();
+      await warmUp(runner, opts.warmupBatchSize);
     }
-    opts.logger.info({ model: ref.name, version: ref.version, goldenCount, ms: Date.now() - started }, 'model loaded and verified');
+    opts.logger.info({ model: ref.name, version: ref.version, goldenCount, ms: Date.now() - started, largestBatchRunMs: Number(largestRunMs.toFixed(2)), runsOn: onThread ? 'thread' : 'event loop' }, 'model loaded and verified');
     return { ref, metadata, runner };
   } catch (err) {
     await runner.release().catch(() => undefined);
     if (err instanceof ModelLoadError) throw err;
     throw new ModelLoadError('MODEL_INVALID', `model does not run as its metadata says: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** Runs a batch of 1 and one of the largest size (allocating onnxruntime's buffers); returns the second run's time. */
+async function warmUp(runner: ModelRunner, largest: number): Promise<number> {
+  let ms = 0;
+  for (const size of new Set([1, largest])) {
+    const started = performance.now();
+    await runner.predict(Array.from({ length: size }, () => new Float32Array(runner.exampleSize)));
+    ms = performance.now() - started;
+  }
+  return ms;
 }

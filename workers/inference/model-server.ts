@@ -70,7 +70,8 @@ export class ModelServer {
    * for Redis to come back is not a stall.
    */
   stalled(stallMs: number, readBlockMs: number, now = Date.now()): boolean {
-    const { phase, phaseSince } = this.loop;
+    const { phase, phaseSince, busySince } = this.loop;
+    if (busySince !== null && now - busySince > stallMs) return true;
     if (phase === 'processing') return now - phaseSince > stallMs;
     if (phase === 'reading') return this.opts.reader.status === 'ready' && now - phaseSince > readBlockMs + stallMs;
     return false;

@@ -2,7 +2,7 @@ import { createLogger } from '../../lib/logger';
 import { FakeSession } from '../../tests/support/fake-session';
 import { testMetadata } from '../../tests/support/metadata';
 import type { LoadedModel } from './model-loader';
-import { ModelRunner } from './model-runner';
+import { ModelRunner } from '../../lib/model/model-runner';
 import { ModelSlot } from './model-slot';
 
 const model = (version: string, session = new FakeSession()): LoadedModel => ({

@@ -59,7 +59,7 @@ export class Reaper {
       try {
         await server.consumer.complete(await server.loop.process(claimed));
       } catch (err) {
-        // Now pending under our name: our next read recovers them from our own history.
+        // Now pending under our name: our next read recovers them from our own pending list.
         server.consumer.giveBack(claimed);
         throw err;
       }

@@ -15,7 +15,7 @@ import { servedModels, type InferenceWorkerConfig } from './config';
 import { fetchVerifiedModel } from './model-cache';
 import { loadModel, type ModelRegistryClient } from './model-loader';
 import { ModelDeployer } from './model-deployer';
-import type { CreateSession } from './model-runner';
+import type { CreateSession } from '../../lib/model/model-runner';
 import { ModelServer } from './model-server';
 import { Reaper } from './reaper';
 import { Reconciler } from './reconciler';
@@ -90,6 +90,8 @@ export class InferenceWorker {
           session: { intraOpNumThreads: config.INTRA_OP_NUM_THREADS },
           warmupBatchSize: config.MAX_BATCH_SIZE,
           createSession: opts.createSession,
+          placement: config.INFERENCE_THREAD,
+          threadAboveMs: config.INFERENCE_THREAD_ABOVE_MS,
           failGoldenCheck: new Set(config.FAULT_GOLDEN_CHECK_FAIL.split(',').map((s) => s.trim()).filter(Boolean)),
           logger,
         }),

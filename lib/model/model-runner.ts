@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
-import { exampleShape, type ModelMetadata } from '../../lib/model/metadata';
-import { softmax, topK, type Prediction } from '../../lib/model/postprocess';
+import { exampleShape, type ModelMetadata } from './metadata';
+import { softmax, topK, type Prediction } from './postprocess';
 
 /** The part of an onnxruntime session the runner uses; tests can wrap a real one (e.g. to slow it down). */
 export interface SessionLike {
@@ -16,14 +16,17 @@ export interface SessionOptions {
 
 export type CreateSession = (onnx: Uint8Array, opts: SessionOptions) => Promise<SessionLike>;
 
-export const createOrtSession: CreateSession = (onnx, opts) =>
-  ort.InferenceSession.create(onnx, {
-    intraOpNumThreads: opts.intraOpNumThreads,
-    // Batches run one at a time per worker; parallelism comes from more workers.
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  });
+/** onnxruntime's options for a serving session. */
+export const ortSessionOptions = (opts: SessionOptions): ort.InferenceSession.SessionOptions => ({
+  intraOpNumThreads: opts.intraOpNumThreads,
+  // Batches run one at a time per worker; parallelism comes from more workers.
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  graphOptimizationLevel: 'all',
+});
+
+/** A session on the calling thread: `run` blocks its event loop while it computes (see session-thread.ts). */
+export const createOrtSession: CreateSession = (onnx, opts) => ort.InferenceSession.create(onnx, ortSessionOptions(opts));
 
 export class ModelRunnerError extends Error {
   readonly code = 'MODEL_INCOMPATIBLE';
