@@ -22,6 +22,8 @@ export interface LoadedModel {
   ref: ModelRef;
   metadata: ModelMetadata;
   runner: ModelRunner;
+  /** Where its batches run (see ModelLoaderOptions.placement). */
+  runsOn?: 'thread' | 'event loop';
 }
 
 export interface ModelLoaderOptions {
@@ -96,8 +98,9 @@ export async function loadModel(ref: ModelRef, opts: ModelLoaderOptions): Promis
       await inline.release();
       await warmUp(runner, opts.warmupBatchSize);
     }
-    opts.logger.info({ model: ref.name, version: ref.version, goldenCount, ms: Date.now() - started, largestBatchRunMs: Number(largestRunMs.toFixed(2)), runsOn: onThread ? 'thread' : 'event loop' }, 'model loaded and verified');
-    return { ref, metadata, runner };
+    const runsOn = onThread ? 'thread' : 'event loop';
+    opts.logger.info({ model: ref.name, version: ref.version, goldenCount, ms: Date.now() - started, largestBatchRunMs: Number(largestRunMs.toFixed(2)), runsOn }, 'model loaded and verified');
+    return { ref, metadata, runner, runsOn };
   } catch (err) {
     await runner.release().catch(() => undefined);
     if (err instanceof ModelLoadError) throw err;
