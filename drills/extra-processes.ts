@@ -20,11 +20,14 @@ async function startReady(ctx: DrillContext, proc: DrillProcess, url: string, ti
   return { proc, url };
 }
 
-/** An inference worker with inference-worker-1's settings, a worker id of its own and `env` on top. */
-export async function startWorker(ctx: DrillContext, workerId: string, env: Record<string, string> = {}): Promise<Started> {
+/**
+ * An inference worker with inference-worker-1's settings, a worker id of its own and `env` on top; `entry`
+ * another program that runs one (drills/faulty-inference-worker).
+ */
+export async function startWorker(ctx: DrillContext, workerId: string, env: Record<string, string> = {}, entry = 'workers/inference-worker'): Promise<Started> {
   const port = await freePort();
   const base = ctx.stack.processEnv(ctx.stack.ofKind('inference-worker')[0]!.name);
-  const proc = DrillProcess.platform(workerId, 'workers/inference-worker', { ...base, WORKER_ID: workerId, METRICS_PORT: String(port), ...env });
+  const proc = DrillProcess.platform(workerId, entry, { ...base, WORKER_ID: workerId, METRICS_PORT: String(port), ...env });
   return startReady(ctx, proc, `http://127.0.0.1:${port}`, 90_000);
 }
 

@@ -1,10 +1,10 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyPluginAsync } from 'fastify';
-import { unencapsulated } from './unencapsulated';
+import fastifyPlugin from 'fastify-plugin';
 
 /** OpenAPI generated from the route schemas: Swagger UI at /docs and the document at /docs/json (and /docs/yaml). */
-export const docsPlugin: FastifyPluginAsync = unencapsulated(async (app) => {
+export const docsPlugin: FastifyPluginAsync = fastifyPlugin(async (app) => {
   await app.register(swagger, {
     openapi: {
       info: {

@@ -1,10 +1,10 @@
-import type { FastifyError, FastifyPluginCallback } from 'fastify';
+import type { FastifyError } from 'fastify';
 import { PreprocessError } from '../../lib/model/preprocess';
 import { DeadlineExceededError, InferenceFailedError, QueueClosedError, QueueFullError, QueueUnavailableError } from '../../lib/queue/errors';
 import type { InferenceFailureCode } from '../../lib/queue/messages';
 import { errorBody, HttpError, limitMessages, type ServingLimits } from '../errors';
 import { ModelNotServedError } from '../services/served-models';
-import { unencapsulated } from './unencapsulated';
+import fastifyPlugin from 'fastify-plugin';
 
 const PREPROCESS_STATUS = { UNSUPPORTED_IMAGE: 415, IMAGE_TOO_LARGE: 422, IMAGE_CORRUPT: 422 } as const;
 /** What a worker's failure code means for the client (image errors come back from the worker with DECODE_IN=worker). */
@@ -52,7 +52,7 @@ export function toHttpError(err: unknown, retryAfterSeconds: number, limits: Ser
 }
 
 /** Every error leaves in Fastify's shape `{statusCode, code, error, message}`; 5xx are logged with their cause. */
-export const errorHandlerPlugin: FastifyPluginCallback<{ retryAfterSeconds: number; limits?: ServingLimits }> = unencapsulated((app, opts, done) => {
+export const errorHandlerPlugin = fastifyPlugin<{ retryAfterSeconds: number; limits?: ServingLimits }>((app, opts, done) => {
   app.setErrorHandler((err, request, reply) => {
     const batch = request.routeOptions.url?.endsWith('/batch') ?? false;
     const http = toHttpError(err, opts.retryAfterSeconds, opts.limits, batch);

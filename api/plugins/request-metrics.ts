@@ -1,10 +1,9 @@
-import type { FastifyPluginCallback } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ApiMetrics } from '../../lib/metrics/api-metrics';
-import { unencapsulated } from './unencapsulated';
+import fastifyPlugin from 'fastify-plugin';
 
 /** Times every request by route template (not raw URL: bounded label values) and serves GET /metrics. */
-export const requestMetricsPlugin: FastifyPluginCallback<{ registry: Registry; metrics: ApiMetrics }> = unencapsulated(
+export const requestMetricsPlugin = fastifyPlugin<{ registry: Registry; metrics: ApiMetrics }>(
   (app, { registry, metrics }, done) => {
     app.addHook('onResponse', (request, reply, next) => {
       metrics.httpDuration.observe(

@@ -1,7 +1,7 @@
 /**
  * Drill 6: a rollout whose golden check fails on the second worker. The drill starts one extra
  * inference worker whose id sorts second (a rollout moves workers in id order) with
- * FAULT_GOLDEN_CHECK_FAIL naming the new version. The workflow must report the failure, the
+ * drills/faulty-inference-worker.ts (DRILL_FAIL_GOLDEN_CHECK) naming the new version. The workflow must report the failure, the
  * first worker must go back, the alias must stay, and no request may fail.
  */
 import { getWorkerStatus } from '../../lib/fleet/worker-statuses';
@@ -23,7 +23,7 @@ export const badRollout: Drill = {
     const next = await registerChampionCopy(stack, 'bad-rollout');
     const first = plannedWorkerIds(stack)[0]!;
     const faultyId = `${first}-drill`;
-    const faulty = await startWorker(ctx, faultyId, { FAULT_GOLDEN_CHECK_FAIL: `${stack.modelName}@${next.version}` });
+    const faulty = await startWorker(ctx, faultyId, { DRILL_FAIL_GOLDEN_CHECK: `${stack.modelName}@${next.version}` }, 'drills/faulty-inference-worker');
     ctx.log(`registered v${next.version}; ${faultyId} (pid ${faulty.proc.pid}) fails its golden check`);
 
     const load = ctx.startLoad();

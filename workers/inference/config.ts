@@ -45,8 +45,6 @@ export const inferenceWorkerSchema = servingSchema
     INTRA_OP_NUM_THREADS: envField.positiveInt(1),
     /** Graceful shutdown gives up after this long. */
     SHUTDOWN_TIMEOUT_MS: envField.positiveInt(30_000),
-    /** Drills only: comma-separated `model@version` whose golden check this worker fails on purpose. Empty = none. */
-    FAULT_GOLDEN_CHECK_FAIL: z.string().default(''),
   })
   .superRefine((c, ctx) => {
     // A request abandoned by a dead worker must be reclaimed while someone still waits for it.

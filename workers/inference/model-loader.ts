@@ -44,7 +44,7 @@ export interface ModelLoaderOptions {
   /** Sessions on a thread of their own (session-thread.ts); replaceable in tests. */
   createThreadSession?: CreateSession;
   /**
-   * Fault injection for drills (FAULT_GOLDEN_CHECK_FAIL): `model@version` entries whose golden
+   * Fault injection for drills (drills/faulty-inference-worker.ts): `model@version` entries whose golden
    * check this worker reports as failed, so a rollout failing on one chosen worker can be
    * rehearsed on the real fleet. Empty in normal operation.
    */
@@ -86,7 +86,7 @@ export async function loadModel(ref: ModelRef, opts: ModelLoaderOptions): Promis
   try {
     const goldenCount = await runGoldenCheck(runner, metadata);
     if (opts.failGoldenCheck?.has(`${ref.name}@${ref.version}`)) {
-      throw new ModelLoadError('GOLDEN_CHECK_FAILED', `golden check of ${ref.name} v${ref.version} failed (injected by FAULT_GOLDEN_CHECK_FAIL)`);
+      throw new ModelLoadError('GOLDEN_CHECK_FAILED', `golden check of ${ref.name} v${ref.version} failed (a drill's injected fault)`);
     }
     // Warm-up: the first runs allocate onnxruntime's buffers; pay that before traffic does.
     const largestRunMs = await warmUp(runner, opts.warmupBatchSize);

@@ -32,6 +32,8 @@ export interface InferenceWorkerOptions {
   serveMetrics?: boolean;
   /** Wraps or replaces onnxruntime session creation (tests slow sessions down or make them hang). */
   createSession?: CreateSession;
+  /** Fault injection for drills (drills/faulty-inference-worker.ts): `model@version` whose golden check fails. */
+  failGoldenCheck?: ReadonlySet<string>;
   /** Blocking read timeout of the queue consumers (default 1000 ms); bounds how long a stop waits for an idle read. */
   readBlockMs?: number;
 }
@@ -92,7 +94,7 @@ export class InferenceWorker {
           createSession: opts.createSession,
           placement: config.INFERENCE_THREAD,
           threadAboveMs: config.INFERENCE_THREAD_ABOVE_MS,
-          failGoldenCheck: new Set(config.FAULT_GOLDEN_CHECK_FAIL.split(',').map((s) => s.trim()).filter(Boolean)),
+          failGoldenCheck: opts.failGoldenCheck,
           logger,
         }),
       status: this.status,
@@ -154,7 +156,7 @@ export class InferenceWorker {
       throw err;
     }
     logger.info({ metricsPort: worker.metricsPort, models: worker.wanted }, 'inference worker started');
-    if (opts.config.FAULT_GOLDEN_CHECK_FAIL) logger.warn({ versions: opts.config.FAULT_GOLDEN_CHECK_FAIL }, 'FAULT_GOLDEN_CHECK_FAIL is set: this worker fails the golden check of these versions on purpose');
+    if (opts.failGoldenCheck?.size) logger.warn({ versions: [...opts.failGoldenCheck] }, 'drill fault: this worker fails the golden check of these versions on purpose');
     return worker;
   }
 
