@@ -43,6 +43,9 @@ describe('a second model trained, promoted and served beside the default one', (
     }
     await Promise.all(stack.workers.map((w) => w.ready(defaultModel)));
     await stack.startApi({ MODEL_NAME: defaultModel });
+    // The workers may serve the champion (loaded from the registry) a moment before the fleet controller has
+    // recorded it as the active version the API routes by.
+    await stack.waitForApiReady();
   });
 
   afterAll(async () => {

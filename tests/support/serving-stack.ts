@@ -135,6 +135,11 @@ export class ServingStack {
     return worker;
   }
 
+  /** Waits until the API reports ready (its default model active and served by a worker). */
+  async waitForApiReady(timeoutMs = 15_000): Promise<void> {
+    await this.waitFor(async () => (await fetch(`${this.baseUrl}/readyz`)).status === 200, timeoutMs, 'the API to be ready');
+  }
+
   /** POST /predict (or `path`) over real HTTP with `image` in field img_file. */
   async predict(image: Buffer, headers: Record<string, string> = {}, path = '/predict'): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
     const form = new FormData();
