@@ -8,10 +8,10 @@ import { getWorkerStatus } from '../../lib/fleet/worker-statuses';
 import type { PromoteVersionResult } from '../../lib/lifecycle/types';
 import { championRef, plannedWorkerIds } from '../consistency';
 import { expectCleanLoad, type Drill } from '../drill';
-import { startWorker } from '../extra-processes';
-import { registerChampionCopy } from '../versions';
-import { describePromotion, ending, startPromote } from '../workflows';
-import { expectVersions, stamp } from './common';
+import { startWorker, type Started } from '../extra-processes';
+import { describePromotion, ending } from '../workflows';
+import { expectVersions } from './common';
+import { promoteCopyUnderLoad } from './promote-under-load';
 
 export const badRollout: Drill = {
   name: 'bad-rollout',
@@ -19,17 +19,13 @@ export const badRollout: Drill = {
   ci: true,
   async run(ctx) {
     const { stack } = ctx;
-    const old = await championRef(stack);
-    const next = await registerChampionCopy(stack, 'bad-rollout');
     const first = plannedWorkerIds(stack)[0]!;
     const faultyId = `${first}-drill`;
-    const faulty = await startWorker(ctx, faultyId, { DRILL_FAIL_GOLDEN_CHECK: `${stack.modelName}@${next.version}` }, 'drills/faulty-inference-worker');
-    ctx.log(`registered v${next.version}; ${faultyId} (pid ${faulty.proc.pid}) fails its golden check`);
-
-    const load = ctx.startLoad();
-    await ctx.settle();
-    const startedAt = Date.now();
-    const handle = await startPromote(stack, `drill-bad-rollout-${stamp()}`, next.version);
+    let faulty: Started | undefined;
+    const { old, next, load, startedAt, handle } = await promoteCopyUnderLoad(ctx, 'bad-rollout', async (copy) => {
+      faulty = await startWorker(ctx, faultyId, { DRILL_FAIL_GOLDEN_CHECK: `${stack.modelName}@${copy.version}` }, 'drills/faulty-inference-worker');
+      ctx.log(`registered v${copy.version}; ${faultyId} (pid ${faulty.proc.pid}) fails its golden check`);
+    });
     const end = await ending<PromoteVersionResult>(handle, 5 * 60_000);
     const endedAt = Date.now();
     await ctx.settle();
@@ -46,7 +42,7 @@ export const badRollout: Drill = {
     ctx.note(`${faultyId} after the rollback: v${faultyStatus?.version} ${faultyStatus?.state}`);
     expectCleanLoad(ctx, summary);
     expectVersions(ctx, load.records, { before: old.version, after: old.version, allowed: [old.version, next.version] }, startedAt, endedAt);
-    await faulty.proc.stop();
+    await faulty?.proc.stop();
     ctx.log(`${faultyId} stopped`);
     if (!end.ok) ctx.note(`workflow error: ${end.error}`);
     const workflow = !end.ok && /GOLDEN_CHECK_FAILED/.test(end.error) ? `failed: GOLDEN_CHECK_FAILED on ${faultyId}; rolled back, champion stays v${old.version}` : describePromotion(end);

@@ -12,15 +12,15 @@
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import type { PromoteVersionResult, TrainAndPromoteResult } from '../../lib/lifecycle/types';
-import { listWorkerStatuses } from '../../lib/fleet/worker-statuses';
 import { tagsOf } from '../../lib/mlflow/client';
 import { championRef } from '../consistency';
 import { expectCleanLoad, waitFor, type Drill, type DrillContext } from '../drill';
 import type { StackProcess } from '../stack';
-import { registerChampionCopy, versionNumbers } from '../versions';
-import { describePromotion, describeTraining, ending, pendingActivities, pidOfIdentity, smallTraining, startPromote, startTrain } from '../workflows';
+import { versionNumbers } from '../versions';
+import { describePromotion, describeTraining, ending, pendingActivities, pidOfIdentity, smallTraining, startTrain } from '../workflows';
 import { backUnderNewPid, expectVersions, signalNow, stamp } from './common';
 import { trainerProcesses } from './trainer-processes';
+import { promoteCopyUnderLoad, rolloutUnderWay } from './promote-under-load';
 
 /** The worker's shutdown grace as the stack configured it (the code's default when unset). */
 function graceMs(ctx: DrillContext, name: string): number {
@@ -69,19 +69,9 @@ export const pipelineTerm: Drill = {
   ci: false,
   async run(ctx) {
     const { stack } = ctx;
-    const old = await championRef(stack);
-    const next = await registerChampionCopy(stack, 'pipeline-term');
-    const load = ctx.startLoad();
-    await ctx.settle();
-    const startedAt = Date.now();
     const pipelineWorkers = (await stack.processes()).filter((p) => p.name.startsWith('pipeline-worker-'));
-    const workflowId = `drill-pipeline-term-${stamp()}`;
-    const handle = await startPromote(stack, workflowId, next.version);
-    const moving = await waitFor(async () => {
-      const statuses = await listWorkerStatuses(stack.redis, stack.prefix);
-      return statuses.some((s) => s.models[stack.modelName]?.deploymentId?.startsWith(`${workflowId}/`) === true);
-    }, 5 * 60_000, 10);
-    if (moving === null) throw new Error('no worker received the rollout command within 5 min');
+    const { old, next, load, startedAt, workflowId, handle } = await promoteCopyUnderLoad(ctx, 'pipeline-term');
+    await rolloutUnderWay(ctx, workflowId);
     // A cached file rolls out in about a second: with one pipeline worker, no status call before the signal.
     const deploy = pipelineWorkers.length > 1 ? (await pendingActivities(handle)).find((a) => a.type === 'deployModel') : undefined;
     const victim = pipelineWorkers.find((p) => p.pid === pidOfIdentity(deploy?.identity ?? '')) ?? pipelineWorkers[0]!;

@@ -7,9 +7,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { PromoteVersionResult } from '../../lib/lifecycle/types';
 import { championRef } from '../consistency';
 import { expectCleanLoad, waitFor, type Drill } from '../drill';
-import { registerChampionCopy } from '../versions';
-import { describePromotion, ending, pendingActivities, startPromote } from '../workflows';
-import { expectVersions, stamp } from './common';
+import { describePromotion, ending, pendingActivities } from '../workflows';
+import { expectVersions } from './common';
+import { promoteCopyUnderLoad } from './promote-under-load';
 
 const OUTAGE_MS = 40_000;
 
@@ -19,13 +19,8 @@ export const mlflowOutage: Drill = {
   ci: false,
   async run(ctx) {
     const { stack } = ctx;
-    const old = await championRef(stack);
-    const next = await registerChampionCopy(stack, 'mlflow-outage');
     const serving = (await stack.processes()).filter((p) => /^(api|inference-worker)-/.test(p.name));
-    const load = ctx.startLoad();
-    await ctx.settle();
-    const startedAt = Date.now();
-    const handle = await startPromote(stack, `drill-mlflow-outage-${stamp()}`, next.version);
+    const { old, next, load, startedAt, handle } = await promoteCopyUnderLoad(ctx, 'mlflow-outage');
     const rolling = await waitFor(async () => (await pendingActivities(handle)).some((a) => a.type === 'deployModel'), 5 * 60_000, 50);
     if (rolling === null) throw new Error('the rollout never started');
     await stack.ctl('stop', 'mlflow');

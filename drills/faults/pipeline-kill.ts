@@ -6,11 +6,11 @@
  */
 import type { PromoteVersionResult } from '../../lib/lifecycle/types';
 import { championRef } from '../consistency';
-import { expectCleanLoad, waitFor, type Drill } from '../drill';
-import { registerChampionCopy } from '../versions';
-import { describePromotion, ending, pendingActivities, pidOfIdentity, startPromote } from '../workflows';
+import { expectCleanLoad, type Drill } from '../drill';
+import { describePromotion, ending, pendingActivities, pidOfIdentity } from '../workflows';
 import { listWorkerStatuses } from '../../lib/fleet/worker-statuses';
-import { backUnderNewPid, expectVersions, signalNow, stamp } from './common';
+import { backUnderNewPid, expectVersions, signalNow } from './common';
+import { promoteCopyUnderLoad, rolloutUnderWay } from './promote-under-load';
 
 export const pipelineKill: Drill = {
   name: 'pipeline-kill',
@@ -18,21 +18,11 @@ export const pipelineKill: Drill = {
   ci: false,
   async run(ctx) {
     const { stack } = ctx;
-    const old = await championRef(stack);
-    const next = await registerChampionCopy(stack, 'pipeline-kill');
-    const load = ctx.startLoad();
-    await ctx.settle();
-    const startedAt = Date.now();
     // Looked up beforehand: the rollout of a cached file takes about a second, no time for a status call.
     const pipelineWorkers = (await stack.processes()).filter((p) => p.name.startsWith('pipeline-worker-'));
-    const workflowId = `drill-pipeline-kill-${stamp()}`;
-    const handle = await startPromote(stack, workflowId, next.version);
+    const { old, next, load, startedAt, workflowId, handle } = await promoteCopyUnderLoad(ctx, 'pipeline-kill');
     // Mid-rollout: a worker has received this promotion's deploy command (deployModel is waiting on it).
-    const firstMoved = await waitFor(async () => {
-      const statuses = await listWorkerStatuses(stack.redis, stack.prefix);
-      return statuses.some((s) => s.models[stack.modelName]?.deploymentId?.startsWith(`${workflowId}/`) === true);
-    }, 5 * 60_000, 10);
-    if (firstMoved === null) throw new Error('no worker received the rollout command within 5 min');
+    await rolloutUnderWay(ctx, workflowId);
     const deploy = (await pendingActivities(handle)).find((a) => a.type === 'deployModel');
     const pid = pidOfIdentity(deploy?.identity ?? '');
     const victim = pipelineWorkers.find((p) => p.pid === pid) ?? pipelineWorkers[0]!;

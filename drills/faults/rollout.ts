@@ -8,22 +8,17 @@
 import type { PromoteVersionResult } from '../../lib/lifecycle/types';
 import { championRef } from '../consistency';
 import { expectCleanLoad, type Drill } from '../drill';
-import { registerChampionCopy } from '../versions';
-import { describePromotion, ending, startPromote } from '../workflows';
-import { expectVersions, stamp } from './common';
+import { describePromotion, ending } from '../workflows';
+import { expectVersions } from './common';
+import { promoteCopyUnderLoad } from './promote-under-load';
 
 export const rollout: Drill = {
   name: 'rollout',
   fault: 'rollout of a new version under load (promoteVersion --force)',
   ci: true,
   async run(ctx) {
-    const old = await championRef(ctx.stack);
-    const next = await registerChampionCopy(ctx.stack, 'rollout');
-    ctx.log(`registered v${next.version} (copy of v${old.version}); promoting it`);
-    const load = ctx.startLoad();
-    await ctx.settle();
-    const startedAt = Date.now();
-    const handle = await startPromote(ctx.stack, `drill-rollout-${stamp()}`, next.version);
+    const { old, next, load, startedAt, handle } = await promoteCopyUnderLoad(ctx, 'rollout');
+    ctx.log(`promoting v${next.version} (copy of v${old.version})`);
     const end = await ending<PromoteVersionResult>(handle, 5 * 60_000);
     const endedAt = Date.now();
     await ctx.settle();
