@@ -30,7 +30,7 @@ interface Versioned {
  * rolled out again and again (the library calls the saga's activities make:
  * rollout, alias move in the real MLflow, finalize) under a steady load on
  * both, with a worker killed (-9, restarted under its name at once, as
- * supervisord does) or frozen (SIGSTOP past its liveness, then SIGCONT) every
+ * supervisord does) or frozen (SIGSTOP for 2 s, past its 1.5 s liveness, then SIGCONT) every
  * few rollouts. Every accepted request must be answered 200 before its
  * deadline, and after every rollout the registry alias, the fleet's active
  * version and every live worker must agree.
@@ -107,7 +107,7 @@ describe('serving under many rollouts of two models with worker kills and freeze
       startLoad({ url: () => `${stack.baseUrl}/models/${names.rgb}/predict`, images, concurrency: 2 }),
     ];
     const leases = new RolloutLeases(stack.redis, stack.prefix);
-    const deps: RolloutDeps = { redis: stack.redis, prefix: stack.prefix, leases, leaseTtlMs: 30_000, heartbeat: () => undefined };
+    const deps: RolloutDeps = { redis: stack.redis, prefix: stack.prefix, leases, leaseTtlMs: 30_000, heartbeat: () => undefined, pollIntervalMs: 50 };
     const faults: string[] = [];
     const faultsDone: Array<Promise<void>> = [];
 
@@ -122,11 +122,11 @@ describe('serving under many rollouts of two models with worker kills and freeze
         startWorker(worker);
         faults.push(`#${i}: kill -9 ${worker}`);
       } else if (i % 10 === 7) {
-        // Frozen past its liveness TTL in the middle of the rollout, then thawed.
+        // Frozen past its liveness TTL (1.5 s) in the middle of the rollout, then thawed.
         const child = workers.get(worker)!.child;
         child.kill('SIGSTOP');
-        faultsDone.push(new Promise((resolve) => setTimeout(() => resolve(void child.kill('SIGCONT')), 3000)));
-        faults.push(`#${i}: SIGSTOP ${worker} for 3 s`);
+        faultsDone.push(new Promise((resolve) => setTimeout(() => resolve(void child.kill('SIGCONT')), 2000)));
+        faults.push(`#${i}: SIGSTOP ${worker} for 2 s`);
       }
       const deploymentId = `stress-${i}`;
       await rolloutFleet(target.ref, deploymentId, { timeoutMs: 60_000 }, deps);
