@@ -14,9 +14,9 @@
  * 4. Held-out accuracy through POST /predict.
  * Prints tables and the goals, writes JSON (--json) and a PNG chart (latency against throughput).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MlflowClient } from '../lib/mlflow/client';
 import { configureSharp } from '../lib/model/sharp-config';
@@ -151,7 +151,10 @@ async function main(): Promise<void> {
   console.table(results.map((g) => ({ goal: g.goal, measured: g.measured, met: g.met ? 'yes' : 'NO' })));
 
   const report = { machine: { cores: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg() }, fashion, otherModels: others, variants, heavy, accuracy, goals: results, date: new Date().toISOString() };
-  if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+  if (values.json) {
+    mkdirSync(dirname(values.json), { recursive: true });
+    writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+  }
   const chartFile = values.chart ?? (values.json ? values.json.replace(/\.json$/, '') + '.png' : 'bench-results.png');
   const pts = (levels: LoadResult[], p: 'p50' | 'p99') => levels.map((l) => ({ x: l.rps, y: l[p], label: `c=${l.connections}` }));
   const panels: Array<{ title: string; series: Series[] }> = [
