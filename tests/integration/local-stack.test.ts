@@ -3,16 +3,14 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { ROOT } from './support/env';
+import { join } from 'node:path';
+import { stackctl as runStackctl } from './support/stackctl';
 import { findPrometheusBinary, freePort } from './support/prometheus';
 
 /**
  * The local stack's control tool (infra/local/stackctl, run by `make up`, `make down`, `make status`
  * and services.sh) on a throw-away state dir and free ports, so it never meets a real stack.
  */
-const PYTHON = resolve(ROOT, '.venv/bin/python');
-const STACKCTL = resolve(ROOT, 'infra/local/stackctl');
 const PORT_VARS = [
   'PORT', 'INFERENCE_METRICS_PORT', 'PIPELINE_METRICS_PORT', 'TRAINING_METRICS_PORT', 'PIPELINE_TEMPORAL_METRICS_PORT',
   'TRAINING_TEMPORAL_METRICS_PORT', 'MLFLOW_PORT', 'TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'PROMETHEUS_PORT', 'SUPERVISOR_METRICS_PORT',
@@ -20,20 +18,8 @@ const PORT_VARS = [
 // Settings of the caller's stack (test.sh exports some) that must not leak into the stacks under test.
 const STACK_ENV = /^(LIFECYCLE_.*|.*_PORT|PORT|REDIS_URL|TEMPORAL_ADDRESS|MLFLOW_.*|API_INSTANCES|.*_WORKERS)$/;
 
-interface Run { code: number | null; stdout: string; stderr: string }
 
-function stackctl(args: string[], env: Record<string, string>): Promise<Run> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !STACK_ENV.test(k)));
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(PYTHON, [STACKCTL, ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
+const stackctl = (args: string[], env: Record<string, string>) => runStackctl(args, env, STACK_ENV);
 
 /** Every port variable on its own free port, one instance of each kind: a stack that fits anywhere. */
 async function freeStack(): Promise<Record<string, string>> {

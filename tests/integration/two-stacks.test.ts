@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { ROOT } from './support/env';
+import { join } from 'node:path';
+import { stackctl as runStackctl } from './support/stackctl';
 
 /**
  * Two Lifecycle stacks side by side on one machine, the way the README says (a second one moved by
@@ -15,28 +14,14 @@ import { ROOT } from './support/env';
  * plans off those of stacks at offsets 0 (`make test`'s services), 100, 600 (the CI drills), 1000, 2000,
  * 3000 and 4000 that developers run on the same machine (checked below with `stackctl plan`).
  */
-const PYTHON = resolve(ROOT, '.venv/bin/python');
-const STACKCTL = resolve(ROOT, 'infra/local/stackctl');
 const BASE = 4500;
 const SUGGESTED = 100; // the README's and infra/local/stackctl/offsets.py's
 // Settings of the caller's stack (test.sh exports some) that must not leak into the stacks under test.
 const STACK_ENV = /^(LIFECYCLE_.*|.*_PORT|PORT|TEMPORAL_ADDRESS|MLFLOW_.*|API_INSTANCES|.*_WORKERS|REDIS_PREFIX)$/;
 
-interface Run { code: number | null; stdout: string; stderr: string }
 interface PlannedPort { port: number; what: string; variable: string }
 
-function stackctl(args: string[], env: Record<string, string>): Promise<Run> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !STACK_ENV.test(k)));
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(PYTHON, [STACKCTL, ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
+const stackctl = (args: string[], env: Record<string, string>) => runStackctl(args, env, STACK_ENV);
 
 async function plan(offset: number): Promise<number[]> {
   const run = await stackctl(['plan', '--json'], { LIFECYCLE_PORT_OFFSET: String(offset) });
