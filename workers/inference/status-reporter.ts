@@ -41,6 +41,11 @@ export class StatusReporter {
     }, Math.max(50, Math.floor(this.opts.ttlMs / 4)));
   }
 
+  /** Publishes the status now (Redis came back, possibly empty: the fleet should see this worker at once, not at the next heartbeat). */
+  async refresh(): Promise<void> {
+    await this.publish();
+  }
+
   async setState(state: WorkerState): Promise<void> {
     this.status = { ...this.status, state };
     await this.publish();

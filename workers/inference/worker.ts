@@ -253,6 +253,7 @@ export class InferenceWorker {
     );
     // After a Redis outage (possibly a restart that lost every key), re-establish the fleet state at once.
     this.writer.on('ready', () => {
+      this.status.refresh().catch(onError('publishing the status'));
       control.kick();
       reconcile.kick();
     });
