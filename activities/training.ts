@@ -117,8 +117,10 @@ export async function trainModel(input: TrainModelInput, deps: TrainingDeps): Pr
     return await finish(modelDir, input, deps, dataset, { started, beat, timings: { dataset_materialize_seconds: datasetSeconds, trainer_process_seconds: trainerSeconds } });
   } finally {
     // This attempt's folder, and those of earlier attempts of the same run on this machine (a worker killed
-    // mid-training leaves its folder behind; its checkpoint is in the run's artifacts).
-    const stale = (await readdir(deps.workDir)).filter((name) => name.startsWith(`${input.run.runId}-attempt`));
+    // mid-training leaves its folder behind; its checkpoint is in the run's artifacts). Never a later
+    // attempt's: an attempt that timed out can still be finishing here while its retry already trains.
+    const attemptOf = (name: string) => Number(/-attempt(\d+)-/.exec(name)?.[1] ?? NaN);
+    const stale = (await readdir(deps.workDir)).filter((name) => name.startsWith(`${input.run.runId}-attempt`) && attemptOf(name) <= deps.attempt);
     await Promise.all(stale.map((name) => rm(join(deps.workDir, name), { recursive: true, force: true })));
   }
 }
