@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ModelMetadata } from '../model/metadata';
 import { readActiveModels } from './active-models';
 import { activeModelSchema, controllerLeaseSchema, fleetKeys, parseFleetValue, type ActiveModel, type ModelRef } from './protocol';
+import { listWorkerStatuses } from './worker-statuses';
 
 /** Takes or renews the controller lease for ARGV[1]; returns 1 when ARGV[1] holds it afterwards. */
 const HOLD = `
@@ -35,8 +36,12 @@ export interface FleetControllerOptions {
   holder: string;
   registry: {
     resolveModelRef(name: string, alias: string): Promise<ModelRef | null>;
-    modelsWithAlias(alias: string): Promise<string[]>;
   };
+  /**
+   * The models this fleet serves: by default those some live worker serves (SERVED_MODELS, or with `*`
+   * what the workers discovered). A registry shared with other fleets has models this one must not route.
+   */
+  fleetModels?: () => Promise<string[]>;
   /** The registry alias the fleet serves (champion). */
   alias: string;
   /** Serving metadata of a version (read from its verified ONNX file). */
@@ -92,8 +97,8 @@ export class FleetController {
     });
     const now = Date.now();
     const due = now - this.lastRegistryCheck >= this.opts.registryCheckIntervalMs;
-    const models = due || active.size === 0 ? await this.opts.registry.modelsWithAlias(this.opts.alias) : [];
-    if (due || active.size === 0) this.lastRegistryCheck = now;
+    const models = await (this.opts.fleetModels ?? (async () => (await listWorkerStatuses(redis, prefix)).flatMap((w) => Object.keys(w.models))))();
+    if (due) this.lastRegistryCheck = now;
     const toCheck = new Set([...this.wanted, ...(due ? active.keys() : []), ...models.filter((m) => due || !active.has(m))]);
     this.wanted.clear();
     for (const model of toCheck) {

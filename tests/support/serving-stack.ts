@@ -81,6 +81,8 @@ export class ServingStack {
       prefix: this.prefix,
       holder: 'test-controller',
       registry: this.registry,
+      // The stack's registry is its own: every model with a champion is the fleet's, workers or not.
+      fleetModels: () => this.registry.modelsWithAlias('champion'),
       alias: 'champion',
       metadataOf: async (ref) => readModelMetadata(await this.registry.downloadArtifact(ref.artifactUri)),
       leaseTtlMs: 2000,
