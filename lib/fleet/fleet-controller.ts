@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ModelMetadata } from '../model/metadata';
 import { readActiveModels } from './active-models';
-import { activeModelSchema, controllerLeaseSchema, fleetKeys, parseFleetValue, type ActiveModel, type ModelRef } from './protocol';
+import { activeModelSchema, controllerLeaseSchema, fleetKeys, type ActiveModel, type ModelRef } from './protocol';
 import { listWorkerStatuses } from './worker-statuses';
 
 /** Takes or renews the controller lease for ARGV[1]; returns 1 when ARGV[1] holds it afterwards. */
@@ -73,11 +73,6 @@ export class FleetController {
 
   constructor(private readonly opts: FleetControllerOptions) {}
 
-  /** Whether this process held the controller lease at its last tick. */
-  get isLeader(): boolean {
-    return this.leading;
-  }
-
   /** Asks for a registry comparison of `model` at the next tick. */
   requestSync(model: string): void {
     this.wanted.add(model);
@@ -141,8 +136,3 @@ export class FleetController {
   }
 }
 
-/** Parses the controller lease (who writes the fleet state now), for status views. */
-export async function controllerHolder(redis: Redis, prefix: string): Promise<string | null> {
-  const raw = await redis.get(fleetKeys(prefix).controller);
-  return raw === null ? null : parseFleetValue(controllerLeaseSchema, raw, 'controller lease').holder;
-}
