@@ -32,6 +32,40 @@ export type ModelRef = z.infer<typeof modelRefSchema>;
 export const activeModelSchema = modelRefSchema.extend({ metadata: modelMetadataSchema });
 export type ActiveModel = z.infer<typeof activeModelSchema>;
 
+/**
+ * Traffic modes of a progressive rollout (issue 14). shadow: a share of live
+ * requests is also run by the candidate after the champion answered (the user
+ * never waits for it); canary: a share of requests is answered by the candidate.
+ */
+export const trafficModes = ['shadow', 'canary'] as const;
+export type TrafficMode = (typeof trafficModes)[number];
+
+/**
+ * The registered-model tag holding the traffic plan of the progressive rollout
+ * in progress. The registry is the truth for traffic as for the champion: the
+ * rollout activities write this tag, the fleet controller turns it into the
+ * `traffic` hash, and rebuilds that hash from it when Redis loses its keys.
+ */
+export const TRAFFIC_PLAN_TAG = 'lifecycle.traffic';
+
+export const trafficPlanSchema = z.object({
+  /** The candidate version (the champion is whatever the `champion` alias names). */
+  version: z.string().min(1),
+  mode: z.enum(trafficModes),
+  /** shadow: share of requests the candidate also runs; canary: share of requests the candidate answers. */
+  share: z.number().min(0).max(1),
+  /** canary: share of candidate-answered requests the champion also runs (after the reply), so agreement is measured. */
+  mirrorShare: z.number().min(0).max(1).default(0.25),
+  /** The rollout that set the plan (its lease's deployment id). */
+  deploymentId: z.string().min(1),
+  setAt: z.number(),
+});
+export type TrafficPlan = z.infer<typeof trafficPlanSchema>;
+
+/** `traffic[model]`: the plan with the candidate's ref and serving metadata. Written by the fleet controller only. */
+export const trafficStateSchema = trafficPlanSchema.extend({ candidate: activeModelSchema });
+export type TrafficState = z.infer<typeof trafficStateSchema>;
+
 /** Why a worker could not bring a version into service (it keeps serving the previous one). */
 export const modelLoadErrorCodes = ['MODEL_DOWNLOAD_FAILED', 'MODEL_CHECKSUM_MISMATCH', 'MODEL_INVALID', 'GOLDEN_CHECK_FAILED', 'MODEL_LOAD_FAILED'] as const;
 export type ModelLoadErrorCode = (typeof modelLoadErrorCodes)[number];
@@ -129,6 +163,8 @@ export const fleetKeys = (prefix: string) => ({
   workerStatusPattern: `${prefix}fleet:worker:*`,
   /** HASH model name -> JSON ActiveModel. Written by the fleet controller only. */
   active: `${prefix}fleet:active`,
+  /** HASH model name -> JSON TrafficState (shadow/canary of a progressive rollout). Written by the fleet controller only. */
+  traffic: `${prefix}fleet:traffic`,
   lease: (model: string) => `${prefix}fleet:rollout:${model}`,
   /** The fleet controller's lease: whoever holds it is the one writer of `active`. */
   controller: `${prefix}fleet:controller`,

@@ -4,6 +4,7 @@
  * that are validated are derived from their zod schemas in ./input.ts.
  */
 import type { DatasetRef } from './input';
+import type { TrafficMode } from '../fleet/protocol';
 
 export type { DatasetRef, TrainingParams, TrainAndPromoteInput, PromoteVersionInput, CheckDatasetsInput, SagaTimeouts } from './input';
 
@@ -109,6 +110,37 @@ export interface PromotionDecision {
   /** The operator's `--reason`, kept with the evidence and in the champion history. */
   note?: string;
   reason: string;
+}
+
+/**
+ * One step of a progressive rollout put on the fleet (activities/rollout.ts
+ * `setTraffic`): writes the plan to the registry (TRAFFIC_PLAN_TAG), asks the
+ * fleet controller to sync, and returns once every live worker serving the
+ * model has the candidate loaded beside the champion and the fleet's
+ * `traffic` entry carries the plan. A candidate that cannot load fails
+ * non-retryably with the worker's load error code.
+ */
+export interface TrafficInput {
+  model: RegisteredVersion;
+  deploymentId: string;
+  mode: TrafficMode;
+  share: number;
+  /** canary: share of candidate-answered requests the champion also runs (default: the plan schema's). */
+  mirrorShare?: number;
+}
+
+export interface TrafficApplied {
+  deploymentId: string;
+  /** Workers that have the candidate loaded. */
+  workers: string[];
+  /** Epoch ms at which the plan reached the fleet: the analysis counts from here. */
+  appliedAt: number;
+}
+
+/** Takes the candidate's traffic away (plan tag removed, fleet synced, candidate unloaded where it is not champion). */
+export interface ClearTrafficInput {
+  modelName: string;
+  deploymentId: string;
 }
 
 export interface DeploymentResult {
