@@ -59,6 +59,8 @@ export const trafficPlanSchema = z.object({
   /** The rollout that set the plan (its lease's deployment id). */
   deploymentId: z.string().min(1),
   setAt: z.number(),
+  /** The step's maximum duration (an alert fires when the plan is older). */
+  maxDurationMs: z.number().positive().optional(),
 });
 export type TrafficPlan = z.infer<typeof trafficPlanSchema>;
 

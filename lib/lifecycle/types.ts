@@ -127,6 +127,8 @@ export interface TrafficInput {
   share: number;
   /** canary: share of candidate-answered requests the champion also runs (default: the plan schema's). */
   mirrorShare?: number;
+  /** The step's maximum duration: exported with the plan so an alert fires when a step is held past it. */
+  maxDurationMs?: number;
 }
 
 export interface TrafficApplied {
@@ -141,6 +143,12 @@ export interface TrafficApplied {
 export interface ClearTrafficInput {
   modelName: string;
   deploymentId: string;
+}
+
+/** The traffic activities of a progressive rollout (implemented in activities/rollout.ts, pipeline task queue). */
+export interface TrafficActivities {
+  setTraffic(input: TrafficInput): Promise<TrafficApplied>;
+  clearTraffic(input: ClearTrafficInput): Promise<void>;
 }
 
 export interface DeploymentResult {
