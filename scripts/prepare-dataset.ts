@@ -9,7 +9,7 @@
  * filtering, no timestamps), so regenerating a version reproduces the same bytes and DVC md5.
  *
  * Usage:
- *   npx tsx scripts/prepare-dataset.ts --version v1|v2|tiny --out DIR [--per-class-train N] [--per-class-test M]
+ *   npx tsx scripts/prepare-dataset.ts --version v1|v2|tiny --out DIR [--per-class-train N] [--per-class-test M] [--invert]
  *   npx tsx scripts/prepare-dataset.ts --export-samples tests/fixtures/samples
  */
 import { existsSync, readdirSync } from 'node:fs';
@@ -27,6 +27,12 @@ interface VersionSpec {
   trainPerClass?: number;
   /** Test images per class, taken from the start of the test split; undefined = all 1,000. */
   testPerClass?: number;
+  /**
+   * Inverts every image of both splits (255 - v). A deliberately defective version: its test split
+   * shares the training data's defect, so a model trained on it scores well offline and is near
+   * chance on real images, which only live traffic reveals (the progressive-delivery test and drill).
+   */
+  invert?: boolean;
 }
 
 const VERSIONS: Record<string, VersionSpec> = {
@@ -105,7 +111,7 @@ async function writeVersion(outDir: string, spec: VersionSpec, classes: ClassSpl
     jobs,
     IN_FLIGHT,
     async ({ split, image }) => {
-      const png = await encodePng(image.pixels);
+      const png = await encodePng(spec.invert ? invertPixels(image.pixels) : image.pixels);
       await writeFile(path.join(staging, split, classDir(image.classIndex), fileName(image)), png);
     },
     () => {
@@ -120,6 +126,12 @@ async function writeVersion(outDir: string, spec: VersionSpec, classes: ClassSpl
   await rename(staging, target);
   const trainCount = jobs.filter((j) => j.split === 'train').length;
   process.stdout.write(`wrote ${target}: ${trainCount} train + ${jobs.length - trainCount} test images\n`);
+}
+
+function invertPixels(pixels: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(pixels.length);
+  for (let i = 0; i < pixels.length; i++) out[i] = 255 - pixels[i]!;
+  return out;
 }
 
 /** One held-out test image per class, named after the label (ankle-boot.png), plus samples.json. */
@@ -154,12 +166,13 @@ async function main(): Promise<void> {
       'per-class-test': { type: 'string' },
       'export-samples': { type: 'string' },
       source: { type: 'string' },
+      invert: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   const usage =
-    'usage: npx tsx scripts/prepare-dataset.ts --version v1|v2|tiny --out DIR [--per-class-train N] [--per-class-test M]\n' +
+    'usage: npx tsx scripts/prepare-dataset.ts --version v1|v2|tiny --out DIR [--per-class-train N] [--per-class-test M] [--invert]\n' +
     '                                          [--export-samples DIR] [--source DIR_WITH_N.json]\n';
   if (values.help) {
     process.stdout.write(usage);
@@ -175,6 +188,7 @@ async function main(): Promise<void> {
     spec = {
       trainPerClass: positiveInt('--per-class-train', values['per-class-train']) ?? base.trainPerClass,
       testPerClass: positiveInt('--per-class-test', values['per-class-test']) ?? base.testPerClass,
+      invert: values.invert === true,
     };
     if (spec.testPerClass !== undefined && spec.testPerClass > TEST_PER_CLASS) {
       fail(`--per-class-test cannot exceed the ${TEST_PER_CLASS}-image held-out split`);

@@ -9,7 +9,7 @@ export interface TinyDatasetRepo {
   path: string;
   rev: string;
   /** Regenerates the dataset with other sizes, `dvc add`s, pushes (unless `push: false`), commits and tags it; returns the tag. */
-  commitVersion(opts: { perClassTrain: number; perClassTest: number; tag: string; push?: boolean }): Promise<string>;
+  commitVersion(opts: { perClassTrain: number; perClassTest: number; tag: string; push?: boolean; invert?: boolean }): Promise<string>;
   /** Removes the repository and its DVC remote. */
   cleanup(): Promise<void>;
 }
@@ -22,10 +22,13 @@ export async function createTinyDatasetRepo(opts: { perClassTrain?: number; perC
   const repo = await mkdtemp(join(tmpdir(), 'lifecycle-dvc-'));
   const dvc = (...args: string[]) => runCommand(join(VENV_BIN, 'dvc'), args, { cwd: repo });
   const git = (...args: string[]) => runCommand('git', args, { cwd: repo });
-  const generate = (train: number, test: number) =>
+  const generate = (train: number, test: number, invert = false) =>
     runCommand(
       join(ROOT, 'node_modules/.bin/tsx'),
-      [join(ROOT, 'scripts/prepare-dataset.ts'), '--version', 'tiny', '--out', join(repo, 'data/tiny'), '--per-class-train', String(train), '--per-class-test', String(test)],
+      [
+        join(ROOT, 'scripts/prepare-dataset.ts'), '--version', 'tiny', '--out', join(repo, 'data/tiny'),
+        '--per-class-train', String(train), '--per-class-test', String(test), ...(invert ? ['--invert'] : []),
+      ], // prettier-ignore
       { cwd: ROOT },
     );
   await git('init', '--quiet');
@@ -51,7 +54,7 @@ export async function createTinyDatasetRepo(opts: { perClassTrain?: number; perC
     rev: 'tiny-v1',
     async commitVersion(v) {
       await rm(join(repo, 'data/tiny'), { recursive: true, force: true });
-      await generate(v.perClassTrain, v.perClassTest);
+      await generate(v.perClassTrain, v.perClassTest, v.invert);
       await dvc('add', '--quiet', 'data/tiny');
       if (v.push !== false) await dvc('push', '--quiet');
       await git('add', 'data/tiny.dvc');
