@@ -6,8 +6,8 @@ export interface RedisConnectionOptions {
   name: string;
   logger: Logger;
   /**
-   * - `command` (default): fails fast while Redis is unreachable (no offline queue), so a caller
-   *   can answer 503 at once instead of waiting.
+   * - `command` (default): fails fast while Redis is unreachable (no offline queue, and a reply
+   *   that does not come within COMMAND_TIMEOUT_MS), so a caller can answer 503 at once instead of waiting.
    * - `blocking`: for XREAD/XREADGROUP BLOCK loops; commands wait for a reconnect, and a
    *   client-side timeout catches a silently dead TCP connection.
    * - `subscriber`: pub/sub; ioredis resubscribes after a reconnect.
@@ -23,6 +23,14 @@ export interface RedisConnectionOptions {
 /** How long past its BLOCK time a blocking read's reply may be late before the connection is presumed dead. */
 export const BLOCKING_READ_GRACE_MS = 10_000;
 
+/**
+ * How long a command may wait for its reply. A Redis host that stops answering without closing the
+ * connection (a network partition, a host that froze: packets vanish, no reset arrives) would
+ * otherwise keep a command, and the HTTP request behind it, waiting for as long as TCP retransmits
+ * (many minutes): past every request's deadline. Commands on the serving path take milliseconds.
+ */
+export const COMMAND_TIMEOUT_MS = 2000;
+
 /** Reconnect quickly: service must resume within about a second of Redis coming back. */
 const retryStrategy = (times: number): number => Math.min(100 * times, 1000);
 
@@ -33,7 +41,9 @@ export function createRedisConnection(url: string, opts: RedisConnectionOptions)
     connectionName: opts.name,
     connectTimeout: 2000,
     retryStrategy,
-    ...(role === 'command' ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: opts.autoPipelining ?? false } : {}),
+    ...(role === 'command'
+      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: opts.autoPipelining ?? false, commandTimeout: COMMAND_TIMEOUT_MS }
+      : {}),
     // The client-side timer of a blocking read only catches a silently dead connection: when it fires, ioredis
     // resolves the read with null and drops a reply that is already on its way, although Redis has moved the
     // entries into our pending list. ioredis's default grace (100 ms past BLOCK) is shorter than an event loop

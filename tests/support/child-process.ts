@@ -13,7 +13,13 @@ export interface RunningProcess {
 
 /** Starts an entry point the way a supervisor would (real process, real signals), collecting its output. */
 export function startProcess(entry: string, env: Record<string, string>): RunningProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, entry)], {
+  return startProcessWith([process.execPath, '--import', 'tsx', join(ROOT, entry)], env);
+}
+
+/** Any command (for example one wrapped in `ip netns exec`), with the same output collection. */
+export function startProcessWith(command: string[], env: Record<string, string>): RunningProcess {
+  const entry = command.join(' ');
+  const child = spawn(command[0]!, command.slice(1), {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
