@@ -4,6 +4,7 @@ import { apiKill } from './faults/api-kill';
 import { badRollout } from './faults/bad-rollout';
 import { corruptModel } from './faults/corrupt-model';
 import { mlflowOutage } from './faults/mlflow-outage';
+import { apiPartition, workerPartition } from './faults/partition';
 import { pipelineKill } from './faults/pipeline-kill';
 import { redisRestart } from './faults/redis-restart';
 import { rollout } from './faults/rollout';
@@ -12,4 +13,4 @@ import { trainKill } from './faults/train-kill';
 import { pipelineTerm, trainTerm } from './faults/graceful-stop';
 import { workerKill, workerTerm } from './faults/worker-signal';
 
-export const DRILLS: Drill[] = [workerKill, workerTerm, redisRestart, apiKill, rollout, badRollout, trainKill, pipelineKill, mlflowOutage, temporalRestart, corruptModel, pipelineTerm, trainTerm];
+export const DRILLS: Drill[] = [workerKill, workerTerm, redisRestart, workerPartition, apiPartition, apiKill, rollout, badRollout, trainKill, pipelineKill, mlflowOutage, temporalRestart, corruptModel, pipelineTerm, trainTerm];

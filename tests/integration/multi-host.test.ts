@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { MlflowClient } from '../../lib/mlflow/client';
-import type { RunningProcess } from '../support/child-process';
+import { HostNetwork, netnsUnavailable } from '../../drills/host-network';
+import { startProcessWith, type RunningProcess } from '../support/child-process';
 import { testImage } from '../support/images';
 import { byStatus, startLoad, type Outcome } from '../support/load';
-import { HostNetwork, netnsUnavailable } from '../support/netns';
 import { makeTestModel, type TestModel } from '../support/test-model';
 import { registerTestModel } from './support/registry';
-import { MLFLOW_TRACKING_URI, uniqueId } from './support/env';
+import { MLFLOW_TRACKING_URI, ROOT, uniqueId } from './support/env';
 
 jest.setTimeout(240_000);
 
@@ -18,6 +18,7 @@ const unavailable = netnsUnavailable();
 if (unavailable) console.warn(`multi-host tests not run: ${unavailable}`);
 const describeHosts = unavailable ? describe.skip : describe;
 
+const node = (entry: string) => [process.execPath, '--import', 'tsx', join(ROOT, entry)];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -63,7 +64,7 @@ describeHosts('several hosts: partitions between the serving processes and Redis
 
   const startRedis = () => {
     const host = net.host('redis');
-    redis = net.startProgram('redis', ['redis-server', '--bind', host.ip, '--port', '6379', '--save', '', '--appendonly', 'no', '--protected-mode', 'no']);
+    redis = startProcessWith(net.exec('redis', ['redis-server', '--bind', host.ip, '--port', '6379', '--save', '', '--appendonly', 'no', '--protected-mode', 'no']), {});
     return until('Redis on its host', async () => {
       const probe = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
       try {
@@ -77,7 +78,7 @@ describeHosts('several hosts: partitions between the serving processes and Redis
 
   const startWorker = (name: string) => {
     const host = net.host(name);
-    const proc = net.startEntry(name, 'workers/inference-worker.ts', {
+    const proc = startProcessWith(net.exec(name, node('workers/inference-worker.ts')), {
       REDIS_URL: redisUrl,
       REDIS_PREFIX: prefix,
       MLFLOW_TRACKING_URI: mlflowUrl,
@@ -103,10 +104,10 @@ describeHosts('several hosts: partitions between the serving processes and Redis
     await registerTestModel(mlflow, modelName, model, 'champion');
     net = HostNetwork.create(['redis', 'api', 'w1', 'w2']);
     redisUrl = `redis://${net.host('redis').ip}:6379`;
-    mlflowUrl = `http://${net.bridgeIp}:${await net.forward(Number(new URL(MLFLOW_TRACKING_URI).port || 80))}`;
+    mlflowUrl = `http://${net.serviceIp}:${await net.forward(Number(new URL(MLFLOW_TRACKING_URI).port || 80))}`;
     await startRedis();
     await Promise.all(['w1', 'w2'].map((w) => startWorker(w).waitForOutput('model swapped in', 90_000)));
-    api = net.startEntry('api', 'api/server.ts', {
+    api = startProcessWith(net.exec('api', node('api/server.ts')), {
       REDIS_URL: redisUrl,
       REDIS_PREFIX: prefix,
       MODEL_NAME: modelName,
@@ -118,8 +119,8 @@ describeHosts('several hosts: partitions between the serving processes and Redis
     await until('the API to be ready', async () => (await fetch(`${apiUrl}/readyz`, { signal: AbortSignal.timeout(1000) })).status === 200, 60_000);
   });
 
-  afterAll(async () => {
-    await net?.destroy();
+  afterAll(() => {
+    net?.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

@@ -1,11 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, connect, type Server } from 'node:net';
-import { join, resolve } from 'node:path';
-import { startProcessWith, type RunningProcess } from './child-process';
-
-const ROOT = resolve(__dirname, '../..');
+import { createServer, connect, type Server, type Socket } from 'node:net';
 
 /** One simulated host: a network namespace with one veth link to the test's bridge. */
 export interface Host {
@@ -34,18 +30,23 @@ function ip(...args: string[]): void {
 }
 
 /**
- * Several hosts on one machine: a bridge in the test's own namespace (with an
- * address, so the test reaches every host and hosts reach the services the
- * test forwards to them) and one namespace per host, linked by a veth pair.
+ * Several hosts on one machine, for tests and drills whose faults must cross a
+ * real network: a bridge in the caller's own namespace and one namespace per
+ * host, linked by a veth pair. The bridge has two addresses: `bridgeIp`, from
+ * which the caller reaches every host, and `serviceIp`, where `forward()`
+ * exposes services of the caller's namespace (the stack's Redis, MLflow) to
+ * the hosts, so a host can be partitioned from those services alone.
  * Addresses come from a /24 of 10.213.0.0/16 that no interface here uses.
- * Everything made is recorded and removed by `destroy()`, also after a failure.
+ * Everything made is removed by `destroy()` (processes left in the
+ * namespaces included), also after a failure.
  */
 export class HostNetwork {
   readonly hosts = new Map<string, Host>();
   readonly bridgeIp: string;
   private readonly bridge: string;
+  readonly serviceIp: string;
   private readonly servers: Server[] = [];
-  private readonly processes: RunningProcess[] = [];
+  private readonly sockets = new Set<Socket>();
   private destroyed = false;
 
   private constructor(
@@ -54,6 +55,7 @@ export class HostNetwork {
   ) {
     this.bridge = `lcbr${id}`;
     this.bridgeIp = `${subnet}.1`;
+    this.serviceIp = `${subnet}.254`;
   }
 
   static create(hostNames: string[]): HostNetwork {
@@ -68,10 +70,11 @@ export class HostNetwork {
     try {
       ip('link', 'add', net.bridge, 'type', 'bridge');
       ip('addr', 'add', `${net.bridgeIp}/24`, 'dev', net.bridge);
+      ip('addr', 'add', `${net.serviceIp}/32`, 'dev', net.bridge);
       ip('link', 'set', net.bridge, 'up');
       hostNames.forEach((name, i) => net.addHost(name, i + 2));
     } catch (err) {
-      void net.destroy();
+      net.destroy();
       throw err;
     }
     return net;
@@ -106,45 +109,48 @@ export class HostNetwork {
     ip('link', 'set', this.host(name).link, 'up');
   }
 
-  /** `from` can no longer reach `to` (a blackhole route on `from`: its packets to `to` vanish); the rest of the network works. */
+  /**
+   * `from` can no longer reach `to` (a host name, or 'services' for everything `forward()` exposes):
+   * a blackhole route on `from` makes its packets vanish; the rest of the network works.
+   */
   partition(from: string, to: string): void {
-    ip('-n', this.host(from).ns, 'route', 'add', 'blackhole', `${this.host(to).ip}/32`);
+    ip('-n', this.host(from).ns, 'route', 'add', 'blackhole', `${this.addressOf(to)}/32`);
   }
 
   unpartition(from: string, to: string): void {
-    ip('-n', this.host(from).ns, 'route', 'del', 'blackhole', `${this.host(to).ip}/32`);
+    ip('-n', this.host(from).ns, 'route', 'del', 'blackhole', `${this.addressOf(to)}/32`);
   }
 
-  /** A platform entry point (like 'workers/inference-worker.ts') run on `host`. */
-  startEntry(host: string, entry: string, env: Record<string, string>): RunningProcess {
-    const proc = startProcessWith(['ip', 'netns', 'exec', this.host(host).ns, process.execPath, '--import', 'tsx', join(ROOT, entry)], env);
-    this.processes.push(proc);
-    return proc;
+  private addressOf(name: string): string {
+    return name === 'services' ? this.serviceIp : this.host(name).ip;
   }
 
-  /** Any program run on `host`. */
-  startProgram(host: string, command: string[], env: Record<string, string> = {}): RunningProcess {
-    const proc = startProcessWith(['ip', 'netns', 'exec', this.host(host).ns, ...command], env);
-    this.processes.push(proc);
-    return proc;
+  /** `command` as run on `host` (`ip netns exec`): spawn it with any process helper. */
+  exec(host: string, command: string[]): string[] {
+    return ['ip', 'netns', 'exec', this.host(host).ns, ...command];
   }
 
   /**
-   * Makes a service of the test's own namespace (`127.0.0.1:port`, e.g. the test MLflow) reachable from
-   * the hosts at `bridgeIp:<returned port>`. A plain byte pipe: no library is needed for that.
+   * Makes a service of the caller's namespace (`127.0.0.1:port`: MLflow, Redis) reachable from the
+   * hosts at `serviceIp:<returned port>`. A plain byte pipe: no library is needed for that.
    */
   async forward(port: number): Promise<number> {
     const server = createServer((inbound) => {
       const outbound = connect(port, '127.0.0.1');
       inbound.pipe(outbound).pipe(inbound);
+      this.sockets.add(inbound).add(outbound);
       const close = () => {
         inbound.destroy();
         outbound.destroy();
+        this.sockets.delete(inbound);
+        this.sockets.delete(outbound);
       };
+      inbound.on('close', close);
+      outbound.on('close', close);
       inbound.on('error', close);
       outbound.on('error', close);
     });
-    server.listen(0, this.bridgeIp);
+    server.listen(0, this.serviceIp);
     await once(server, 'listening');
     this.servers.push(server);
     const address = server.address();
@@ -152,13 +158,12 @@ export class HostNetwork {
     return address.port;
   }
 
-  /** Kills every process started on the hosts, closes forwarders, removes the namespaces, links and bridge. Idempotent. */
-  async destroy(): Promise<void> {
+  /** Kills every process left on the hosts, closes forwarders, removes the namespaces, links and bridge. Idempotent. */
+  destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    for (const p of this.processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-    await Promise.all(this.processes.map((p) => p.exited));
     for (const s of this.servers) s.close();
+    for (const socket of this.sockets) socket.destroy();
     for (const host of this.hosts.values()) {
       spawnSync('ip', ['link', 'del', host.link]);
       // Processes that `ip netns exec` left behind would keep the namespace alive: kill what remains in it.
