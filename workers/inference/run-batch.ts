@@ -9,7 +9,8 @@ export const TOP_K = 5;
 
 export type Runnable = { entryId: string; request: InferenceRequest };
 
-export type RunOutcome = { item: Runnable; ok: true; predictions: Prediction[] } | { item: Runnable; ok: false; code: InferenceFailureCode; message: string };
+/** `example`: the input as the version that ran it saw it (another version with the same input metadata can reuse it). */
+export type RunOutcome = { item: Runnable; ok: true; predictions: Prediction[]; example: Float32Array } | { item: Runnable; ok: false; code: InferenceFailureCode; message: string };
 
 export interface RunContext {
   /** The registered model (stream) the items belong to. */
@@ -24,14 +25,21 @@ export interface RunContext {
  * onnxruntime run once `after` is done, and says per item what came out.
  * Per-version metrics count every run, answered or not; the model's serving
  * metrics (queue wait, batch size, run time) only count runs that answer
- * (`answering`), so a shadow run does not count as served traffic.
+ * (`answering`), so a shadow run does not count as served traffic. `examples`
+ * are inputs already prepared for this version's input metadata (not prepared again).
  */
-export async function runBatch(ctx: RunContext, items: Runnable[], loaded: LoadedModel, after: Promise<void>, answering = true): Promise<RunOutcome[]> {
+export async function runBatch(
+  ctx: RunContext,
+  items: Runnable[],
+  loaded: LoadedModel,
+  after: Promise<void>,
+  { answering = true, examples }: { answering?: boolean; examples?: ReadonlyMap<Runnable, Float32Array> } = {},
+): Promise<RunOutcome[]> {
   const { metrics, logger, model, maxInputPixels } = ctx;
   const outcomes: RunOutcome[] = [];
   const prepared = await Promise.all(
     items.map((item) =>
-      prepareExample(item.request.input, loaded.metadata, maxInputPixels).then(
+      (examples?.get(item) ? Promise.resolve(examples.get(item)!) : prepareExample(item.request.input, loaded.metadata, maxInputPixels)).then(
         (example) => ({ item, example }),
         (err: unknown) => ({ item, error: err instanceof ExampleError ? err : new ExampleError('INVALID_REQUEST', String(err)) }),
       ),
@@ -66,7 +74,7 @@ export async function runBatch(ctx: RunContext, items: Runnable[], loaded: Loade
     valid.forEach(({ item }, i) => {
       const top = predictions[i] ?? [];
       if (top[0]) metrics.versionPredictions.inc({ ...version, label: top[0].label });
-      outcomes.push({ item, ok: true, predictions: top });
+      outcomes.push({ item, ok: true, predictions: top, example: valid[i]!.example });
     });
   } catch (err) {
     logger.error({ err, size: valid.length, model, version: loaded.ref.version }, 'inference run failed');

@@ -69,15 +69,26 @@ export async function serveRouted(opts: TrafficBatchOptions, items: Runnable[], 
     const shadowOn = candidate.model;
     const forCandidate = shadowOn ? shadow.filter((o) => o.item.request.candidateVersion === shadowOn.ref.version) : [];
     if (shadowOn && forCandidate.length) {
-      const outcomes = await candidate.use((loaded) => runBatch(opts, forCandidate.map((o) => o.item), loaded, Promise.resolve(), false));
+      const outcomes = await candidate.use((loaded) => runBatch(opts, forCandidate.map((o) => o.item), loaded, Promise.resolve(), { answering: false, examples: reusable(forCandidate, championModel, loaded) }));
       countAgreement(opts, shadowOn.ref.version, forCandidate, outcomes);
     }
     if (mirror.length && candidateModel && champion.model) {
-      const outcomes = await champion.use((loaded) => runBatch(opts, mirror.map((o) => o.item), loaded, Promise.resolve(), false));
+      const outcomes = await champion.use((loaded) => runBatch(opts, mirror.map((o) => o.item), loaded, Promise.resolve(), { answering: false, examples: reusable(mirror, candidateModel, loaded) }));
       countAgreement(opts, candidateModel.ref.version, mirror, outcomes);
     }
   };
   return { completions, followUp };
+}
+
+/** Same input geometry and normalisation: an example prepared for one version is exactly what the other would prepare. */
+function sameInput(a: LoadedModel, b: LoadedModel): boolean {
+  return JSON.stringify([a.metadata.input, a.metadata.normalization]) === JSON.stringify([b.metadata.input, b.metadata.normalization]);
+}
+
+/** The examples the first run prepared, when the second version takes the same input (decoding twice is the dearest part). */
+function reusable(answered: RunOutcome[], ran: LoadedModel, next: LoadedModel): ReadonlyMap<Runnable, Float32Array> | undefined {
+  if (!sameInput(ran, next)) return undefined;
+  return new Map(answered.flatMap((o) => (o.ok ? [[o.item, o.example] as const] : [])));
 }
 
 /** Agreement of the answered outcomes with the other version's run of the same requests (matched by request id). */
