@@ -72,7 +72,7 @@ describe('serving: model hot-swap and start-up', () => {
     expect(statuses.every((s) => s === 200)).toBe(true);
     const metrics = await (await fetch(`http://127.0.0.1:${worker.metricsPort}/metrics`)).text();
     expect(metrics).toContain('lifecycle_inference_model_info{name="test-classifier",version="2"} 1');
-    expect(metrics).not.toContain('version="1"} 1');
+    expect(metrics).not.toContain('lifecycle_inference_model_info{name="test-classifier",version="1"} 1');
   });
 
   it('refuses a file whose sha256 differs from the registry, reports failed and keeps serving', async () => {
