@@ -15,6 +15,8 @@ export interface TrafficSyncOptions {
   /** Lease-checked write of one field of the `traffic` hash (null removes it); false when the lease was lost. */
   write: (model: string, state: TrafficState | null) => Promise<boolean>;
   logger: Logger;
+  /** After the candidate's file could not be read (download, sha256, metadata), it is not tried again for this long. */
+  failureBackoffMs?: number;
 }
 
 /**
@@ -25,6 +27,9 @@ export interface TrafficSyncOptions {
  * candidate gets no traffic rather than a guessed one.
  */
 export class TrafficSync {
+  /** Candidate files (by sha256) whose metadata could not be read, and until when they are left alone. */
+  private readonly failedUntil = new Map<string, number>();
+
   constructor(private readonly opts: TrafficSyncOptions) {}
 
   async sync(model: string, current: TrafficState | null): Promise<void> {
@@ -41,7 +46,17 @@ export class TrafficSync {
       if (current) await this.opts.write(model, null);
       return;
     }
-    const state = trafficStateSchema.parse({ ...plan, candidate: { ...ref, metadata: await this.opts.metadataOf(ref) } });
+    // A bad file is not downloaded again on every tick (the rollout's setTraffic verifies it before writing the plan).
+    if ((this.failedUntil.get(ref.sha256) ?? 0) > Date.now()) return;
+    let metadata: ModelMetadata;
+    try {
+      metadata = await this.opts.metadataOf(ref);
+    } catch (err) {
+      this.failedUntil.set(ref.sha256, Date.now() + (this.opts.failureBackoffMs ?? 5000));
+      throw err;
+    }
+    this.failedUntil.delete(ref.sha256);
+    const state = trafficStateSchema.parse({ ...plan, candidate: { ...ref, metadata } });
     if (await this.opts.write(model, state)) {
       logger.info({ model, version: plan.version, mode: plan.mode, share: plan.share, deploymentId: plan.deploymentId }, current ? 'the traffic plan changed; fleet traffic follows it' : 'fleet traffic set from the registry plan');
     }
