@@ -94,7 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 1, fields: 10, parts: maxBatchFiles + 10 },
   });
   await app.register(healthRoutes, { readiness: deps.readiness, instanceId: config.API_INSTANCE_ID ?? 'api' });
-  await app.register(modelsRoutes, { models: deps.models, defaultModel: config.MODEL_NAME, workers: deps.workers ?? (() => Promise.resolve([])) });
+  await app.register(modelsRoutes, { models: deps.models, defaultModel: config.MODEL_NAME, workers: deps.workers ?? (() => Promise.resolve([])), traffic: deps.traffic });
   await app.register(predictRoutes, {
     predictor: new Predictor({
       inference: deps.inference,

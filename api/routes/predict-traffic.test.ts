@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ActiveModel, TrafficState } from '../../lib/fleet/protocol';
+import type { ActiveModel, TrafficState, WorkerStatus } from '../../lib/fleet/protocol';
 import { createLogger } from '../../lib/logger';
 import type { InferItem } from '../../lib/queue/inference-client';
 import { fakeQueue, servedModels } from '../../tests/support/fake-inference';
@@ -20,13 +20,14 @@ afterEach(async () => {
   await Promise.all(apps.splice(0).map((app) => app.close()));
 });
 
-async function appWith(traffic: TrafficState | null) {
+async function appWith(traffic: TrafficState | null, workers: WorkerStatus[] = []) {
   const queue = fakeQueue((item: InferItem) => Promise.resolve({ model: { name: item.model, version: item.variant?.startsWith('canary') ? '4' : '3' }, predictions: [{ label: 'Bag', probability: 1 }] }));
   const app = await buildApp({
     config: { MAX_UPLOAD_BYTES: 200_000, MAX_IMAGE_PIXELS: 1_000_000, REQUEST_TIMEOUT_MS: 5000, RETRY_AFTER_SECONDS: 2, MODEL_NAME: champion.name, DECODE_IN: 'api' },
     inference: queue,
     models: servedModels(champion),
-    traffic: { get: (name) => (name === champion.name ? traffic : null) },
+    traffic: { get: (name) => (name === champion.name ? traffic : null), plan: (name) => (name === champion.name && traffic ? { state: traffic, routing: true } : null) },
+    workers: () => Promise.resolve(workers),
     readiness: () => Promise.resolve({ ready: true, model: null, workers: 1 }),
     logger: createLogger('test', 'silent'),
   });
@@ -72,5 +73,21 @@ describe('POST /predict under a traffic plan', () => {
       expect(res.statusCode).toBe(200);
       expect(new Set(queue.calls.map((c) => c.variant ?? 'champion')).size).toBe(1);
     }
+  });
+});
+
+describe('GET /models under a traffic plan', () => {
+  it('shows the plan and each worker\'s candidate', async () => {
+    const worker: WorkerStatus = {
+      workerId: 'w1',
+      state: 'ready',
+      models: { [champion.name]: { version: '3', sha256: 'a'.repeat(64), state: 'ready', candidate: { version: '4', state: 'failed', error: { code: 'GOLDEN_CHECK_FAILED', message: 'x' } } } },
+      updatedAt: 0,
+    };
+    const { app } = await appWith(plan({ share: 0.2, setAt: Date.UTC(2026, 0, 1) }), [worker]);
+    const res = await app.inject({ method: 'GET', url: '/models' });
+    expect(res.json()).toMatchObject({
+      models: [{ name: champion.name, traffic: { version: '4', mode: 'canary', share: 0.2, routing: true, since: '2026-01-01T00:00:00.000Z' }, workers: [{ worker: 'w1', candidate: { version: '4', state: 'failed', error: 'GOLDEN_CHECK_FAILED' } }] }],
+    });
   });
 });

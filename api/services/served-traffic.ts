@@ -7,6 +7,8 @@ import { listWorkerStatuses, servingModel } from '../../lib/fleet/worker-statuse
 export interface TrafficSource {
   /** The traffic plan of `model` to route by, or null (none, or its candidate is not ready on every live worker). */
   get(model: string): TrafficState | null;
+  /** The fleet's plan of `model` whether or not it is routed by yet (GET /models shows it). */
+  plan?(model: string): { state: TrafficState; routing: boolean } | null;
 }
 
 /** Whether every live worker serving `model` holds the plan's candidate, loaded and verified. */
@@ -25,12 +27,18 @@ export function candidateReady(statuses: WorkerStatus[], model: string, version:
  */
 export class ServedTraffic implements TrafficSource {
   private plans = new Map<string, TrafficState>();
+  private all = new Map<string, TrafficState>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: { redis: Redis; prefix: string; refreshMs: number; logger: Logger }) {}
 
   get(model: string): TrafficState | null {
     return this.plans.get(model) ?? null;
+  }
+
+  plan(model: string): { state: TrafficState; routing: boolean } | null {
+    const state = this.all.get(model);
+    return state ? { state, routing: this.plans.has(model) } : null;
   }
 
   async start(): Promise<void> {
@@ -56,9 +64,11 @@ export class ServedTraffic implements TrafficSource {
       }
       for (const model of this.plans.keys()) if (!next.has(model)) logger.info({ model }, 'no routable traffic plan; the champion answers every request');
       this.plans = next;
+      this.all = states;
     } catch (err) {
       logger.debug({ err }, 'reading the traffic plans failed; the champion answers every request');
       this.plans = new Map();
+      this.all = new Map();
     }
   }
 }
