@@ -10,6 +10,7 @@ import { ModelMetadataError, readModelMetadata } from '../lib/model/metadata';
 import { sha256Hex } from '../lib/model/sha256';
 import { guard, withKeepAlive } from './failures';
 import { setChampion } from './registry';
+import { createTrafficActivities } from './traffic';
 
 export interface RolloutActivityDeps {
   mlflow: MlflowClient;
@@ -36,7 +37,8 @@ const CHAMPION_ALIAS = 'champion';
 
 /**
  * The fleet side of the promotion saga (see workflows/): take the model's
- * rollout lease, roll a version out one worker at a time, compensate by
+ * rollout lease, put a progressive rollout's traffic plan on the fleet and
+ * take it off, roll a version out one worker at a time, compensate by
  * restoring what the registry calls champion, finalize after the alias moved,
  * release the lease. All of them heartbeat, so a slow model load is never
  * mistaken for a dead activity, and all are safe to retry.
@@ -73,6 +75,9 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
   }
 
   return {
+    /** setTraffic and clearTraffic: the shadow and canary steps of a progressive rollout (activities/traffic.ts). */
+    ...createTrafficActivities({ ...deps, leases, verifiedVersion }),
+
     /** Waits (heartbeating) while another deployment holds the model's lease, then takes it. Idempotent per deploymentId. */
     async acquireRolloutLease(input: LeaseInput): Promise<{ waitedMs: number }> {
       const ctx = Context.current();

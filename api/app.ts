@@ -21,6 +21,7 @@ import { predictRoutes } from './routes/predict';
 import { Predictor } from './services/predictor';
 import type { ReadinessProbe } from './services/readiness';
 import type { ServedModelSource } from './services/served-models';
+import type { TrafficSource } from './services/served-traffic';
 
 export interface AppDeps {
   config: Pick<ApiConfig, 'MAX_UPLOAD_BYTES' | 'MAX_IMAGE_PIXELS' | 'REQUEST_TIMEOUT_MS' | 'RETRY_AFTER_SECONDS' | 'MODEL_NAME'> &
@@ -28,6 +29,8 @@ export interface AppDeps {
   /** The Redis queue client in production; a fake in route tests. */
   inference: Pick<InferenceClient, 'inferMany' | 'queueDepth'>;
   models: ServedModelSource;
+  /** Traffic plans of progressive rollouts (absent: the champion answers everything). */
+  traffic?: TrafficSource;
   readiness: ReadinessProbe;
   /** Live inference workers (GET /models). */
   workers?: () => Promise<WorkerStatus[]>;
@@ -91,11 +94,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 1, fields: 10, parts: maxBatchFiles + 10 },
   });
   await app.register(healthRoutes, { readiness: deps.readiness, instanceId: config.API_INSTANCE_ID ?? 'api' });
-  await app.register(modelsRoutes, { models: deps.models, defaultModel: config.MODEL_NAME, workers: deps.workers ?? (() => Promise.resolve([])) });
+  await app.register(modelsRoutes, { models: deps.models, defaultModel: config.MODEL_NAME, workers: deps.workers ?? (() => Promise.resolve([])), traffic: deps.traffic });
   await app.register(predictRoutes, {
     predictor: new Predictor({
       inference: deps.inference,
       models: deps.models,
+      traffic: deps.traffic,
       defaultModel: config.MODEL_NAME,
       decodeIn: config.DECODE_IN ?? 'auto',
       workerDecodeMaxBytes: config.DECODE_IN_WORKER_MAX_BYTES ?? 64 * 1024,

@@ -14,6 +14,7 @@ import { buildApp } from './app';
 import { loadApiConfig, type ApiConfig } from './config';
 import { redisReadinessProbe } from './services/readiness';
 import { ServedModels } from './services/served-models';
+import { ServedTraffic } from './services/served-traffic';
 
 export interface RunningApi {
   app: FastifyInstance;
@@ -38,12 +39,15 @@ export async function startApi(config: ApiConfig, logger: Logger, opts: { listen
     logger,
   });
   const models = new ServedModels({ redis, prefix: config.REDIS_PREFIX, refreshMs: config.ACTIVE_MODEL_REFRESH_MS, logger });
+  const traffic = new ServedTraffic({ redis, prefix: config.REDIS_PREFIX, refreshMs: config.ACTIVE_MODEL_REFRESH_MS, logger });
   inference.start();
   await models.start();
+  await traffic.start();
   const app = await buildApp({
     config,
     inference,
     models,
+    traffic,
     readiness: redisReadinessProbe(redis, config.REDIS_PREFIX, models, config.MODEL_NAME),
     workers: () => listWorkerStatuses(redis, config.REDIS_PREFIX),
     logger,
@@ -54,6 +58,7 @@ export async function startApi(config: ApiConfig, logger: Logger, opts: { listen
   const close = async () => {
     await app.close(); // waits for in-flight requests, which still need the queue client
     models.stop();
+    traffic.stop();
     await inference.close();
     await redis.quit().catch(() => redis.disconnect());
   };

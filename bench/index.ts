@@ -3,11 +3,13 @@
  *
  *   npm run bench -- [--url http://127.0.0.1:8000] [--json FILE] [--chart FILE.png] [--seconds 10]
  *                    [--connections 1,4,16,64] [--accuracy 10000] [--heavy-workers 2]
- *                    [--skip others,variants,heavy,accuracy] [--strict]
+ *                    [--skip others,shadow,variants,heavy,accuracy] [--strict]
  *
  * 1. The default model (Fashion-MNIST, decode-bound) through the running API with wrk (a native
  *    load generator) at each connection count, next to its in-process limit measured in this run;
  *    then one line (64 connections) for every other model the stack serves, through its own route.
+ * 1b. Shadow 100% against none at 1 and 64 connections: a copy of the champion shadows every request
+ *    (it runs after the reply) through a traffic plan, as in a progressive rollout's shadow step.
  * 2. Where decoding runs and how libvips threads are set: the same load on extra API instances.
  * 3. A compute-bound CNN the benchmark makes (random weights, >= 100 MFLOP/image) served by a
  *    fleet of its own, with dynamic batching and with MAX_BATCH_SIZE=1, next to raw onnxruntime.
@@ -25,6 +27,7 @@ import { writeChart, type Series } from './chart';
 import { benchFashion, benchVariants, type FashionResult, type VariantResult } from './fashion';
 import { benchHeavy, type HeavyResult } from './heavy';
 import { heldOutSamples, randomRgbPngs } from './samples';
+import { benchShadow, type ShadowResult } from './shadow';
 import { runWrk, type LoadResult } from './wrk';
 
 interface Goal {
@@ -36,8 +39,12 @@ interface Goal {
 const log = (line: string) => console.log(line);
 const ms = (v: number) => `${v.toFixed(2)} ms`;
 
-function goals(fashion: FashionResult | null, heavy: HeavyResult | null): Goal[] {
+function goals(fashion: FashionResult | null, heavy: HeavyResult | null, shadow: ShadowResult | null): Goal[] {
   const out: Goal[] = [];
+  const [none1, shadow1] = [shadow?.none, shadow?.shadow].map((levels) => levels?.find((l) => l.connections === 1));
+  if (none1 && shadow1) {
+    out.push({ goal: 'Shadow 100%, 1 connection: p50 within 10% of none', measured: `${ms(shadow1.p50)} vs ${ms(none1.p50)} (${((100 * shadow1.p50) / none1.p50 - 100).toFixed(0)}%)`, met: shadow1.p50 <= none1.p50 * 1.1 });
+  }
   const one = fashion?.levels.find((l) => l.connections === 1);
   if (one) {
     out.push({ goal: 'Fashion, 1 connection: p50 <= 3 ms', measured: ms(one.p50), met: one.p50 <= 3 });
@@ -91,6 +98,7 @@ async function main(): Promise<void> {
   let variants: VariantResult[] = [];
   let heavy: HeavyResult | null = null;
   let accuracy: AccuracyResult | null = null;
+  let shadow: ShadowResult | null = null;
   const others: Array<{ model: string; version: string; load: LoadResult }> = [];
   try {
     log(`\n== ${modelName} through ${values.url}/predict (wrk, ${seconds} s per level)`);
@@ -105,6 +113,11 @@ async function main(): Promise<void> {
         others.push({ model: m.name, version: m.version, load: await runWrk(url, images, { connections: 64, seconds, threads: 2 }) });
         log(`  ${m.name} v${m.version}: ${others.at(-1)!.load.rps.toFixed(0)} req/s at 64 connections, p99 ${others.at(-1)!.load.p99.toFixed(1)} ms`);
       }
+    }
+    if (!skip.has('shadow')) {
+      log(`\n== shadow 100% against none (a copy of the champion as the candidate, ${seconds} s per level)`);
+      const prefix = process.env.REDIS_PREFIX ?? 'lc:';
+      shadow = await benchShadow({ url: `${values.url}/predict`, mlflow, redisUrl, redisPrefix: prefix, modelName, trackingUri, bodies: samples.slice(0, 200).map((s) => s.png), connections: [1, 64], seconds, log });
     }
     if (!skip.has('variants')) {
       log('\n== decode placement and libvips threads (extra API instances of the stack, 64 connections)');
@@ -140,6 +153,7 @@ async function main(): Promise<void> {
   log(`\n${modelName} v${fashion.model.version}, in-process limit ${fashion.inProcess.rps.toFixed(0)} images/s (mean batch ${fashion.inProcess.meanBatch.toFixed(1)})`);
   console.table(fashion.levels.map(row));
   if (others.length) console.table(others.map((o) => ({ model: `${o.model} v${o.version}`, ...row(o.load) })));
+  if (shadow) console.table([...shadow.none.map((l) => ({ traffic: 'none', ...row(l) })), ...shadow.shadow.map((l) => ({ traffic: `shadow 100% (v${shadow.candidate})`, ...row(l) }))]);
   if (variants.length) console.table(variants.map((v) => ({ variant: v.variant, ...row(v.load) })));
   if (heavy) {
     log(`heavy CNN: ${(heavy.flopsPerImage / 1e6).toFixed(0)} MFLOP/image, ${heavy.workers} worker(s)`);
@@ -147,10 +161,10 @@ async function main(): Promise<void> {
     console.table([heavy.batched, heavy.unbatched].map((l) => ({ MAX_BATCH_SIZE: l.maxBatchSize, ...row(l) })));
   }
   if (accuracy) log(`accuracy through /predict: ${(100 * accuracy.accuracy).toFixed(2)}% of ${accuracy.answered} answered (${JSON.stringify(accuracy.statuses)}), version(s) ${accuracy.versions.join(',')}`);
-  const results = goals(fashion, heavy);
+  const results = goals(fashion, heavy, shadow);
   console.table(results.map((g) => ({ goal: g.goal, measured: g.measured, met: g.met ? 'yes' : 'NO' })));
 
-  const report = { machine: { cores: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg() }, fashion, otherModels: others, variants, heavy, accuracy, goals: results, date: new Date().toISOString() };
+  const report = { machine: { cores: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg() }, fashion, otherModels: others, shadow, variants, heavy, accuracy, goals: results, date: new Date().toISOString() };
   if (values.json) {
     mkdirSync(dirname(values.json), { recursive: true });
     writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);

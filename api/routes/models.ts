@@ -1,6 +1,7 @@
 import type { FastifyPluginCallback } from 'fastify';
 import type { WorkerStatus } from '../../lib/fleet/protocol';
 import type { ServedModelSource } from '../services/served-models';
+import type { TrafficSource } from '../services/served-traffic';
 
 const servedSchema = {
   type: 'object',
@@ -19,8 +20,23 @@ const servedSchema = {
       items: {
         type: 'object',
         required: ['worker', 'state'],
-        properties: { worker: { type: 'string' }, version: { type: ['string', 'null'] }, state: { type: 'string' }, error: { type: 'string' } },
+        properties: {
+          worker: { type: 'string' },
+          version: { type: ['string', 'null'] },
+          state: { type: 'string' },
+          error: { type: 'string' },
+          candidate: {
+            type: 'object',
+            description: "The traffic plan's candidate on this worker (a progressive rollout in progress)",
+            properties: { version: { type: 'string' }, state: { type: 'string' }, error: { type: 'string', description: 'Load error code' } },
+          },
+        },
       },
+    },
+    traffic: {
+      type: 'object',
+      description: "A progressive rollout's shadow or canary plan; `routing` is false until every worker holds the candidate",
+      properties: { version: { type: 'string' }, mode: { type: 'string' }, share: { type: 'number' }, mirrorShare: { type: 'number' }, routing: { type: 'boolean' }, since: { type: 'string' } },
     },
   },
 } as const;
@@ -30,6 +46,7 @@ export interface ModelsRouteOptions {
   defaultModel: string;
   /** Live inference workers' statuses (Redis); an empty list when Redis is unreachable. */
   workers: () => Promise<WorkerStatus[]>;
+  traffic?: TrafficSource;
 }
 
 /** GET /models: every served model, its version, input and labels, and the workers serving it with their state. */
@@ -44,6 +61,12 @@ export const modelsRoutes: FastifyPluginCallback<ModelsRouteOptions> = (app, opt
     },
     async () => {
       const statuses = await opts.workers().catch(() => []);
+      const trafficOf = (model: string) => {
+        const plan = opts.traffic?.plan?.(model);
+        if (!plan) return undefined;
+        const { version, mode, share, mirrorShare, setAt } = plan.state;
+        return { version, mode, share, mirrorShare, routing: plan.routing, since: new Date(setAt).toISOString() };
+      };
       return {
         models: opts.models.list().map((m) => ({
           name: m.name,
@@ -53,8 +76,19 @@ export const modelsRoutes: FastifyPluginCallback<ModelsRouteOptions> = (app, opt
           labels: m.metadata.labels,
           workers: statuses.flatMap((w) => {
             const served = w.models[m.name];
-            return served ? [{ worker: w.workerId, version: served.version, state: w.state === 'draining' ? 'draining' : served.state, error: served.error }] : [];
+            if (!served) return [];
+            const { candidate } = served;
+            return [
+              {
+                worker: w.workerId,
+                version: served.version,
+                state: w.state === 'draining' ? 'draining' : served.state,
+                error: served.error,
+                candidate: candidate && { version: candidate.version, state: candidate.state, error: candidate.error?.code },
+              },
+            ];
           }),
+          traffic: trafficOf(m.name),
         })),
       };
     },

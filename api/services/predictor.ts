@@ -1,13 +1,17 @@
-import type { ActiveModel } from '../../lib/fleet/protocol';
+import type { ActiveModel, TrafficState } from '../../lib/fleet/protocol';
 import { sniffImageFormat } from '../../lib/model/image-format';
 import { decodeToPixels, PreprocessError } from '../../lib/model/preprocess';
 import type { InferenceClient, InferenceResult, InferItem } from '../../lib/queue/inference-client';
 import type { RequestInput } from '../../lib/queue/messages';
 import { ModelNotServedError, type ServedModelSource } from './served-models';
+import type { TrafficSource } from './served-traffic';
+import { routeRequest } from './traffic-router';
 
 export interface PredictorOptions {
   inference: Pick<InferenceClient, 'inferMany'>;
   models: ServedModelSource;
+  /** Progressive rollouts' traffic plans (none: the champion answers everything). */
+  traffic?: TrafficSource;
   /** The model behind POST /predict. */
   defaultModel: string;
   /** Where uploads are decoded (see ApiConfig.DECODE_IN). */
@@ -53,7 +57,10 @@ export class Predictor {
     return model;
   }
 
-  async predict(model: ActiveModel, upload: Upload, requestId: string, receivedAt: number): Promise<InferenceResult> {
+  /** `key`: the caller's X-Lifecycle-Key, which pins it to one version during a canary. */
+  async predict(model: ActiveModel, upload: Upload, requestId: string, receivedAt: number, key?: string): Promise<InferenceResult> {
+    const plan = this.opts.traffic?.get(model.name) ?? null;
+    if (plan) return this.predictRouted(model, plan, upload, requestId, receivedAt, key);
     const input = await this.prepare(model, upload);
     const [result] = await this.opts.inference.inferMany([this.item(model, input, requestId, receivedAt)]);
     return result!;
@@ -63,12 +70,20 @@ export class Predictor {
    * Every image of a batch, in upload order. A bad image fails alone; the good ones are queued
    * together (all or none: a full or unreachable queue fails the whole request with 503).
    */
-  async predictBatch(model: ActiveModel, uploads: Upload[], requestId: string, receivedAt: number): Promise<ItemOutcome[]> {
+  async predictBatch(model: ActiveModel, uploads: Upload[], requestId: string, receivedAt: number, key?: string): Promise<ItemOutcome[]> {
+    const plan = this.opts.traffic?.get(model.name) ?? null;
     const prepared = await Promise.all(
-      uploads.map((u) => this.prepare(model, u).then((input) => ({ input }), (error: Error) => ({ error }))),
+      uploads.map((u) => {
+        const route = routeRequest(plan, key);
+        // A canary request is prepared for the candidate that answers it (its input geometry may differ).
+        const target = route.answeredBy === 'candidate' && plan ? plan.candidate : model;
+        return this.prepare(target, u).then((input) => ({ input, route }), (error: Error) => ({ error }));
+      }),
     );
-    const valid = prepared.flatMap((p, index) => ('input' in p ? [{ index, input: p.input }] : []));
-    const waits = await this.opts.inference.inferMany(valid.map((v) => this.item(model, v.input, `${requestId}#${v.index}`, receivedAt)));
+    const valid = prepared.flatMap((p, index) => ('input' in p ? [{ index, input: p.input, route: p.route }] : []));
+    const waits = await this.opts.inference.inferMany(
+      valid.map((v) => ({ ...this.item(model, v.input, `${requestId}#${v.index}`, receivedAt), variant: v.route.variant, candidateVersion: v.route.candidateVersion })),
+    );
     const results = await Promise.allSettled(waits);
     const outcomes: ItemOutcome[] = prepared.map((p) => ({ ok: false, error: 'error' in p ? p.error : new Error('not run') }));
     valid.forEach((v, i) => {
@@ -76,6 +91,14 @@ export class Predictor {
       outcomes[v.index] = r.status === 'fulfilled' ? { ok: true, result: r.value } : { ok: false, error: r.reason as Error };
     });
     return outcomes;
+  }
+
+  private async predictRouted(model: ActiveModel, plan: TrafficState, upload: Upload, requestId: string, receivedAt: number, key?: string): Promise<InferenceResult> {
+    const route = routeRequest(plan, key);
+    const input = await this.prepare(route.answeredBy === 'candidate' ? plan.candidate : model, upload);
+    const item = { ...this.item(model, input, requestId, receivedAt), variant: route.variant, candidateVersion: route.candidateVersion };
+    const [result] = await this.opts.inference.inferMany([item]);
+    return result!;
   }
 
   private decodesInWorker(upload: Upload): boolean {

@@ -2,7 +2,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ModelMetadata } from '../model/metadata';
 import { readActiveModels } from './active-models';
-import { activeModelSchema, controllerLeaseSchema, fleetKeys, type ActiveModel, type ModelRef } from './protocol';
+import { activeModelSchema, controllerLeaseSchema, fleetKeys, type ActiveModel, type ModelRef, type TrafficState } from './protocol';
+import { readTrafficStates } from './traffic-states';
+import { TrafficSync, type TrafficRegistry } from './traffic-sync';
 import { listWorkerStatuses } from './worker-statuses';
 
 /** Takes or renews the controller lease for ARGV[1]; returns 1 when ARGV[1] holds it afterwards. */
@@ -13,8 +15,8 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 `;
 
-/** Writes (ARGV[3] non-empty) or removes one field of `active`, only while ARGV[1] holds the controller lease. */
-const WRITE_ACTIVE = `
+/** Writes (ARGV[3] non-empty) or removes one field of a fleet hash (`active`, `traffic`), only while ARGV[1] holds the controller lease. */
+const WRITE_FIELD = `
 local current = redis.call('GET', KEYS[1])
 if not current or cjson.decode(current).holder ~= ARGV[1] then return 0 end
 local kind = redis.call('TYPE', KEYS[2]).ok
@@ -34,9 +36,10 @@ export interface FleetControllerOptions {
   prefix: string;
   /** Unique per process (the worker id). */
   holder: string;
+  /** With the TrafficRegistry methods, the controller also keeps `traffic` in line with each model's traffic plan tag. */
   registry: {
     resolveModelRef(name: string, alias: string): Promise<ModelRef | null>;
-  };
+  } & Partial<TrafficRegistry>;
   /**
    * The models this fleet serves: by default those some live worker serves (SERVED_MODELS, or with `*`
    * what the workers discovered). A registry shared with other fleets has models this one must not route.
@@ -54,7 +57,9 @@ export interface FleetControllerOptions {
 }
 
 /**
- * The one writer of the fleet's `active` hash. `active[model]` is a cache of
+ * The one writer of the fleet's `active` and `traffic` hashes (the traffic
+ * part, a progressive rollout's plan tag turned into `traffic[model]`, is in
+ * traffic-sync.ts and rides on the same triggers). `active[model]` is a cache of
  * what the registry's alias names (with the version's serving metadata), so
  * the API and workers can follow it without asking MLflow on every request.
  * Every inference worker runs a controller, but only the holder of the
@@ -70,8 +75,21 @@ export class FleetController {
   private lastRegistryCheck = 0;
   private readonly wanted = new Set<string>();
   private leading = false;
+  private readonly traffic: TrafficSync | null;
 
-  constructor(private readonly opts: FleetControllerOptions) {}
+  constructor(private readonly opts: FleetControllerOptions) {
+    const { registry } = opts;
+    const { registeredModelTag, resolveVersionRef } = registry;
+    this.traffic =
+      registeredModelTag && resolveVersionRef
+        ? new TrafficSync({
+            registry: { registeredModelTag: registeredModelTag.bind(registry), resolveVersionRef: resolveVersionRef.bind(registry) },
+            metadataOf: opts.metadataOf,
+            write: (model, state) => this.write(fleetKeys(opts.prefix).traffic, model, state),
+            logger: opts.logger,
+          })
+        : null;
+  }
 
   /** Asks for a registry comparison of `model` at the next tick. */
   requestSync(model: string): void {
@@ -90,14 +108,22 @@ export class FleetController {
       logger.warn({ model, err }, 'the fleet active entry is invalid; rebuilding it from the registry');
       this.wanted.add(model);
     });
+    const traffic = this.traffic
+      ? await readTrafficStates(redis, prefix, (model, err) => {
+          logger.warn({ model, err }, 'the fleet traffic entry is invalid; rebuilding it from the registry');
+          this.wanted.add(model);
+        })
+      : new Map<string, TrafficState>();
     const now = Date.now();
     const due = now - this.lastRegistryCheck >= this.opts.registryCheckIntervalMs;
     const models = await (this.opts.fleetModels ?? (async () => (await listWorkerStatuses(redis, prefix)).flatMap((w) => Object.keys(w.models))))();
     if (due) this.lastRegistryCheck = now;
-    const toCheck = new Set([...this.wanted, ...(due ? active.keys() : []), ...models.filter((m) => due || !active.has(m))]);
+    const toCheck = new Set([...this.wanted, ...(due ? [...active.keys(), ...traffic.keys()] : []), ...models.filter((m) => due || !active.has(m))]);
     this.wanted.clear();
     for (const model of toCheck) {
       try {
+        // Traffic first: a worker that sees the model active but no traffic entry takes the plan for cleared.
+        await this.syncTraffic(model, traffic.get(model) ?? null);
         await this.syncModel(model, active.get(model) ?? null);
       } catch (err) {
         this.wanted.add(model);
@@ -113,24 +139,32 @@ export class FleetController {
     await this.opts.redis.eval(RELEASE, 1, fleetKeys(this.opts.prefix).controller, this.opts.holder);
   }
 
+  private async syncTraffic(model: string, current: TrafficState | null): Promise<void> {
+    try {
+      await this.traffic?.sync(model, current);
+    } catch (err) {
+      this.wanted.add(model);
+      this.opts.logger.warn({ err, model }, 'could not compare the fleet traffic with the registry plan; will retry');
+    }
+  }
+
   private async syncModel(model: string, current: ActiveModel | null): Promise<void> {
     const { registry, alias, logger } = this.opts;
     const ref = await registry.resolveModelRef(model, alias);
     if (!ref) {
-      if (current && (await this.write(model, null))) logger.info({ model, alias }, 'the model has no alias in the registry any more; removed from the fleet active versions');
+      if (current && (await this.write(fleetKeys(this.opts.prefix).active, model, null))) logger.info({ model, alias }, 'the model has no alias in the registry any more; removed from the fleet active versions');
       return;
     }
     if (current && current.version === ref.version && current.sha256 === ref.sha256) return;
     const entry = activeModelSchema.parse({ ...ref, metadata: await this.opts.metadataOf(ref) });
-    if (await this.write(model, entry)) {
+    if (await this.write(fleetKeys(this.opts.prefix).active, model, entry)) {
       logger.info({ model, from: current?.version ?? null, to: ref.version, alias }, current ? 'the registry alias moved; fleet active version follows it' : 'fleet active version rebuilt from the registry');
     }
   }
 
-  private async write(model: string, entry: ActiveModel | null): Promise<boolean> {
+  private async write(hash: string, model: string, entry: ActiveModel | TrafficState | null): Promise<boolean> {
     const { redis, prefix, holder } = this.opts;
-    const keys = fleetKeys(prefix);
-    const written = (await redis.eval(WRITE_ACTIVE, 2, keys.controller, keys.active, holder, model, entry ? JSON.stringify(entry) : '')) === 1;
+    const written = (await redis.eval(WRITE_FIELD, 2, fleetKeys(prefix).controller, hash, holder, model, entry ? JSON.stringify(entry) : '')) === 1;
     if (!written) this.leading = false;
     return written;
   }

@@ -79,6 +79,15 @@ export type ModelLoadFailure = z.infer<typeof modelLoadFailureSchema>;
 export const modelStates = ['starting', 'loading', 'ready', 'failed'] as const;
 export type ModelState = (typeof modelStates)[number];
 
+/** The candidate of a progressive rollout as one worker holds it beside the champion (shadow/canary traffic). */
+export const candidateStatusSchema = z.object({
+  version: z.string().min(1),
+  state: z.enum(modelStates),
+  /** Why the candidate could not be loaded (a structured code; the champion keeps serving). */
+  error: modelLoadFailureSchema.optional(),
+});
+export type CandidateStatus = z.infer<typeof candidateStatusSchema>;
+
 /** One model on one worker. */
 export const servedModelStatusSchema = z.object({
   version: z.string().nullable(),
@@ -87,6 +96,8 @@ export const servedModelStatusSchema = z.object({
   /** Last deployment this worker acted on for the model, and why it failed if it did. */
   deploymentId: z.string().optional(),
   error: modelLoadFailureSchema.optional(),
+  /** The traffic plan's candidate, when the fleet has one for this model. */
+  candidate: candidateStatusSchema.optional(),
 });
 export type ServedModelStatus = z.infer<typeof servedModelStatusSchema>;
 

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { VERSION_METRICS } from './version-metric-names';
 
 /**
  * Metrics of an inference worker, labelled by registered model name (bounded:
@@ -62,6 +63,38 @@ export function createInferenceMetrics(registry: Registry) {
       labelNames: ['model', 'outcome'] as const,
       registers,
     }),
+    ...createVersionMetrics(registers),
+  };
+}
+
+/**
+ * Per-version metrics of a progressive rollout (names in version-metric-names.ts, the contract with the
+ * analysis and the dashboard), the fallback counter, and the plan gauges the CanaryHeldTooLong alert reads.
+ * Version labels stay bounded: a worker runs the champion and at most one candidate per model.
+ */
+function createVersionMetrics(registers: Registry[]) {
+  const versioned = ['model', 'version'] as const;
+  const plan = ['model', 'version', 'mode'] as const;
+  return {
+    versionRequests: new Counter({ name: VERSION_METRICS.requests, help: 'Examples a model version ran (answered, shadow or mirrored), by outcome', labelNames: [...versioned, 'outcome'] as const, registers }),
+    versionInference: new Histogram({
+      name: VERSION_METRICS.inferenceSeconds,
+      help: 'Time of one onnxruntime run over a batch, by model version',
+      labelNames: versioned,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
+    versionPredictions: new Counter({ name: VERSION_METRICS.predictions, help: 'Top-1 predicted class of each example a model version ran', labelNames: [...versioned, 'label'] as const, registers }),
+    agreement: new Counter({ name: VERSION_METRICS.agreement, help: 'Examples both the champion and the candidate `version` ran, by top-1 agreement', labelNames: [...versioned, 'agree'] as const, registers }),
+    trafficShare: new Gauge({ name: VERSION_METRICS.trafficShare, help: "The candidate's configured traffic share on this worker", labelNames: plan, registers }),
+    trafficFallbacks: new Counter({
+      name: 'lifecycle_traffic_fallbacks_total',
+      help: 'Requests routed to the candidate that the champion answered (the candidate was not loaded on this worker)',
+      labelNames: ['model'] as const,
+      registers,
+    }),
+    trafficPlanSetAt: new Gauge({ name: 'lifecycle_traffic_plan_set_timestamp_seconds', help: "When the traffic plan's step began (epoch seconds)", labelNames: plan, registers }),
+    trafficPlanMaxDuration: new Gauge({ name: 'lifecycle_traffic_plan_max_duration_seconds', help: "The traffic plan step's maximum duration", labelNames: plan, registers }),
   };
 }
 

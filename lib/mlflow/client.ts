@@ -237,6 +237,36 @@ export class MlflowClient {
     }
   }
 
+  /** Sets a tag on the registered model itself (not a version): the traffic plan of a progressive rollout lives there. */
+  async setRegisteredModelTag(name: string, key: string, value: string): Promise<void> {
+    await this.post('registered-models/set-tag', { name, key, value });
+  }
+
+  /** Removes a registered-model tag; a missing tag or model is already the wanted state. */
+  async deleteRegisteredModelTag(name: string, key: string): Promise<void> {
+    try {
+      await this.post('registered-models/delete-tag', { name, key }, 'DELETE');
+    } catch (err) {
+      if (!(err instanceof MlflowError && err.notFound)) throw err;
+    }
+  }
+
+  /** One tag of a registered model, or null when the model or the tag does not exist. */
+  async registeredModelTag(name: string, key: string): Promise<string | null> {
+    const model = await this.getRegisteredModel(name);
+    return model ? (tagsOf(model)[key] ?? null) : null;
+  }
+
+  /** What a worker needs to fetch and verify one version (the candidate of a traffic plan), or null when it does not exist. */
+  async resolveVersionRef(name: string, version: string): Promise<ModelRef | null> {
+    try {
+      return modelRefOf(await this.getModelVersion(name, version));
+    } catch (err) {
+      if (err instanceof MlflowError && err.notFound) return null;
+      throw err;
+    }
+  }
+
   /** Every model version matching `filter` (all pages), newest version first. */
   async searchAllModelVersions(filter: string): Promise<T.ModelVersion[]> {
     const versions: T.ModelVersion[] = [];

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { enqueueIfRoom } from './enqueue-script';
 import { DeadlineExceededError, InferenceFailedError, QueueClosedError, QueueFullError, QueueUnavailableError } from './errors';
 import { queueKeys } from './keys';
-import { decodeReplies, encodeRequest, type InferenceReply, type InferenceSuccess, type RequestInput } from './messages';
+import { decodeReplies, encodeRequest, type InferenceReply, type InferenceRequest, type InferenceSuccess, type RequestInput } from './messages';
 import { parseReadReply } from './stream-entries';
 
 export interface InferenceClientOptions {
@@ -30,6 +30,9 @@ export interface InferItem {
   input: RequestInput;
   /** Epoch ms: after this the promise rejects with DeadlineExceededError. */
   deadline: number;
+  /** A progressive rollout's routing of this request (see InferenceRequest). */
+  variant?: InferenceRequest['variant'];
+  candidateVersion?: string;
 }
 
 export type InferenceResult = Omit<InferenceSuccess, 'id' | 'ok'>;

@@ -31,6 +31,21 @@ describe('request messages', () => {
     expect(decoded.input).toEqual({ kind: 'image', image });
   });
 
+  it('round-trips the traffic variant and candidate version of a progressive rollout', () => {
+    const decoded = decodeRequest(toFields(encodeRequest({ ...pixelsRequest, variant: 'canary-mirror', candidateVersion: '7' })));
+    expect(decoded).toMatchObject({ variant: 'canary-mirror', candidateVersion: '7' });
+    expect(decodeRequest(toFields(encodeRequest(pixelsRequest)))).not.toHaveProperty('variant');
+  });
+
+  it('rejects an unknown variant, and a variant without a candidate version', () => {
+    const fields = toFields(encodeRequest({ ...pixelsRequest, variant: 'shadow', candidateVersion: '2' }));
+    fields.set('var', Buffer.from('everything'));
+    expect(() => decodeRequest(fields)).toThrow(MessageDecodeError);
+    fields.set('var', Buffer.from('shadow'));
+    fields.set('cv', Buffer.from(''));
+    expect(() => decodeRequest(fields)).toThrow(MessageDecodeError);
+  });
+
   it('rejects pixels that do not match their geometry', () => {
     const fields = toFields(encodeRequest(pixelsRequest));
     fields.set('geo', Buffer.from('28,28,1'));

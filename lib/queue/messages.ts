@@ -11,6 +11,15 @@ export type RequestInput =
   | { kind: 'pixels'; pixels: Uint8Array; height: number; width: number; channels: number }
   | { kind: 'image'; image: Uint8Array };
 
+/**
+ * How a request of a progressive rollout is served (absent: the champion answers and nothing else runs).
+ * canary: the candidate answers; canary-mirror: the candidate answers and the champion also runs it after
+ * the reply (agreement); shadow: the champion answers and the candidate also runs it after the reply.
+ */
+export const REQUEST_VARIANTS = ['canary', 'canary-mirror', 'shadow'] as const;
+export type RequestVariant = (typeof REQUEST_VARIANTS)[number];
+const isVariant = (v: string): v is RequestVariant => (REQUEST_VARIANTS as readonly string[]).includes(v);
+
 /** One example waiting for inference, as an API instance enqueues it. */
 export interface InferenceRequest {
   /** Correlation id of this attempt, unique per enqueue (a client's x-request-id may repeat, this may not). */
@@ -25,6 +34,9 @@ export interface InferenceRequest {
   /** Registered model name the request is for (its stream's model). */
   model: string;
   input: RequestInput;
+  variant?: RequestVariant;
+  /** With a variant: the candidate version the API routed to (a worker holding another one answers with the champion). */
+  candidateVersion?: string;
 }
 
 /** Failure codes a worker answers with; the API maps each to one HTTP status. */
@@ -66,6 +78,8 @@ export function encodeRequest(req: InferenceRequest): Array<string | Buffer> {
     'enq', String(Math.round(req.enqueuedAt)),
     'model', req.model,
   ]; // prettier-ignore
+  // Only requests of a progressive rollout carry these: the plain path stays as it was.
+  if (req.variant) head.push('var', req.variant, 'cv', req.candidateVersion ?? '');
   const { input } = req;
   if (input.kind === 'image') return [...head, 'img', bytes(input.image)];
   return [...head, 'geo', `${input.height},${input.width},${input.channels}`, 'px', bytes(input.pixels)];
@@ -95,8 +109,19 @@ function decodeInput(fields: Map<string, Buffer>): RequestInput {
   return { kind: 'pixels', pixels, height: height!, width: width!, channels: channels };
 }
 
+function decodeVariant(fields: Map<string, Buffer>): Pick<InferenceRequest, 'variant' | 'candidateVersion'> {
+  const raw = fields.get('var');
+  if (raw === undefined) return {};
+  const variant = raw.toString('utf8');
+  if (!isVariant(variant)) throw new MessageDecodeError(`request variant ${variant} is not one of ${REQUEST_VARIANTS.join(', ')}`);
+  const candidateVersion = text(fields, 'cv');
+  if (!candidateVersion) throw new MessageDecodeError('a request with a variant names no candidate version');
+  return { variant, candidateVersion };
+}
+
 export function decodeRequest(fields: Map<string, Buffer>): InferenceRequest {
   return {
+    ...decodeVariant(fields),
     id: text(fields, 'id'),
     requestId: text(fields, 'rid'),
     replyTo: text(fields, 'reply'),

@@ -124,6 +124,20 @@ describe('Grafana dashboard and alert rules on a real Prometheus', () => {
         metrics.failed.inc({ model, reason: 'inference_failed' });
         metrics.modelInfo.set({ name: model, version: '3' }, 1);
         metrics.modelLoads.inc({ model, outcome: 'ok' });
+        // A progressive rollout of v4 beside the champion v3: per-version runs, agreement, the plan gauges.
+        for (const version of ['3', '4']) {
+          metrics.versionRequests.inc({ model, version, outcome: 'ok' }, 8);
+          metrics.versionRequests.inc({ model, version, outcome: 'error' });
+          metrics.versionInference.observe({ model, version }, 0.004);
+          metrics.versionPredictions.inc({ model, version, label: 'Bag' }, 5);
+          metrics.versionPredictions.inc({ model, version, label: 'Coat' }, 3);
+        }
+        metrics.agreement.inc({ model, version: '4', agree: 'true' }, 7);
+        metrics.agreement.inc({ model, version: '4', agree: 'false' });
+        metrics.trafficFallbacks.inc({ model });
+        metrics.trafficShare.set({ model, version: '4', mode: 'canary' }, 0.2);
+        metrics.trafficPlanSetAt.set({ model, version: '4', mode: 'canary' }, Date.now() / 1000 - 60);
+        metrics.trafficPlanMaxDuration.set({ model, version: '4', mode: 'canary' }, 1800);
       });
       for (const activity of ['pullDataset', 'registerModel']) {
         pipeline.activityDuration.observe({ activity, outcome: 'success' }, 2);

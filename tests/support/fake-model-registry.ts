@@ -5,12 +5,15 @@ import type { ModelRegistryClient } from '../../workers/inference/model-loader';
 export class FakeModelRegistry implements ModelRegistryClient {
   private readonly artifacts = new Map<string, Buffer>();
   private readonly aliases = new Map<string, ModelRef>();
+  private readonly versions = new Map<string, ModelRef>();
+  private readonly tags = new Map<string, string>();
   readonly downloads: string[] = [];
   private downloadsFail = false;
 
   /** Serves `bytes` at `ref.artifactUri` (which may deliberately not match ref.sha256). */
   add(ref: ModelRef, bytes: Buffer): this {
     this.artifacts.set(ref.artifactUri, bytes);
+    this.versions.set(`${ref.name}/${ref.version}`, ref);
     return this;
   }
 
@@ -23,6 +26,21 @@ export class FakeModelRegistry implements ModelRegistryClient {
   deleteAlias(alias: string, name: string): this {
     this.aliases.delete(`${name}@${alias}`);
     return this;
+  }
+
+  /** Sets (or with null removes) a registered-model tag, as MLflow's registered-models/set-tag and delete-tag do. */
+  setModelTag(name: string, key: string, value: string | null): this {
+    if (value === null) this.tags.delete(`${name}/${key}`);
+    else this.tags.set(`${name}/${key}`, value);
+    return this;
+  }
+
+  registeredModelTag(name: string, key: string): Promise<string | null> {
+    return Promise.resolve(this.tags.get(`${name}/${key}`) ?? null);
+  }
+
+  resolveVersionRef(name: string, version: string): Promise<ModelRef | null> {
+    return Promise.resolve(this.versions.get(`${name}/${version}`) ?? null);
   }
 
   resolveModelRef(name: string, alias: string): Promise<ModelRef | null> {

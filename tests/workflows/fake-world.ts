@@ -279,6 +279,15 @@ export class FakeWorld {
         for (const id of w.fleet.keys()) w.fleet.set(id, version);
         return { version, workers: [...w.fleet.keys()], failed: [] };
       },
+      // Traffic steps of a progressive rollout (activities/traffic.ts): the fleet's own behaviour is tested against the real one.
+      async setTraffic(input: { deploymentId: string }) {
+        await w.enter('setTraffic');
+        if (w.lease !== input.deploymentId) throw ApplicationFailure.nonRetryable('traffic without the lease', 'LEASE_LOST');
+        return { deploymentId: input.deploymentId, workers: [...w.fleet.keys()], appliedAt: Date.now() };
+      },
+      async clearTraffic() {
+        await w.enter('clearTraffic');
+      },
       async finalizeRollout(input: { model: RegisteredVersion }) {
         await w.enter('finalizeRollout');
         for (const id of w.fleet.keys()) w.fleet.set(id, input.model.version);

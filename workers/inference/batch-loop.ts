@@ -1,18 +1,19 @@
 import type { Logger } from 'pino';
 import type { InferenceMetrics } from '../../lib/metrics/inference-metrics';
-import type { InferenceReply, InferenceRequest } from '../../lib/queue/messages';
+import type { InferenceReply } from '../../lib/queue/messages';
 import type { Completion, Received, RequestConsumer } from '../../lib/queue/request-consumer';
 import type { LoadedModel } from './model-loader';
 import type { ModelSlot } from './model-slot';
-import { ExampleError, prepareExample } from './prepare-example';
-
-const TOP_K = 5;
+import { runBatch, type Runnable } from './run-batch';
+import { serveRouted } from './traffic-batch';
 
 export interface BatchLoopOptions {
   /** The registered model whose stream this loop serves. */
   model: string;
   consumer: Pick<RequestConsumer, 'nextBatch' | 'complete' | 'giveBack'>;
   slot: ModelSlot;
+  /** The traffic plan's candidate beside the champion (progressive rollouts); requests with a variant use it. */
+  candidate?: ModelSlot;
   metrics: InferenceMetrics;
   logger: Logger;
   /** Pixel bound for uploads decoded here (DECODE_IN=worker). */
@@ -20,8 +21,6 @@ export interface BatchLoopOptions {
 }
 
 export type LoopPhase = 'waiting-for-model' | 'reading' | 'processing' | 'stopped';
-
-type Runnable = { entryId: string; request: InferenceRequest };
 
 /**
  * One model's serving loop on a worker: wait for a model, take a batch off the
@@ -88,20 +87,31 @@ export class BatchLoop {
   private async answer(batch: Received[], after: Promise<void>): Promise<void> {
     const since = Date.now();
     this.answering.add(since);
+    const followUps: Array<() => Promise<void>> = [];
     try {
-      await this.opts.consumer.complete(await this.process(batch, after));
+      await this.opts.consumer.complete(await this.process(batch, after, followUps));
     } catch (err) {
       // A failed reply, the model unloaded under the batch: the entries stay pending under our name and
       // the next read takes them from our own pending list (or another worker's reaper does).
       this.opts.consumer.giveBack(batch);
       this.opts.logger.error({ err, model: this.opts.model }, 'inference batch failed');
+      followUps.length = 0;
+    }
+    try {
+      // Shadow and mirror runs, after the replies went out: nobody waits for them, but the next batch runs after them.
+      for (const run of followUps) await run();
+    } catch (err) {
+      this.opts.logger.warn({ err, model: this.opts.model }, 'a shadow or mirror run failed');
     } finally {
       this.answering.delete(since);
     }
   }
 
-  /** Decides the fate of every entry of a batch and runs the valid ones (also used for entries reclaimed from a dead worker). */
-  async process(batch: Received[], after: Promise<void> = Promise.resolve()): Promise<Completion[]> {
+  /**
+   * Decides the fate of every entry of a batch and runs the valid ones (also used for entries reclaimed from a dead worker).
+   * Runs that must wait until the replies are sent (shadow, mirror) are pushed on `followUps` (dropped when not given).
+   */
+  async process(batch: Received[], after: Promise<void> = Promise.resolve(), followUps?: Array<() => Promise<void>>): Promise<Completion[]> {
     const { metrics, logger, model } = this.opts;
     const now = Date.now();
     const done: Completion[] = [];
@@ -122,49 +132,29 @@ export class BatchLoop {
       }
     }
     if (runnable.length === 0) return done;
+    const { candidate } = this.opts;
+    if (candidate && runnable.some((r) => r.request.variant !== undefined)) {
+      const routed = await serveRouted({ ...this.opts, champion: this.opts.slot, candidate }, runnable, after);
+      if (routed.followUp) followUps?.push(routed.followUp);
+      return [...done, ...routed.completions];
+    }
     // The model is taken once for the whole batch: preprocessing and inference use the same version.
     return this.opts.slot.use(async (loaded) => [...done, ...(await this.prepareAndRun(runnable, loaded, after))]);
   }
 
   private async prepareAndRun(runnable: Runnable[], loaded: LoadedModel, after: Promise<void>): Promise<Completion[]> {
-    const { metrics, logger, model, maxInputPixels } = this.opts;
-    const done: Completion[] = [];
-    const prepared = await Promise.all(
-      runnable.map((item) =>
-        prepareExample(item.request.input, loaded.metadata, maxInputPixels).then(
-          (example) => ({ item, example }),
-          (err: unknown) => ({ item, error: err instanceof ExampleError ? err : new ExampleError('INVALID_REQUEST', String(err)) }),
-        ),
-      ),
-    );
-    const valid: Array<{ item: Runnable; example: Float32Array }> = [];
-    for (const p of prepared) {
-      if ('error' in p) {
-        metrics.failed.inc({ model, reason: p.error.code.toLowerCase() });
-        done.push(answer(p.item, { id: p.item.request.id, ok: false, code: p.error.code, message: p.error.message }));
-      } else valid.push(p);
-    }
-    if (valid.length === 0) return done;
-
-    await after;
-    const started = Date.now();
-    for (const { item } of valid) metrics.queueWait.observe({ model }, Math.max(0, started - item.request.enqueuedAt) / 1000);
-    metrics.batchSize.observe({ model }, valid.length);
-    const endTimer = metrics.inferenceDuration.startTimer({ model });
-    try {
-      const predictions = await loaded.runner.predict(
-        valid.map((v) => v.example),
-        TOP_K,
-      );
-      endTimer();
-      const served = { name: loaded.ref.name, version: loaded.ref.version };
-      valid.forEach(({ item }, i) => done.push(answer(item, { id: item.request.id, ok: true, model: served, predictions: predictions[i] ?? [] })));
-      metrics.processed.inc({ model }, valid.length);
-      logger.debug({ size: valid.length, requestIds: valid.map((v) => v.item.request.requestId), version: served.version }, 'batch answered');
-    } catch (err) {
-      logger.error({ err, size: valid.length, model }, 'inference run failed');
-      metrics.failed.inc({ model, reason: 'inference_failed' }, valid.length);
-      for (const { item } of valid) done.push(answer(item, { id: item.request.id, ok: false, code: 'INFERENCE_FAILED', message: 'The model failed to run' }));
+    const { metrics, logger, model } = this.opts;
+    const outcomes = await runBatch(this.opts, runnable, loaded, after);
+    const served = { name: loaded.ref.name, version: loaded.ref.version };
+    let ok = 0;
+    const done = outcomes.map(({ item, ...o }): Completion => {
+      if (!o.ok) return answer(item, { id: item.request.id, ok: false, code: o.code, message: o.message });
+      ok++;
+      return answer(item, { id: item.request.id, ok: true, model: served, predictions: o.predictions });
+    });
+    if (ok > 0) {
+      metrics.processed.inc({ model }, ok);
+      logger.debug({ size: ok, version: served.version }, 'batch answered');
     }
     return done;
   }

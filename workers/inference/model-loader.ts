@@ -16,6 +16,10 @@ export interface ModelRegistryClient {
   downloadArtifact(artifactUri: string): Promise<Buffer>;
   /** Names of the registered models that have `alias` (SERVED_MODELS=* serves every model with a champion). */
   modelsWithAlias(alias: string): Promise<string[]>;
+  /** One registered-model tag (the traffic plan, TRAFFIC_PLAN_TAG), or null. */
+  registeredModelTag(name: string, key: string): Promise<string | null>;
+  /** A version by number (the traffic plan's candidate), or null when it is not registered. */
+  resolveVersionRef(name: string, version: string): Promise<ModelRef | null>;
 }
 
 export interface LoadedModel {

@@ -29,6 +29,8 @@ export interface ModelServerOptions {
 export class ModelServer {
   readonly name: string;
   readonly slot: ModelSlot;
+  /** A progressive rollout's candidate, loaded beside the champion while the fleet has a traffic plan for the model. */
+  readonly candidate: ModelSlot;
   readonly consumer: RequestConsumer;
   readonly loop: BatchLoop;
   private loopDone: Promise<void> = Promise.resolve();
@@ -36,6 +38,7 @@ export class ModelServer {
   constructor(private readonly opts: ModelServerOptions) {
     this.name = opts.model;
     this.slot = new ModelSlot(opts.logger);
+    this.candidate = new ModelSlot(opts.logger);
     this.consumer = new RequestConsumer({
       reader: opts.reader,
       writer: opts.writer,
@@ -52,6 +55,7 @@ export class ModelServer {
       model: opts.model,
       consumer: this.consumer,
       slot: this.slot,
+      candidate: this.candidate,
       metrics: opts.metrics,
       logger: opts.logger,
       maxInputPixels: opts.maxInputPixels,
@@ -90,6 +94,7 @@ export class ModelServer {
   async close(): Promise<void> {
     await this.consumer.leaveGroup().catch((err: Error) => this.opts.logger.warn({ err, model: this.name }, 'leaving the consumer group failed'));
     this.slot.clear();
+    this.candidate.clear();
     await this.opts.reader.quit().catch(() => this.opts.reader.disconnect());
   }
 

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { fleetKeys, type ServedModelStatus, type WorkerState, type WorkerStatus } from '../../lib/fleet/protocol';
+import { fleetKeys, type CandidateStatus, type ServedModelStatus, type WorkerState, type WorkerStatus } from '../../lib/fleet/protocol';
 
 export interface StatusReporterOptions {
   redis: Redis;
@@ -51,9 +51,19 @@ export class StatusReporter {
     await this.publish();
   }
 
-  /** Replaces what the status says about one model (fields left out are removed). */
+  /** Replaces what the status says about one model (fields left out are removed, except the candidate: see setCandidate). */
   async setModel(name: string, served: ServedModelStatus): Promise<void> {
-    this.status = { ...this.status, models: { ...this.status.models, [name]: served } };
+    const candidate = this.status.models[name]?.candidate;
+    this.status = { ...this.status, models: { ...this.status.models, [name]: candidate && !served.candidate ? { ...served, candidate } : served } };
+    await this.publish();
+  }
+
+  /** Sets (or with undefined removes) the traffic plan's candidate of a served model; the champion's part is left as it is. */
+  async setCandidate(name: string, candidate: CandidateStatus | undefined): Promise<void> {
+    const served = this.status.models[name];
+    if (!served) return;
+    const { candidate: _previous, ...rest } = served;
+    this.status = { ...this.status, models: { ...this.status.models, [name]: candidate ? { ...rest, candidate } : rest } };
     await this.publish();
   }
 

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { FleetController } from '../../lib/fleet/fleet-controller';
 import { RolloutLeases } from '../../lib/fleet/lease';
-import type { WorkerStatus } from '../../lib/fleet/protocol';
+import type { ModelRef, WorkerStatus } from '../../lib/fleet/protocol';
 import { createLogger, type Logger } from '../../lib/logger';
 import { createInferenceMetrics, type InferenceMetrics } from '../../lib/metrics/inference-metrics';
 import { startMetricsServer, type MetricsServer } from '../../lib/metrics/metrics-server';
@@ -10,6 +10,7 @@ import { createMetricsRegistry } from '../../lib/metrics/registry';
 import { periodic } from '../../lib/process/periodic';
 import { readModelMetadata, type ModelMetadata } from '../../lib/model/metadata';
 import { createRedisConnection, waitUntilReady } from '../../lib/queue/redis-connection';
+import { CandidateFollower } from './candidate-follower';
 import { FleetCommands } from './fleet-commands';
 import { servedModels, type InferenceWorkerConfig } from './config';
 import { fetchVerifiedModel } from './model-cache';
@@ -56,6 +57,7 @@ export class InferenceWorker {
   private readonly status: StatusReporter;
   private readonly deployer: ModelDeployer;
   private readonly reconciler: Reconciler;
+  private readonly candidates: CandidateFollower;
   private readonly controller: FleetController;
   private readonly reaper: Reaper;
   private readonly commands: FleetCommands;
@@ -84,23 +86,20 @@ export class InferenceWorker {
       alive: () => !this.anyStalled(),
       logger,
     });
-    this.deployer = new ModelDeployer({
-      load: (ref) =>
-        loadModel(ref, {
-          registry: opts.registry,
-          cacheDir: config.MODEL_CACHE_DIR,
-          session: { intraOpNumThreads: config.INTRA_OP_NUM_THREADS },
-          warmupBatchSize: config.MAX_BATCH_SIZE,
-          createSession: opts.createSession,
-          placement: config.INFERENCE_THREAD,
-          threadAboveMs: config.INFERENCE_THREAD_ABOVE_MS,
-          failGoldenCheck: opts.failGoldenCheck,
-          logger,
-        }),
-      status: this.status,
-      metrics: this.metrics,
-      logger,
-    });
+    const load = (ref: ModelRef) =>
+      loadModel(ref, {
+        registry: opts.registry,
+        cacheDir: config.MODEL_CACHE_DIR,
+        session: { intraOpNumThreads: config.INTRA_OP_NUM_THREADS },
+        warmupBatchSize: config.MAX_BATCH_SIZE,
+        createSession: opts.createSession,
+        placement: config.INFERENCE_THREAD,
+        threadAboveMs: config.INFERENCE_THREAD_ABOVE_MS,
+        failGoldenCheck: opts.failGoldenCheck,
+        logger,
+      });
+    this.deployer = new ModelDeployer({ load, status: this.status, metrics: this.metrics, logger });
+    this.candidates = new CandidateFollower({ redis: this.writer, prefix: config.REDIS_PREFIX, load, status: this.status, metrics: this.metrics, logger });
     const leases = new RolloutLeases(this.writer, config.REDIS_PREFIX);
     this.reconciler = new Reconciler({ redis: this.writer, prefix: config.REDIS_PREFIX, leases, registry: opts.registry, alias: config.MODEL_ALIAS, deployer: this.deployer, logger });
     const metadata = new Map<string, ModelMetadata>();
@@ -243,7 +242,8 @@ export class InferenceWorker {
     if (this.wanted !== 'all') for (const name of this.wanted) this.serverFor(name);
     const onError = (what: string) => (err: unknown) => this.logger.warn({ err }, `${what} failed`);
     const reconcile = periodic(config.RECONCILE_INTERVAL_MS, () => this.reconcileAll(), onError('reconcile'));
-    const control = periodic(config.FLEET_CONTROLLER_INTERVAL_MS, () => this.controller.tick(), onError('fleet controller'));
+    // Candidates follow the traffic entry right after the controller's tick (which writes it when this worker leads).
+    const control = periodic(config.FLEET_CONTROLLER_INTERVAL_MS, () => this.controller.tick().finally(() => this.followTraffic()), onError('fleet controller'));
     this.controllerTimer = control;
     this.timers.push(
       reconcile,
@@ -309,6 +309,10 @@ export class InferenceWorker {
 
   private async reconcileAll(): Promise<void> {
     await Promise.all([...this.servers.values()].map((s) => this.reconciler.reconcile(s)));
+  }
+
+  private async followTraffic(): Promise<void> {
+    await Promise.all([...this.servers.values()].map((s) => this.candidates.follow(s)));
   }
 
   private async reapAll(): Promise<void> {
