@@ -30,6 +30,8 @@ export interface InferItem {
   input: RequestInput;
   /** Epoch ms: after this the promise rejects with DeadlineExceededError. */
   deadline: number;
+  /** Top-k of the reply (see InferenceRequest.k); the worker's default when absent. */
+  k?: number;
 }
 
 export type InferenceResult = Omit<InferenceSuccess, 'id' | 'ok'>;

@@ -25,6 +25,11 @@ export interface InferenceRequest {
   /** Registered model name the request is for (its stream's model). */
   model: string;
   input: RequestInput;
+  /**
+   * How many of the most probable classes to answer with (default 5). The Open Inference Protocol asks for
+   * every class (its `probabilities` output); /predict keeps the default, so its replies stay small.
+   */
+  k?: number;
 }
 
 /** Failure codes a worker answers with; the API maps each to one HTTP status. */
@@ -66,6 +71,7 @@ export function encodeRequest(req: InferenceRequest): Array<string | Buffer> {
     'enq', String(Math.round(req.enqueuedAt)),
     'model', req.model,
   ]; // prettier-ignore
+  if (req.k !== undefined) head.push('k', String(req.k));
   const { input } = req;
   if (input.kind === 'image') return [...head, 'img', bytes(input.image)];
   return [...head, 'geo', `${input.height},${input.width},${input.channels}`, 'px', bytes(input.pixels)];
@@ -95,6 +101,14 @@ function decodeInput(fields: Map<string, Buffer>): RequestInput {
   return { kind: 'pixels', pixels, height: height!, width: width!, channels: channels };
 }
 
+/** The optional top-k: absent on requests that want the default. */
+function topK(fields: Map<string, Buffer>): { k?: number } {
+  if (!fields.has('k')) return {};
+  const k = int(fields, 'k');
+  if (k < 1) throw new MessageDecodeError('request field k must be at least 1');
+  return { k };
+}
+
 export function decodeRequest(fields: Map<string, Buffer>): InferenceRequest {
   return {
     id: text(fields, 'id'),
@@ -104,6 +118,7 @@ export function decodeRequest(fields: Map<string, Buffer>): InferenceRequest {
     enqueuedAt: int(fields, 'enq'),
     model: text(fields, 'model'),
     input: decodeInput(fields),
+    ...topK(fields),
   };
 }
 

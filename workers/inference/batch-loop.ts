@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { InferenceMetrics } from '../../lib/metrics/inference-metrics';
+import { topK } from '../../lib/model/postprocess';
 import type { InferenceReply, InferenceRequest } from '../../lib/queue/messages';
 import type { Completion, Received, RequestConsumer } from '../../lib/queue/request-consumer';
 import type { LoadedModel } from './model-loader';
@@ -152,11 +153,10 @@ export class BatchLoop {
     metrics.batchSize.observe({ model }, valid.length);
     const endTimer = metrics.inferenceDuration.startTimer({ model });
     try {
-      const predictions = await loaded.runner.predict(
-        valid.map((v) => v.example),
-        TOP_K,
-      );
+      const probabilities = await loaded.runner.probabilities(valid.map((v) => v.example));
       endTimer();
+      // Each request's own top-k: all classes for the Open Inference Protocol, the default for /predict.
+      const predictions = valid.map(({ item }, i) => topK(probabilities[i] ?? [], loaded.metadata.labels, item.request.k ?? TOP_K));
       const served = { name: loaded.ref.name, version: loaded.ref.version };
       valid.forEach(({ item }, i) => done.push(answer(item, { id: item.request.id, ok: true, model: served, predictions: predictions[i] ?? [] })));
       metrics.processed.inc({ model }, valid.length);
