@@ -23,6 +23,19 @@ export interface Upload {
   bytes: Buffer;
 }
 
+/** Pixels the client already decoded at the model's input geometry (uint8, HWC): the Open Inference Protocol's `pixels` input. */
+export interface RawPixels {
+  pixels: Uint8Array;
+  height: number;
+  width: number;
+  channels: number;
+}
+
+export interface PredictOptions {
+  /** Top-k the worker answers with (its default, 5, when absent); the label count asks for every class. */
+  k?: number;
+}
+
 /** One image's outcome in a batch. */
 export type ItemOutcome = { ok: true; result: InferenceResult } | { ok: false; error: Error };
 
@@ -63,12 +76,12 @@ export class Predictor {
    * Every image of a batch, in upload order. A bad image fails alone; the good ones are queued
    * together (all or none: a full or unreachable queue fails the whole request with 503).
    */
-  async predictBatch(model: ActiveModel, uploads: Upload[], requestId: string, receivedAt: number): Promise<ItemOutcome[]> {
+  async predictBatch(model: ActiveModel, uploads: Array<Upload | RawPixels>, requestId: string, receivedAt: number, options: PredictOptions = {}): Promise<ItemOutcome[]> {
     const prepared = await Promise.all(
       uploads.map((u) => this.prepare(model, u).then((input) => ({ input }), (error: Error) => ({ error }))),
     );
     const valid = prepared.flatMap((p, index) => ('input' in p ? [{ index, input: p.input }] : []));
-    const waits = await this.opts.inference.inferMany(valid.map((v) => this.item(model, v.input, `${requestId}#${v.index}`, receivedAt)));
+    const waits = await this.opts.inference.inferMany(valid.map((v) => ({ ...this.item(model, v.input, `${requestId}#${v.index}`, receivedAt), ...options })));
     const results = await Promise.allSettled(waits);
     const outcomes: ItemOutcome[] = prepared.map((p) => ({ ok: false, error: 'error' in p ? p.error : new Error('not run') }));
     valid.forEach((v, i) => {
@@ -83,7 +96,9 @@ export class Predictor {
     return decodeIn === 'worker' || (decodeIn === 'auto' && upload.bytes.length <= workerDecodeMaxBytes);
   }
 
-  private async prepare(model: ActiveModel, upload: Upload): Promise<RequestInput> {
+  private async prepare(model: ActiveModel, upload: Upload | RawPixels): Promise<RequestInput> {
+    // Already pixels (checked against the model's geometry by the caller): the worker normalises them like any request.
+    if ('pixels' in upload) return { kind: 'pixels', ...upload };
     if (this.decodesInWorker(upload)) {
       if (!sniffImageFormat(upload.bytes)) throw new PreprocessError('UNSUPPORTED_IMAGE', 'The upload is not a supported image (PNG, JPEG, WebP, GIF or TIFF)');
       return { kind: 'image', image: upload.bytes };
