@@ -237,6 +237,17 @@ describe('Open Inference Protocol: inference', () => {
     expect([late.statusCode, failure(late).code]).toEqual([504, 'DEADLINE_EXCEEDED']);
   });
 
+  it('counts each image in the prediction metrics of the other routes, by the version that answered', async () => {
+    const app = await appWith();
+    const png = (await testImage(1)).toString('base64');
+    await infer(app, { inputs: [image([png, png, png], [3])] });
+    await infer(app, { inputs: [image(['bm90IGFuIGltYWdl'])] });
+    const metrics = (await app.inject({ url: '/metrics' })).body;
+    expect(metrics).toContain(`lifecycle_predictions_total{model="${MODEL}",model_version="3",status="ok"} 3`);
+    expect(metrics).toContain(`lifecycle_predictions_total{model="${MODEL}",model_version="3",status="rejected"} 1`);
+    expect(metrics).toContain(`lifecycle_http_request_duration_seconds_count{method="POST",route="/v2/models/:name/infer",status_code="200"} 1`);
+  });
+
   it('answers 404 for a model that is not served', async () => {
     const res = await infer(await appWith(), { inputs: [image(['aGk='])] }, { url: '/v2/models/other/infer' });
     expect([res.statusCode, failure(res).code]).toEqual([404, 'MODEL_NOT_FOUND']);
