@@ -30,12 +30,13 @@ interface ClientReport {
 }
 
 /**
- * The real tritonclient[http] (PyPI, in .venv-test: `make test` installs it) against a real API and
- * inference worker (real Redis, real onnxruntime): readiness, metadata, and inference on 100 held-out
- * Fashion-MNIST test images as BYTES images in JSON, BYTES images with the binary tensor data extension,
- * and UINT8 pixels, each giving the same top-1 as POST /predict.
+ * The real Open Inference Protocol clients from PyPI, tritonclient[http] and the KServe SDK's REST client
+ * (in .venv-test: `make test` installs them), against a real API and inference worker (real Redis, real
+ * onnxruntime): readiness, metadata, and inference on 100 held-out Fashion-MNIST test images as BYTES
+ * images in JSON, BYTES images with the binary tensor data extension, and UINT8 pixels, each giving the
+ * same top-1 as POST /predict.
  */
-describe('Open Inference Protocol through tritonclient[http]', () => {
+describe('Open Inference Protocol through tritonclient[http] and the KServe SDK', () => {
   const fixture = useServingStack('oip-tritonclient');
   let dir: string;
   let samples: Sample[];
@@ -100,5 +101,13 @@ describe('Open Inference Protocol through tritonclient[http]', () => {
     // The same image gives the same probabilities whichever way it was sent.
     expect(report.pixels.probabilities[7]![3]).toBeCloseTo(report['image-json'].probabilities[7]![3]!, 6);
     expect(report['image-binary'].probabilities).toEqual(report['image-json'].probabilities);
+
+    // The KServe Python SDK's REST client: readiness, and the same images with the binary extension.
+    const kserve = JSON.parse(
+      (await runCommand(CLIENT_PYTHON, [join(ROOT, 'tests/support/oip_kserve_client.py'), '--url', stack.baseUrl, '--model', 'test-classifier', '--images', dir])).stdout.trim().split('\n').pop()!,
+    ) as ClientRun & { live: boolean; ready: boolean; model_ready: boolean };
+    expect([kserve.live, kserve.ready, kserve.model_ready]).toEqual([true, true, true]);
+    expect(kserve.labels).toEqual(viaPredict);
+    expect(kserve.probabilities).toEqual(report['image-binary'].probabilities);
   }, 180_000);
 });
