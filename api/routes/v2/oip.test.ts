@@ -26,7 +26,7 @@ afterEach(async () => {
   await Promise.all(apps.splice(0).map((app) => app.close()));
 });
 
-async function appWith(queue = fakeQueue((item) => answer(item)), workers: WorkerStatus[] = [readyWorker], extra: { MAX_BATCH_FILES?: number; MAX_UPLOAD_BYTES?: number } = {}) {
+async function appWith(queue = fakeQueue((item) => answer(item)), workers: WorkerStatus[] = [readyWorker], extra: { MAX_BATCH_FILES?: number; MAX_UPLOAD_BYTES?: number; RATE_LIMIT_PER_MINUTE?: number } = {}) {
   const app = await buildApp({
     config: { MAX_UPLOAD_BYTES: 200_000, MAX_IMAGE_PIXELS: 1_000_000, REQUEST_TIMEOUT_MS: 5000, RETRY_AFTER_SECONDS: 2, MODEL_NAME: MODEL, DECODE_IN: 'api', ...extra },
     inference: queue,
@@ -246,6 +246,19 @@ describe('Open Inference Protocol: inference', () => {
     expect(metrics).toContain(`lifecycle_predictions_total{model="${MODEL}",model_version="3",status="ok"} 3`);
     expect(metrics).toContain(`lifecycle_predictions_total{model="${MODEL}",model_version="3",status="rejected"} 1`);
     expect(metrics).toContain(`lifecycle_http_request_duration_seconds_count{method="POST",route="/v2/models/:name/infer",status_code="200"} 1`);
+  });
+
+  it('shares the rate limit of the prediction routes: 429 with Retry-After, in the protocol shape', async () => {
+    const app = await appWith(undefined, undefined, { RATE_LIMIT_PER_MINUTE: 1 });
+    const png = (await testImage(1)).toString('base64');
+    expect((await infer(app, { inputs: [image([png])] })).statusCode).toBe(200);
+    const res = await infer(app, { inputs: [image([png])] });
+    expect([res.statusCode, failure(res).code, res.headers['retry-after']]).toEqual([429, 'RATE_LIMITED', expect.any(String)]);
+  });
+
+  it('answers 400 to an empty body', async () => {
+    const res = await (await appWith()).inject({ method: 'POST', url: `/v2/models/${MODEL}/infer` });
+    expect([res.statusCode, failure(res).code]).toEqual([400, 'INVALID_REQUEST']);
   });
 
   it('answers 404 for a model that is not served', async () => {
