@@ -3,7 +3,7 @@
  *
  *   npm run bench -- [--url http://127.0.0.1:8000] [--json FILE] [--chart FILE.png] [--seconds 10]
  *                    [--connections 1,4,16,64] [--accuracy 10000] [--heavy-workers 2]
- *                    [--skip others,variants,heavy,accuracy] [--strict]
+ *                    [--skip oip,others,variants,heavy,accuracy] [--strict]
  *
  * 1. The default model (Fashion-MNIST, decode-bound) through the running API with wrk (a native
  *    load generator) at each connection count, next to its in-process limit measured in this run;
