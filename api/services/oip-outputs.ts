@@ -13,12 +13,13 @@ export interface WantedOutput {
 const isOutputName = (name: string): name is OutputName => (OUTPUT_NAMES as readonly string[]).includes(name);
 
 /**
- * The outputs a request asks for, in its order: all of them without `outputs`. An output is binary when
+ * The outputs a request asks for, in its order: all of them without `outputs` (or with an empty list, as
+ * tritonclient sends none when given none). An output is binary when
  * its `binary_data` parameter says so, else as the request's `binary_data_output` says (default JSON).
  */
 export function wantedOutputs(request: InferenceRequest): WantedOutput[] {
   const byDefault = request.parameters?.binary_data_output === true;
-  if (!request.outputs) return OUTPUT_NAMES.map((name) => ({ name, binary: byDefault }));
+  if (!request.outputs?.length) return OUTPUT_NAMES.map((name) => ({ name, binary: byDefault }));
   const seen = new Set<string>();
   return request.outputs.map((o) => {
     if (!isOutputName(o.name)) throw new HttpError(400, 'INVALID_TENSOR', `Unknown output ${o.name}: the outputs are ${OUTPUT_NAMES.join(' and ')}`);

@@ -156,6 +156,12 @@ describe('Open Inference Protocol: inference', () => {
     expect(queue.calls[0]!.k).toBe(1);
   });
 
+  it('answers every output to an empty outputs list', async () => {
+    const png = (await testImage(3)).toString('base64');
+    const res = await infer(await appWith(), { inputs: [image([png])], outputs: [] });
+    expect(response(res).outputs.map((o) => o.name)).toEqual(['probabilities', 'label']);
+  });
+
   it('takes UINT8 pixels at the model geometry, nested or binary, as pixels the worker normalises', async () => {
     const queue = fakeQueue((item) => answer(item));
     const app = await appWith(queue);
