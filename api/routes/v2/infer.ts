@@ -33,8 +33,8 @@ type Params = { name: string; version?: string };
 export const oipInferRoutes: FastifyPluginCallback<OipInferOptions> = (app, opts, done) => {
   const { predictor, metrics } = opts;
   const limited = opts.rateLimitPerMinute ? { rateLimit: { max: opts.rateLimitPerMinute, timeWindow: '1 minute' } } : {};
-  const count = (model: string, version: string, status: number, n = 1) => {
-    if (predictor.serves(model)) metrics.predictions.inc({ model, model_version: version, status: outcome(status) }, n);
+  const count = (model: string, version: string, status: number) => {
+    if (predictor.serves(model)) metrics.predictions.inc({ model, model_version: version, status: outcome(status) });
   };
   const timed = (model: string, reply: FastifyReply, status: number) => {
     if (predictor.serves(model)) metrics.predictionDuration.observe({ model, status: outcome(status) }, reply.elapsedTime / 1000);
@@ -44,7 +44,6 @@ export const oipInferRoutes: FastifyPluginCallback<OipInferOptions> = (app, opts
   const infer = async (request: FastifyRequest<{ Params: Params; Body: InferenceRequest }>, reply: FastifyReply) => {
     const receivedAt = Math.round(Date.now() - reply.elapsedTime);
     const { name, version } = request.params;
-    let results: InferenceResult[];
     let model;
     let counted = false;
     try {
@@ -53,10 +52,12 @@ export const oipInferRoutes: FastifyPluginCallback<OipInferOptions> = (app, opts
       const items = readInputs(request.body, opts.binaryOf(request), model, opts.limits);
       const outcomes = await predictor.predictBatch(model, items, request.id, receivedAt, { k: topKFor(outputs, model) });
       const failed = outcomes.find((o) => !o.ok);
+      // Each image by its own outcome, as /predict/batch counts them (an image the model answered is `ok`
+      // even when another image of the request fails it: the request's status is on the HTTP histogram).
       for (const o of outcomes) count(name, o.ok ? o.result.model.version : model.version, o.ok ? 200 : statusOf(o.error));
       counted = true;
       if (failed && !failed.ok) throw failed.error;
-      results = outcomes.flatMap((o) => (o.ok ? [o.result] : []));
+      const results: InferenceResult[] = outcomes.flatMap((o) => (o.ok ? [o.result] : []));
       const other = results.find((r) => version !== undefined && r.model.version !== version);
       if (other) {
         throw new HttpError(503, 'VERSION_CHANGED', `Version ${other.model.version} answered while version ${version} was asked for (a rollout is moving the fleet); retry in ${opts.retryAfterSeconds}s`, {
