@@ -7,7 +7,7 @@
 const esmOnly = ['cookie', 'content-disposition'];
 const common = {
   // Never crawl generated trees: stack state (dataset clones come and go while tests run), venvs, build output.
-  modulePathIgnorePatterns: ['<rootDir>/.lifecycle/', '<rootDir>/.venv/', '<rootDir>/.venv-tools/', '<rootDir>/dist/', '<rootDir>/.dvc-storage/'],
+  modulePathIgnorePatterns: ['<rootDir>/.lifecycle/', '<rootDir>/.venv/', '<rootDir>/.venv-tools/', '<rootDir>/.venv-test/', '<rootDir>/dist/', '<rootDir>/.dvc-storage/'],
   watchPathIgnorePatterns: ['<rootDir>/.lifecycle/'],
   // Shares Node's typed arrays with the test realm, so real onnxruntime-node sessions work under Jest.
   testEnvironment: '<rootDir>/tests/support/onnx-node-environment.ts',

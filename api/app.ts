@@ -18,6 +18,7 @@ import { requestMetricsPlugin } from './plugins/request-metrics';
 import { healthRoutes } from './routes/health';
 import { modelsRoutes } from './routes/models';
 import { predictRoutes } from './routes/predict';
+import { oipRoutes } from './routes/v2';
 import { Predictor } from './services/predictor';
 import type { ReadinessProbe } from './services/readiness';
 import type { ServedModelSource } from './services/served-models';
@@ -60,7 +61,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger,
     genReqId: requestId,
     // The upload is parsed by @fastify/multipart; `isFile` lets the body schema (and OpenAPI) describe it.
-    ajv: { plugins: [ajvFilePlugin] },
+    // allowUnionTypes: the /v2 schemas (generated from zod) type protocol parameters as `type: [string, number, boolean, null]`.
+    ajv: { plugins: [ajvFilePlugin], customOptions: { allowUnionTypes: true } },
     // Idle keep-alive sockets are closed on shutdown; requests in flight complete.
     forceCloseConnections: 'idle',
     logController: new AccessLog(),
@@ -95,20 +97,33 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(healthRoutes, { readiness: deps.readiness, instanceId: config.API_INSTANCE_ID ?? 'api' });
   await app.register(modelsRoutes, { models: deps.models, defaultModel: config.MODEL_NAME, workers: deps.workers ?? (() => Promise.resolve([])), traffic: deps.traffic });
+  // One Predictor for /predict and the Open Inference Protocol: the same queue, batching, deadlines and traffic.
+  const predictor = new Predictor({
+    inference: deps.inference,
+    models: deps.models,
+    traffic: deps.traffic,
+    defaultModel: config.MODEL_NAME,
+    decodeIn: config.DECODE_IN ?? 'auto',
+    workerDecodeMaxBytes: config.DECODE_IN_WORKER_MAX_BYTES ?? 64 * 1024,
+    maxImagePixels: config.MAX_IMAGE_PIXELS,
+    requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+  });
   await app.register(predictRoutes, {
-    predictor: new Predictor({
-      inference: deps.inference,
-      models: deps.models,
-      traffic: deps.traffic,
-      defaultModel: config.MODEL_NAME,
-      decodeIn: config.DECODE_IN ?? 'auto',
-      workerDecodeMaxBytes: config.DECODE_IN_WORKER_MAX_BYTES ?? 64 * 1024,
-      maxImagePixels: config.MAX_IMAGE_PIXELS,
-      requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
-    }),
+    predictor,
     metrics,
     maxBatchFiles,
     limits,
+    retryAfterSeconds: config.RETRY_AFTER_SECONDS,
+    rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
+  });
+  await app.register(oipRoutes, {
+    prefix: '/v2',
+    predictor,
+    models: deps.models,
+    readiness: deps.readiness,
+    workers: deps.workers ?? (() => Promise.resolve([])),
+    metrics,
+    limits: { ...limits, maxBatchFiles },
     retryAfterSeconds: config.RETRY_AFTER_SECONDS,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
   });

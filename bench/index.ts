@@ -3,7 +3,7 @@
  *
  *   npm run bench -- [--url http://127.0.0.1:8000] [--json FILE] [--chart FILE.png] [--seconds 10]
  *                    [--connections 1,4,16,64] [--accuracy 10000] [--heavy-workers 2]
- *                    [--skip others,shadow,variants,heavy,accuracy] [--strict]
+ *                    [--skip oip,others,shadow,variants,heavy,accuracy] [--strict]
  *
  * 1. The default model (Fashion-MNIST, decode-bound) through the running API with wrk (a native
  *    load generator) at each connection count, next to its in-process limit measured in this run;
@@ -14,6 +14,8 @@
  * 3. A compute-bound CNN the benchmark makes (random weights, >= 100 MFLOP/image) served by a
  *    fleet of its own, with dynamic batching and with MAX_BATCH_SIZE=1, next to raw onnxruntime.
  * 4. Held-out accuracy through POST /predict.
+ * 5. The Open Inference Protocol: POST /v2/models/{name}/infer (binary extension, as tritonclient sends it)
+ *    at 64 connections, next to /predict's line (skip with --skip oip).
  * Prints tables and the goals, writes JSON (--json) and a PNG chart (latency against throughput).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,9 +28,10 @@ import { measureAccuracy, type AccuracyResult } from './accuracy';
 import { writeChart, type Series } from './chart';
 import { benchFashion, benchVariants, type FashionResult, type VariantResult } from './fashion';
 import { benchHeavy, type HeavyResult } from './heavy';
+import { oipInferRequests } from './oip';
 import { heldOutSamples, randomRgbPngs } from './samples';
 import { benchShadow, type ShadowResult } from './shadow';
-import { runWrk, type LoadResult } from './wrk';
+import { runWrk, runWrkRequests, type LoadResult } from './wrk';
 
 interface Goal {
   goal: string;
@@ -100,9 +103,18 @@ async function main(): Promise<void> {
   let accuracy: AccuracyResult | null = null;
   let shadow: ShadowResult | null = null;
   const others: Array<{ model: string; version: string; load: LoadResult }> = [];
+  let oip: LoadResult | null = null;
   try {
     log(`\n== ${modelName} through ${values.url}/predict (wrk, ${seconds} s per level)`);
     fashion = await benchFashion({ url: `${values.url}/predict`, mlflow, modelName, samples, connections, seconds, log });
+    if (!skip.has('oip')) {
+      // The same images through the Open Inference Protocol, next to /predict's 64-connection line.
+      const url = `${values.url}/v2/models/${encodeURIComponent(modelName)}/infer`;
+      const requests = oipInferRequests(samples.slice(0, 200).map((s) => s.png));
+      await runWrkRequests(url, requests, { connections: 16, seconds: 2, threads: 2 }); // warm-up
+      oip = await runWrkRequests(url, requests, { connections: 64, seconds, threads: 2 });
+      log(`  /v2/models/${modelName}/infer, 64 connections: ${oip.rps.toFixed(0)} req/s, p50 ${oip.p50.toFixed(2)} ms, p99 ${oip.p99.toFixed(2)} ms, errors ${oip.non2xx + oip.socketErrors}`);
+    }
     if (!skip.has('others')) {
       // Every other model the stack serves: one line each, through its own route (the routing costs the default model nothing).
       const listed = (await (await fetch(`${values.url}/models`)).json()) as { models: Array<{ name: string; version: string; default: boolean; input: { height: number } }> };
@@ -151,7 +163,7 @@ async function main(): Promise<void> {
   }
 
   log(`\n${modelName} v${fashion.model.version}, in-process limit ${fashion.inProcess.rps.toFixed(0)} images/s (mean batch ${fashion.inProcess.meanBatch.toFixed(1)})`);
-  console.table(fashion.levels.map(row));
+  console.table([...fashion.levels.map((l) => ({ route: '/predict', ...row(l) })), ...(oip ? [{ route: `/v2/models/${modelName}/infer`, ...row(oip) }] : [])]);
   if (others.length) console.table(others.map((o) => ({ model: `${o.model} v${o.version}`, ...row(o.load) })));
   if (shadow) console.table([...shadow.none.map((l) => ({ traffic: 'none', ...row(l) })), ...shadow.shadow.map((l) => ({ traffic: `shadow 100% (v${shadow.candidate})`, ...row(l) }))]);
   if (variants.length) console.table(variants.map((v) => ({ variant: v.variant, ...row(v.load) })));
@@ -164,7 +176,7 @@ async function main(): Promise<void> {
   const results = goals(fashion, heavy, shadow);
   console.table(results.map((g) => ({ goal: g.goal, measured: g.measured, met: g.met ? 'yes' : 'NO' })));
 
-  const report = { machine: { cores: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg() }, fashion, otherModels: others, shadow, variants, heavy, accuracy, goals: results, date: new Date().toISOString() };
+  const report = { machine: { cores: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg() }, fashion, oip, otherModels: others, shadow, variants, heavy, accuracy, goals: results, date: new Date().toISOString() };
   if (values.json) {
     mkdirSync(dirname(values.json), { recursive: true });
     writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);

@@ -38,19 +38,28 @@ function luaBytes(bytes: Buffer): string {
   return `${out}"`;
 }
 
+/** One prepared request: its body and its own headers. */
+export interface PreparedRequest {
+  body: Buffer;
+  headers: Record<string, string>;
+}
+
 /**
- * The wrk script: each request posts the next of `bodies` (round robin), and
+ * The wrk script: each request posts the next of `requests` (round robin) with its headers, and
  * `done` prints one JSON line with wrk's own latency percentiles and counts.
  */
-function script(bodies: Buffer[]): string {
+function script(requests: PreparedRequest[]): string {
+  const headers = (h: Record<string, string>) => `{ ${Object.entries(h).map(([k, v]) => `[${luaBytes(Buffer.from(k))}] = ${luaBytes(Buffer.from(v))}`).join(', ')} }`;
   return `
-local bodies = { ${bodies.map(luaBytes).join(',\n')} }
+local bodies = { ${requests.map((r) => luaBytes(r.body)).join(',\n')} }
+local headers = { ${requests.map((r) => headers(r.headers)).join(',\n')} }
 local i = 0
 wrk.method = "POST"
-wrk.headers["Content-Type"] = "multipart/form-data; boundary=${BOUNDARY}"
 request = function()
   i = (i % #bodies) + 1
-  return wrk.format(nil, nil, nil, bodies[i])
+  local h = {}
+  for k, v in pairs(headers[i]) do h[k] = v end
+  return wrk.format(nil, nil, h, bodies[i])
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -66,11 +75,24 @@ end
  * CPU from the server it measures) against `url` with `connections` open
  * connections for `seconds`, posting `images` as img_file.
  */
-export async function runWrk(url: string, images: Buffer[], opts: { connections: number; seconds: number; threads?: number; timeoutSeconds?: number }): Promise<LoadResult> {
+export async function runWrk(url: string, images: Buffer[], opts: WrkOptions): Promise<LoadResult> {
+  const headers = { 'Content-Type': `multipart/form-data; boundary=${BOUNDARY}` };
+  return runWrkRequests(url, images.map((img, i) => ({ body: multipartBody(img, `${i}.png`), headers })), opts);
+}
+
+export interface WrkOptions {
+  connections: number;
+  seconds: number;
+  threads?: number;
+  timeoutSeconds?: number;
+}
+
+/** runWrk with prepared bodies and headers (the Open Inference Protocol's, for one). */
+export async function runWrkRequests(url: string, requests: PreparedRequest[], opts: WrkOptions): Promise<LoadResult> {
   const dir = mkdtempSync(join(tmpdir(), 'lifecycle-wrk-'));
   try {
     const file = join(dir, 'post.lua');
-    writeFileSync(file, script(images.map((img, i) => multipartBody(img, `${i}.png`))));
+    writeFileSync(file, script(requests));
     const threads = Math.min(opts.threads ?? 1, opts.connections);
     const { stdout, stderr } = await promisify(execFile)(
       'wrk',

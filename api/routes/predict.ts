@@ -4,7 +4,7 @@ import type { ApiMetrics } from '../../lib/metrics/api-metrics';
 import { errorBody, HttpError, type ServingLimits } from '../errors';
 import { toHttpError } from '../plugins/error-handler';
 import type { Predictor } from '../services/predictor';
-import { STICKY_HEADER } from '../services/traffic-router';
+import { stickyKey } from '../services/traffic-router';
 import { batchImagesBody, batchResponseSchema, errorRef, fresh, modelNameParams, predictResponseSchema, singleImageBody } from './schemas';
 
 export interface PredictRouteOptions {
@@ -28,11 +28,6 @@ export function outcome(status: number): string {
 
 type Params = { name?: string };
 
-/** The caller's X-Lifecycle-Key (the first one if repeated): one key sees one version during a canary. */
-function stickyKey(request: FastifyRequest): string | undefined {
-  const value = request.headers[STICKY_HEADER];
-  return Array.isArray(value) ? value[0] : value;
-}
 type SingleBody = { img_file: MultipartFile };
 type BatchBody = { img_file: MultipartFile[] };
 
@@ -96,7 +91,7 @@ export const predictRoutes: FastifyPluginCallback<PredictRouteOptions> = (app, o
       const model = predictor.resolve(request.params.name);
       version = model.version;
       const bytes = await request.body.img_file.toBuffer();
-      const result = await predictor.predict(model, { bytes, filename: request.body.img_file.filename }, request.id, started, stickyKey(request));
+      const result = await predictor.predict(model, { bytes, filename: request.body.img_file.filename }, request.id, started, stickyKey(request.headers));
       version = result.model.version;
       count(modelName, version, 200);
       timed(modelName, reply, 200);
@@ -118,7 +113,7 @@ export const predictRoutes: FastifyPluginCallback<PredictRouteOptions> = (app, o
     try {
       model = predictor.resolve(request.params.name);
       uploads = await Promise.all(request.body.img_file.map(async (f) => ({ bytes: await f.toBuffer(), filename: f.filename })));
-      outcomes = await predictor.predictBatch(model, uploads, request.id, started, stickyKey(request));
+      outcomes = await predictor.predictBatch(model, uploads, request.id, started, { key: stickyKey(request.headers) });
     } catch (err) {
       const status = toHttpError(err, opts.retryAfterSeconds).statusCode;
       if (predictor.serves(modelName)) count(modelName, 'none', status);

@@ -27,6 +27,23 @@ export interface Upload {
   bytes: Buffer;
 }
 
+/** Pixels the client already decoded at the model's input geometry (uint8, HWC): the Open Inference Protocol's `pixels` input. */
+export interface RawPixels {
+  pixels: Uint8Array;
+  height: number;
+  width: number;
+  channels: number;
+}
+
+export interface PredictOptions {
+  /** Top-k the worker answers with (its default, 5, when absent); the label count asks for every class. */
+  k?: number;
+  /** The caller's X-Lifecycle-Key, which pins it to one version during a canary. */
+  key?: string;
+  /** The caller asked for the served version by number: no traffic plan routes it elsewhere. */
+  pinned?: boolean;
+}
+
 /** One image's outcome in a batch. */
 export type ItemOutcome = { ok: true; result: InferenceResult } | { ok: false; error: Error };
 
@@ -70,8 +87,10 @@ export class Predictor {
    * Every image of a batch, in upload order. A bad image fails alone; the good ones are queued
    * together (all or none: a full or unreachable queue fails the whole request with 503).
    */
-  async predictBatch(model: ActiveModel, uploads: Upload[], requestId: string, receivedAt: number, key?: string): Promise<ItemOutcome[]> {
-    const plan = this.opts.traffic?.get(model.name) ?? null;
+  async predictBatch(model: ActiveModel, uploads: Array<Upload | RawPixels>, requestId: string, receivedAt: number, options: PredictOptions = {}): Promise<ItemOutcome[]> {
+    // A request pinned to a version (the Open Inference Protocol's /versions/{v}) is never routed to another one.
+    const plan = options.pinned ? null : (this.opts.traffic?.get(model.name) ?? null);
+    const key = options.key;
     const prepared = await Promise.all(
       uploads.map((u) => {
         const route = routeRequest(plan, key);
@@ -82,7 +101,12 @@ export class Predictor {
     );
     const valid = prepared.flatMap((p, index) => ('input' in p ? [{ index, input: p.input, route: p.route }] : []));
     const waits = await this.opts.inference.inferMany(
-      valid.map((v) => ({ ...this.item(model, v.input, `${requestId}#${v.index}`, receivedAt), variant: v.route.variant, candidateVersion: v.route.candidateVersion })),
+      valid.map((v) => ({
+        ...this.item(model, v.input, `${requestId}#${v.index}`, receivedAt),
+        variant: v.route.variant,
+        candidateVersion: v.route.candidateVersion,
+        ...(options.k !== undefined ? { k: options.k } : {}),
+      })),
     );
     const results = await Promise.allSettled(waits);
     const outcomes: ItemOutcome[] = prepared.map((p) => ({ ok: false, error: 'error' in p ? p.error : new Error('not run') }));
@@ -106,7 +130,9 @@ export class Predictor {
     return decodeIn === 'worker' || (decodeIn === 'auto' && upload.bytes.length <= workerDecodeMaxBytes);
   }
 
-  private async prepare(model: ActiveModel, upload: Upload): Promise<RequestInput> {
+  private async prepare(model: ActiveModel, upload: Upload | RawPixels): Promise<RequestInput> {
+    // Already pixels (checked against the model's geometry by the caller): the worker normalises them like any request.
+    if ('pixels' in upload) return { kind: 'pixels', ...upload };
     if (this.decodesInWorker(upload)) {
       if (!sniffImageFormat(upload.bytes)) throw new PreprocessError('UNSUPPORTED_IMAGE', 'The upload is not a supported image (PNG, JPEG, WebP, GIF or TIFF)');
       return { kind: 'image', image: upload.bytes };

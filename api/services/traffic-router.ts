@@ -38,3 +38,9 @@ export function routeRequest(plan: TrafficState | null, key: string | undefined,
   if (unit >= plan.share) return CHAMPION;
   return { answeredBy: 'candidate', variant: random() < plan.mirrorShare ? 'canary-mirror' : 'canary', candidateVersion };
 }
+
+/** The caller's X-Lifecycle-Key (the first one if repeated): one key sees one version during a canary. */
+export function stickyKey(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const value = headers[STICKY_HEADER];
+  return Array.isArray(value) ? value[0] : value;
+}

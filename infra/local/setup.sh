@@ -3,6 +3,7 @@
 # system packages the stack runs (redis-server when no Redis answers, prometheus, wrk).
 #   setup.sh [all|npm|venv|system]   all (default, `make setup`): the checks of the Node and Python
 #                                    versions, then npm and the venv side by side, then system packages
+#   setup.sh test-system|test-venv   what only `make test` needs: chromium; .venv-test (tritonclient)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -51,8 +52,14 @@ setup_test_system() {
   fi
 }
 
+# Python clients only the tests use (tritonclient for the Open Inference Protocol test), in .venv-test.
+setup_test_venv() {
+  timed "python test venv" bash "$ROOT/infra/python/setup-test-venv.sh"
+}
+
 case "${1:-all}" in
   test-system) setup_test_system ;;
+  test-venv) setup_test_venv ;;
   npm) setup_npm ;;
   venv) setup_venv ;;
   system) setup_system ;;
@@ -62,5 +69,5 @@ case "${1:-all}" in
     together "npm" setup_npm "venv" setup_venv
     setup_system
     ;;
-  *) die "usage: setup.sh [all|npm|venv|system|test-system]" ;;
+  *) die "usage: setup.sh [all|npm|venv|system|test-system|test-venv]" ;;
 esac

@@ -16,6 +16,7 @@ export ONNXRUNTIME_NODE_INSTALL_CUDA=skip
 profile="${TEST_PROFILE:-all}"
 bash infra/local/setup.sh
 bash infra/local/setup.sh test-system
+bash infra/local/setup.sh test-venv
 
 export LIFECYCLE_STATE_DIR="${LIFECYCLE_STATE_DIR:-$ROOT/.lifecycle/test}"
 source infra/local/lib.sh

@@ -33,6 +33,8 @@ export interface InferItem {
   /** A progressive rollout's routing of this request (see InferenceRequest). */
   variant?: InferenceRequest['variant'];
   candidateVersion?: string;
+  /** Top-k of the reply (see InferenceRequest.k); the worker's default when absent. */
+  k?: number;
 }
 
 export type InferenceResult = Omit<InferenceSuccess, 'id' | 'ok'>;

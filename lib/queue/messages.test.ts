@@ -57,6 +57,17 @@ describe('request messages', () => {
     expect(() => decodeRequest(fields)).toThrow(/geometry/);
   });
 
+  it('carries the optional top-k, and leaves it out when the request wants the default', () => {
+    expect(decodeRequest(toFields(encodeRequest({ ...pixelsRequest, k: 10 }))).k).toBe(10);
+    expect(decodeRequest(toFields(encodeRequest(pixelsRequest)))).not.toHaveProperty('k');
+  });
+
+  it('rejects a top-k below 1', () => {
+    const fields = toFields(encodeRequest(pixelsRequest));
+    fields.set('k', Buffer.from('0'));
+    expect(() => decodeRequest(fields)).toThrow(MessageDecodeError);
+  });
+
   it('rejects an entry without a deadline', () => {
     const fields = toFields(encodeRequest(pixelsRequest));
     fields.delete('deadline');

@@ -37,6 +37,11 @@ export interface InferenceRequest {
   variant?: RequestVariant;
   /** With a variant: the candidate version the API routed to (a worker holding another one answers with the champion). */
   candidateVersion?: string;
+  /**
+   * How many of the most probable classes to answer with (default 5). The Open Inference Protocol asks for
+   * every class (its `probabilities` output); /predict keeps the default, so its replies stay small.
+   */
+  k?: number;
 }
 
 /** Failure codes a worker answers with; the API maps each to one HTTP status. */
@@ -80,6 +85,7 @@ export function encodeRequest(req: InferenceRequest): Array<string | Buffer> {
   ]; // prettier-ignore
   // Only requests of a progressive rollout carry these: the plain path stays as it was.
   if (req.variant) head.push('var', req.variant, 'cv', req.candidateVersion ?? '');
+  if (req.k !== undefined) head.push('k', String(req.k));
   const { input } = req;
   if (input.kind === 'image') return [...head, 'img', bytes(input.image)];
   return [...head, 'geo', `${input.height},${input.width},${input.channels}`, 'px', bytes(input.pixels)];
@@ -119,6 +125,14 @@ function decodeVariant(fields: Map<string, Buffer>): Pick<InferenceRequest, 'var
   return { variant, candidateVersion };
 }
 
+/** The optional top-k: absent on requests that want the default. */
+function topK(fields: Map<string, Buffer>): { k?: number } {
+  if (!fields.has('k')) return {};
+  const k = int(fields, 'k');
+  if (k < 1) throw new MessageDecodeError('request field k must be at least 1');
+  return { k };
+}
+
 export function decodeRequest(fields: Map<string, Buffer>): InferenceRequest {
   return {
     ...decodeVariant(fields),
@@ -129,6 +143,7 @@ export function decodeRequest(fields: Map<string, Buffer>): InferenceRequest {
     enqueuedAt: int(fields, 'enq'),
     model: text(fields, 'model'),
     input: decodeInput(fields),
+    ...topK(fields),
   };
 }
 

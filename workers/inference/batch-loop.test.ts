@@ -64,6 +64,18 @@ describe('BatchLoop.process', () => {
     expect(first?.ok && first.predictions).toHaveLength(5);
   });
 
+  it('answers each request of a batch with its own top-k (every class for the Open Inference Protocol)', async () => {
+    const { loop, session } = setup();
+    const done = await loop.process([received({ k: 10 }, pixels(3)), received({}, pixels(8)), received({ k: 1 }, pixels(8))]);
+    expect(session.batchSizes).toEqual([3]);
+    const [all, top5, top1] = done.map((d) => (d.reply?.ok ? d.reply.predictions : []));
+    expect(all).toHaveLength(10);
+    expect(all?.[0]?.label).toBe('Dress');
+    expect(new Set(all?.map((p) => p.label)).size).toBe(10);
+    expect(top5).toHaveLength(5);
+    expect(top1).toEqual([top5![0]]);
+  });
+
   it('normalises with the metadata of the model that runs the batch, not the one the request was made for', async () => {
     // x = (p * scale - mean) / std with this model's numbers: pixel 4 -> (4 * 1 - 1) / 1 = 3 = Dress.
     const { loop } = setup(testMetadata({ normalization: { scale: 1, mean: [1], std: [1] } }));

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { InferenceMetrics } from '../../lib/metrics/inference-metrics';
-import type { Prediction } from '../../lib/model/postprocess';
+import { topK, type Prediction } from '../../lib/model/postprocess';
 import type { InferenceFailureCode, InferenceRequest } from '../../lib/queue/messages';
 import type { LoadedModel } from './model-loader';
 import { ExampleError, prepareExample } from './prepare-example';
@@ -64,10 +64,9 @@ export async function runBatch(
   const endTimer = answering ? metrics.inferenceDuration.startTimer({ model }) : null;
   const endVersionTimer = metrics.versionInference.startTimer(version);
   try {
-    const predictions = await loaded.runner.predict(
-      valid.map((v) => v.example),
-      TOP_K,
-    );
+    const probabilities = await loaded.runner.probabilities(valid.map((v) => v.example));
+    // Each request's own top-k: every class for the Open Inference Protocol, the default for /predict.
+    const predictions = valid.map(({ item }, i) => topK(probabilities[i] ?? [], loaded.metadata.labels, item.request.k ?? TOP_K));
     endTimer?.();
     endVersionTimer();
     metrics.versionRequests.inc({ ...version, outcome: 'ok' }, valid.length);
