@@ -124,7 +124,9 @@ describe('progressive rollout (workflow, fake activities)', () => {
       expect((await progressOf(handle)).step).toBe('waiting-for-approval');
       const answer = await handle.executeUpdate('approve', { args: [{ by: 'alice', reason: 'looks good' }] });
       expect(answer).toMatch(/^approve: accepted/);
-      return { refused: early, result: await handle.result() };
+      const r = await handle.result();
+      await maybeRecordHistory(handle, 'train-and-promote-progressive-approved');
+      return { refused: early, result: r };
     });
     expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
     expect(messageOf(refused)).toMatch(/nothing to approve/);
