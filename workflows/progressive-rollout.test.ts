@@ -1,5 +1,7 @@
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
+import { rolloutControl, runningPromotion } from '../cli/commands/rollout-control';
+import type { CliContext } from '../cli/config';
 import type { WorkflowProgress } from '../lib/lifecycle/progress';
 import { badLive, healthyLive, quietLive } from '../tests/workflows/fake-live';
 import { FakeWorld, fleetAgrees } from '../tests/workflows/fake-world';
@@ -146,6 +148,31 @@ describe('progressive rollout (workflow, fake activities)', () => {
     expect(result.rolledBack).toBe(true);
     expect(result.rollout!.reason).toBe('aborted by bob: customer complaints');
     untouched(world);
+  });
+
+  it('`lifecycle approve|abort` find the model\'s running promotion by search attribute and print the answer or the refusal', async () => {
+    const world = worldWithChampion();
+    world.live = (input) => quietLive(input.championVersion, input.candidateVersion);
+    const ctx = { model: world.modelName, temporal: () => Promise.resolve(h.client) } as unknown as CliContext;
+    const out = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    const err = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const { codes, result, id } = await h.run(world, async (tq) => {
+        const handle = await h.startTrain(world, tq, progressive());
+        await world.reach('analyzeStep');
+        await waitFor(async () => (await runningPromotion(h.client, world.modelName)) !== null); // visibility lags a little
+        const refused = await rolloutControl(ctx, 'approve', {});
+        const aborted = await rolloutControl(ctx, 'abort', { reason: 'from the CLI' });
+        return { codes: [refused, aborted], result: await handle.result(), id: handle.workflowId };
+      });
+      expect(codes).toEqual([1, 0]);
+      expect(err.mock.calls.flat().join('\n')).toMatch(new RegExp(`${id}: approve refused: nothing to approve`));
+      expect(out.mock.calls.flat().join('\n')).toMatch(new RegExp(`${id}: abort: accepted`));
+      expect(result.rollout!.reason).toMatch(/^aborted by .+: from the CLI$/);
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
   });
 
   it('pauses (no analyses, the step clock stops) and resumes; the validators refuse what makes no sense', async () => {
