@@ -61,7 +61,8 @@ export class RolloutControl {
   }
 
   private resume(): void {
-    if (this.progress && this.pausedSince !== null) this.progress.pausedMs += Date.now() - this.pausedSince;
+    // Only the paused time inside the current step counts against its clock (a pause may begin while its traffic is applied).
+    if (this.progress && this.pausedSince !== null) this.progress.pausedMs += Date.now() - Math.max(this.pausedSince, this.progress.stepStartedAt ?? Date.now());
     this.paused = false;
     this.pausedSince = null;
     if (this.progress) this.progress.state = 'running';
