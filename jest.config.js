@@ -19,7 +19,7 @@ const common = {
 };
 module.exports = {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{api,lib,activities,workflows,workers}/**/*.test.ts'] },
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{api,lib,activities,workflows,workers,cli}/**/*.test.ts'] },
     {
       ...common,
       displayName: 'integration',

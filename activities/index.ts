@@ -9,12 +9,15 @@ import { checkpointFromHeartbeat } from './checkpoints';
 import { evaluateVersion, type EvaluateInput } from './evaluation';
 import { guard, keepAliveMsFor, withKeepAlive } from './failures';
 import { championVersion, getChampion, getVersionInfo, recordDecision, registerModel, rollbackTarget, setChampion, type RegisterInput } from './registry';
+import { recordRolloutEvidence, type RolloutEvidenceInput } from './rollout-evidence';
 import { finishRun, startRun, type RunEnd, type StartRunInput } from './tracking';
 import { TRAINER_USAGE_EXIT_CODE, trainModel, type TrainModelInput } from './training';
 import { inspectDatasets, type InspectDatasetsInput } from './trigger';
 
 /** The serving side's rollout activities (activities/rollout.ts), registered on the pipeline queue beside ours. */
 export type { RolloutActivities } from './rollout';
+/** The live analysis of a progressive rollout (activities/analysis.ts), registered on the pipeline queue. */
+export type { AnalysisActivities } from './analysis';
 
 export interface PipelineActivityDeps {
   mlflow: MlflowClient;
@@ -50,6 +53,7 @@ export function createPipelineActivities(deps: PipelineActivityDeps) {
     rollbackTarget: (modelName: string) => guard(() => rollbackTarget(mlflow, modelName)),
     recordDecision: (model: RegisteredVersion, decision: PromotionDecision) => guard(() => recordDecision(mlflow, model, decision)),
     setChampion: (model: RegisteredVersion) => guard(() => setChampion(mlflow, model)),
+    recordRolloutEvidence: (input: RolloutEvidenceInput) => guard(() => recordRolloutEvidence(mlflow, input)),
   };
 }
 

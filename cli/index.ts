@@ -7,6 +7,7 @@ import { UsageError } from './args';
 import { createContext } from './config';
 import { models, modelsOptions } from './commands/models';
 import { promote, promoteOptions } from './commands/promote';
+import { rolloutControl, rolloutControlOptions } from './commands/rollout-control';
 import { schedule, scheduleOptions } from './commands/schedule';
 import { status, statusOptions } from './commands/status';
 import { train, trainOptions } from './commands/train';
@@ -16,11 +17,15 @@ const USAGE = `Lifecycle CLI: npm run lifecycle -- <command> [options]      (eve
 
   train      [--path dvc/data/fashion-mnist-v2] [--rev REV] [--repo REPO] [--params JSON] [--param k=v ...]
              [--workflow-id ID] [--no-deploy] [--min-improvement X] [--detach]
+             [--strategy progressive|all-at-once] [--steps shadow:100%:30s,canary:20%:30s] [--min-samples N]
+             [--analysis-interval 10s] [--require-approval]
              start trainAndPromote and follow it live (dataset, epochs, registration, gate, rollout); Ctrl-C detaches
   status     [--workflow-id ID [--follow]]      one workflow's progress, or the champion and recent lifecycle workflows
              [--outcome promoted|rejected|rolled-back|failed|cancelled] [--version N] [--dataset PATH|DIGEST] [--limit N]
              (filters by the workflows' search attributes; with --model, only that model's workflows)
-  promote    VERSION [--force] [--no-deploy] [--reason TEXT]   promote a registered version (same gate and saga)
+  promote    VERSION [--force] [--no-deploy] [--reason TEXT] [--strategy ...] [--steps ...]   promote a registered
+             version (same gate, saga and progressive rollout; --force skips the gate, never the live analysis)
+  approve|abort|pause|resume  [--reason TEXT] [--workflow-id ID]   steer the model's running progressive rollout
   rollback   [--no-deploy]                      promote the version the champion replaced
   schedule   create|update|pause|resume|delete|list|describe [--kind retrain|data-trigger] [--every 1d]
              [--input JSON] [--params JSON] [--param k=v] [--path P ...] [--id ID] [--paused]
@@ -31,7 +36,8 @@ const USAGE = `Lifecycle CLI: npm run lifecycle -- <command> [options]      (eve
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, PIPELINE_TASK_QUEUE, TRAINING_TASK_QUEUE, MLFLOW_TRACKING_URI,
              REDIS_URL, REDIS_PREFIX, MODEL_NAME (see .env.example).`;
 
-const COMMANDS = ['train', 'status', 'promote', 'rollback', 'schedule', 'trigger', 'models'];
+const CONTROL = ['approve', 'abort', 'pause', 'resume'] as const;
+const COMMANDS = ['train', 'status', 'promote', 'rollback', 'schedule', 'trigger', 'models', ...CONTROL];
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -42,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
   if (!COMMANDS.includes(command)) throw new UsageError(`unknown command ${command}`);
   const parse = <O extends ParseArgsOptionsConfig>(options: O) =>
     parseArgs({ args: rest, options: { ...options, model: { type: 'string' as const } }, allowPositionals: true, strict: true });
-  const ctx = createContext(parse({ ...trainOptions, ...statusOptions, ...promoteOptions, ...scheduleOptions, ...triggerOptions, ...modelsOptions }).values.model);
+  const ctx = createContext(parse({ ...trainOptions, ...statusOptions, ...promoteOptions, ...scheduleOptions, ...triggerOptions, ...modelsOptions, ...rolloutControlOptions }).values.model);
   try {
     switch (command) {
       case 'train':
@@ -59,6 +65,11 @@ async function main(argv: string[]): Promise<number> {
         const { values, positionals } = parse(scheduleOptions);
         return await schedule(ctx, positionals[0], values);
       }
+      case 'approve':
+      case 'abort':
+      case 'pause':
+      case 'resume':
+        return await rolloutControl(ctx, command, parse(rolloutControlOptions).values);
       case 'trigger':
         return await trigger(ctx, parse(triggerOptions).values);
       default:

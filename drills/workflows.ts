@@ -8,12 +8,13 @@ import type { Stack } from './stack';
 const PIPELINE_QUEUE = process.env.PIPELINE_TASK_QUEUE ?? 'ml-pipeline';
 
 export async function startPromote(stack: Stack, workflowId: string, version: string): Promise<WorkflowHandle> {
-  const input: PromoteVersionInput = { modelName: stack.modelName, version, force: true, reason: `fault drill ${workflowId}` };
+  // The drills exercise the full rollout under faults: all at once (progressive delivery would hold the version in shadow first).
+  const input: PromoteVersionInput = { modelName: stack.modelName, version, force: true, reason: `fault drill ${workflowId}`, rollout: { strategy: 'all-at-once' } };
   return (await stack.temporal()).workflow.start('promoteVersion', { taskQueue: PIPELINE_QUEUE, workflowId, args: [input] });
 }
 
 export async function startTrain(stack: Stack, workflowId: string, input: TrainAndPromoteInput): Promise<WorkflowHandle> {
-  return (await stack.temporal()).workflow.start('trainAndPromote', { taskQueue: PIPELINE_QUEUE, workflowId, args: [{ modelName: stack.modelName, ...input }] });
+  return (await stack.temporal()).workflow.start('trainAndPromote', { taskQueue: PIPELINE_QUEUE, workflowId, args: [{ modelName: stack.modelName, rollout: { strategy: 'all-at-once' }, ...input }] });
 }
 
 /** The small training the drills run: dataset v1, a couple of epochs (seconds, not minutes). */

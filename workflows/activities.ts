@@ -1,8 +1,8 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { RetryPolicy } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
-import type { PipelineActivities, RolloutActivities, TrainingActivities } from '../activities/index';
-import type { SagaTimeouts } from '../lib/lifecycle/types';
+import type { AnalysisActivities, PipelineActivities, RolloutActivities, TrainingActivities } from '../activities/index';
+import type { SagaTimeouts, TrafficActivities } from '../lib/lifecycle/types';
 import { summarized } from './activity-summaries';
 
 /**
@@ -49,6 +49,27 @@ export function lifecycleActivities(t: SagaTimeouts, trainingTaskQueue: string) 
     deploy: summarized(proxyActivities<RolloutActivities>({
       startToCloseTimeout: t.deploy,
       heartbeatTimeout: t.rolloutHeartbeat,
+      retry: backoff({ maximumAttempts: 3 }),
+    })),
+    /** A progressive step's traffic reaches the fleet (the candidate loads on every worker): like deploy. */
+    traffic: summarized(proxyActivities<TrafficActivities>({
+      startToCloseTimeout: t.deploy,
+      heartbeatTimeout: t.rolloutHeartbeat,
+      retry: backoff({ maximumAttempts: 3 }),
+    })),
+    /** Taking the candidate's traffic away (rollback, cancel, before the full rollout): must happen, so cleanup's budget. */
+    trafficCleanup: summarized(proxyActivities<TrafficActivities>({
+      startToCloseTimeout: t.deploy,
+      heartbeatTimeout: t.rolloutHeartbeat,
+      scheduleToCloseTimeout: t.cleanup,
+      retry: backoff(),
+    })),
+    /**
+     * One Prometheus analysis: short; a few retries, then the workflow counts it as no evidence
+     * (a hold), so a Prometheus outage ends in "not enough evidence", never in a promotion.
+     */
+    analysis: summarized(proxyActivities<AnalysisActivities>({
+      startToCloseTimeout: '1 minute',
       retry: backoff({ maximumAttempts: 3 }),
     })),
     training: summarized(proxyActivities<TrainingActivities>({

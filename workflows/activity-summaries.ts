@@ -56,6 +56,14 @@ export function activitySummary(name: string, args: unknown[]): string {
       return `close MLflow run ${f('runId', 8)} ${f('status')}`;
     case 'abandonExecution':
       return `clean up after ${f('status') === 'KILLED' ? 'cancellation' : 'failure'}: end the run, mark the version`;
+    case 'setTraffic':
+      return `${f('mode')} ${Math.round(Number(f('share')) * 100)}% of ${version('model.')}'s traffic`;
+    case 'clearTraffic':
+      return `take the candidate's traffic away (${f('modelName')})`;
+    case 'analyzeStep':
+      return `analyse v${f('candidateVersion')} against champion v${f('championVersion')} (${f('step.mode')} ${Math.round(Number(f('step.share')) * 100)}%)`;
+    case 'recordRolloutEvidence':
+      return `record the rollout evidence on ${version('model.')}: ${f('record.outcome')}`;
     default:
       return name;
   }

@@ -1,7 +1,11 @@
 import { CancellationScope, patched } from '@temporalio/workflow';
+import type { RolloutRecord } from '../lib/analysis/rollout-record';
+import { effectiveStrategy, type RolloutConfig } from '../lib/lifecycle/rollout-config';
 import type { DeploymentResult, PromotionDecision, PromotionOutcome, RegisteredVersion } from '../lib/lifecycle/types';
 import type { LifecycleActivities } from './activities';
 import type { ProgressTracker } from './progress';
+import { PROGRESSIVE_PATCH, runProgressiveRollout } from './progressive-rollout';
+import type { RolloutControl } from './rollout-control';
 
 export interface SagaInput {
   model: RegisteredVersion;
@@ -15,14 +19,25 @@ export interface SagaInput {
   /** Decides again when the champion changed while this promotion waited for the lease. */
   regate: () => Promise<PromotionDecision>;
   recordDecision: (decision: PromotionDecision) => Promise<void>;
+  /** How the version reaches the fleet when it replaces a champion (see rollout-config.ts). */
+  rollout: RolloutConfig;
+  /** `lifecycle rollback`: all at once unless the rollout names a strategy. */
+  rollback: boolean;
+  control: RolloutControl;
 }
 
 /**
  * Promotion as a saga over the serving side's rollout activities:
  *
- *   lease -> champion unchanged since the gate? (else re-gate) -> deploy
+ *   lease -> champion unchanged since the gate? (else re-gate)
+ *   -> [progressive: shadow/canary steps judged by live analysis, optional
+ *      approval, clear the candidate's traffic] -> deploy
  *   -> move `champion` (the pivot, retried through an MLflow outage)
  *   -> finalize -> release
+ *
+ * A progressive rollout that the analysis (or an operator's abort) stops
+ * is not a failure: the candidate's traffic is cleared, the version marked
+ * rolled back with the reason, the lease released, and the alias never moves.
  *
  * Before the pivot, any failure or cancellation compensates in a
  * non-cancellable scope: the fleet goes back to what the registry's `champion`
@@ -38,6 +53,8 @@ export async function promoteWithSaga(acts: LifecycleActivities, progress: Progr
   let deployment: DeploymentResult | null = null;
   let leased = false;
   let fleetTouched = false;
+  let trafficTouched = false;
+  let rollout: RolloutRecord | undefined;
   let previous: string | null;
   try {
     progress.begin('rollout', 'waiting-for-rollout-lease', `waiting for the rollout lease of ${modelName}`);
@@ -54,6 +71,27 @@ export async function promoteWithSaga(acts: LifecycleActivities, progress: Progr
         return { status: 'rejected', decision, deployment: null, previousChampion: now };
       }
     }
+    const strategy = effectiveStrategy(s.rollout, { championVersion: now, deploy: s.deploy, rollback: s.rollback });
+    // Executions recorded before progressive delivery deployed at once here: they replay that way.
+    if (strategy === 'progressive' && now !== null && patched(PROGRESSIVE_PATCH)) {
+      trafficTouched = true;
+      const result = await runProgressiveRollout(acts, s.control, progress, { model, championVersion: now, deploymentId, rollout: s.rollout });
+      rollout = result.record;
+      if (!result.passed) {
+        await CancellationScope.nonCancellable(async () => {
+          progress.begin('rollout', 'rolling-back', `rolling v${model.version} back: ${result.reason}`);
+          await acts.trafficCleanup.clearTraffic({ modelName, deploymentId });
+          await acts.cleanup.releaseRolloutLease({ modelName, deploymentId });
+          await acts.cleanup.recordRolloutEvidence({ model, record: result.record });
+        });
+        progress.end('rollout', 'compensated', `rolled back: ${result.reason}`);
+        progress.end('alias', 'skipped', `champion stays v${now}`);
+        return { status: 'rolled-back', decision, deployment: null, previousChampion: now, rollout };
+      }
+      await acts.trafficCleanup.clearTraffic({ modelName, deploymentId });
+    } else if (progress.state.rollout === undefined && now !== null) {
+      progress.state.rollout = { strategy: 'all-at-once', state: 'passed', championVersion: now, steps: [], stepIndex: 0, pausedMs: 0, timeInStepMs: 0, history: [] };
+    }
     if (s.deploy) {
       progress.begin('rollout', 'deploying', `rolling v${model.version} out`);
       fleetTouched = true;
@@ -67,6 +105,7 @@ export async function promoteWithSaga(acts: LifecycleActivities, progress: Progr
     ({ previous } = patched('alias-move-holds-lease') ? await acts.pivot.moveChampionAlias({ model, deploymentId }) : await acts.alias.setChampion(model));
   } catch (err) {
     await CancellationScope.nonCancellable(async () => {
+      if (trafficTouched) await acts.trafficCleanup.clearTraffic({ modelName, deploymentId });
       if (fleetTouched) {
         progress.begin('rollout', 'compensating', 'restoring the fleet to the registry champion');
         const restored = await acts.cleanup.restoreFleet({ modelName, deploymentId });
@@ -81,5 +120,5 @@ export async function promoteWithSaga(acts: LifecycleActivities, progress: Progr
     await acts.cleanup.releaseRolloutLease({ modelName, deploymentId });
   });
   progress.end('alias', 'done', `champion: v${model.version}${previous ? ` (was v${previous})` : ''}`);
-  return { status: 'promoted', decision, deployment, previousChampion: previous };
+  return { status: 'promoted', decision, deployment, previousChampion: previous, ...(rollout ? { rollout } : {}) };
 }

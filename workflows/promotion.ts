@@ -5,12 +5,14 @@ import type { LifecycleActivities } from './activities';
 import { fairGate, type Candidate } from './gate';
 import type { ProgressTracker } from './progress';
 import { promoteWithSaga } from './promotion-saga';
+import type { RolloutControl } from './rollout-control';
 
 /** Gate, record the evidence, and run the promotion saga when the gate says so. */
 export async function gateAndPromote(
   acts: LifecycleActivities,
   progress: ProgressTracker,
-  input: Pick<TrainAndPromoteConfig, 'promotionMetric' | 'minImprovement' | 'deploy'>,
+  control: RolloutControl,
+  input: Pick<TrainAndPromoteConfig, 'promotionMetric' | 'minImprovement' | 'deploy' | 'rollout'>,
   candidate: Candidate,
   force = false,
   how: { rollback?: boolean; note?: string } = {},
@@ -43,8 +45,16 @@ export async function gateAndPromote(
     description: `${info.workflowType} ${info.workflowId}: ${model.name} v${model.version}`,
     regate: decide,
     recordDecision: record,
+    rollout: input.rollout,
+    rollback: how.rollback ?? false,
+    control,
   });
   progress.state.decision = outcome.decision;
   progress.state.deployment = outcome.deployment;
   return outcome;
+}
+
+/** The result fields of a progressive rollout (none for a promotion that went all at once). */
+export function rolloutFields(o: PromotionOutcome): { rolledBack?: boolean; rollout?: NonNullable<PromotionOutcome['rollout']> } {
+  return { ...(o.status === 'rolled-back' ? { rolledBack: true } : {}), ...(o.rollout ? { rollout: o.rollout } : {}) };
 }

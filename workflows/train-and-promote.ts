@@ -6,7 +6,8 @@ import { lifecycleActivities } from './activities';
 import { failureMessage, validInput } from './failures';
 import type { Candidate } from './gate';
 import { ProgressTracker } from './progress';
-import { gateAndPromote } from './promotion';
+import { RolloutControl } from './rollout-control';
+import { gateAndPromote, rolloutFields } from './promotion';
 
 export { progressQuery, statusQuery } from './progress';
 
@@ -25,6 +26,8 @@ export async function trainAndPromote(raw?: unknown): Promise<TrainAndPromoteRes
     kind: 'train',
     datasetRef: input.dataset,
   });
+  // Registered first thing, so `lifecycle approve|abort|pause|resume` always gets an answer (a refusal until a rollout runs).
+  const control = new RolloutControl(input.modelName);
   const acts = lifecycleActivities(input.timeouts, input.trainingTaskQueue);
   const experimentName = input.experimentName ?? input.modelName;
   let runStarted = false;
@@ -59,11 +62,11 @@ export async function trainAndPromote(raw?: unknown): Promise<TrainAndPromoteRes
     progress.end('registration', 'done', `v${model.version}`);
 
     const candidate: Candidate = { model, value: trained.metrics[input.promotionMetric] ?? null, splitDigest: trained.splits.test, dataset: { ...dataset, ...pinned(dataset) } };
-    const outcome = await gateAndPromote(acts, progress, input, candidate);
+    const outcome = await gateAndPromote(acts, progress, control, input, candidate);
     // After the pivot the promotion has happened: closing the run must not be undone by a late cancel.
     await CancellationScope.nonCancellable(() => acts.registry.finishRun({ runId: run.runId, status: 'FINISHED' }));
-    progress.finish('done', outcome.decision.reason, promotionOutcome('train', outcome.status === 'promoted'));
-    return { dataset, runId: run.runId, model, metrics: trained.metrics, decision: outcome.decision, deployment: outcome.deployment, promoted: outcome.status === 'promoted' };
+    progress.finish('done', outcome.decision.reason, promotionOutcome('train', outcome.status === 'promoted', outcome.status === 'rolled-back'));
+    return { dataset, runId: run.runId, model, metrics: trained.metrics, decision: outcome.decision, deployment: outcome.deployment, promoted: outcome.status === 'promoted', ...rolloutFields(outcome) };
   } catch (err) {
     const cancelled = isCancellation(err);
     const reason = cancelled ? 'workflow cancelled' : failureMessage(err);

@@ -3,13 +3,14 @@ import { decisionLine } from '../../lib/lifecycle/progress-view';
 import { promoteStartMetadata } from '../../lib/lifecycle/start-metadata';
 import type { promoteVersion } from '../../workflows/promote-version';
 import { timestampedId, UsageError } from '../args';
+import { rolloutInput, rolloutOptions, type RolloutValues } from '../rollout-args';
 import type { CliContext } from '../config';
 import { exitCodeOf, followInTerminal } from '../follow';
 import { uiLink } from './links';
 
-export const promoteOptions = { force: { type: 'boolean' }, 'no-deploy': { type: 'boolean' }, detach: { type: 'boolean' }, reason: { type: 'string' } } as const;
+export const promoteOptions = { force: { type: 'boolean' }, 'no-deploy': { type: 'boolean' }, detach: { type: 'boolean' }, reason: { type: 'string' }, ...rolloutOptions } as const;
 
-interface PromoteValues {
+interface PromoteValues extends RolloutValues {
   force?: boolean;
   'no-deploy'?: boolean;
   detach?: boolean;
@@ -31,6 +32,8 @@ export async function promote(ctx: CliContext, version: string | undefined, v: P
     trainingTaskQueue: ctx.config.TRAINING_TASK_QUEUE,
     ...(v.reason ? { reason: v.reason } : {}),
   };
+  const rollout = rolloutInput(v);
+  if (rollout) input.rollout = rollout;
   parseInput(promoteVersionInputSchema, input, 'promoteVersion');
   const client = await ctx.temporal();
   const workflowId = timestampedId(rollback ? `rollback-${ctx.model}` : `promote-${ctx.model}-v${version}`);
@@ -41,6 +44,10 @@ export async function promote(ctx: CliContext, version: string | undefined, v: P
   if (end !== 'completed') return exitCodeOf(end);
   const result = await handle.result();
   console.log(`\n${decisionLine(result.decision)}`);
+  if (result.rolledBack) {
+    console.log(`v${result.model.version} was rolled back by the live analysis: ${result.rollout?.reason ?? 'see the version\'s lifecycle.rollout.evidence tag'}`);
+    return 4;
+  }
   if (!result.promoted) {
     console.log(`v${result.model.version} was not promoted (the gate rejected it); run again with --force to promote it anyway.`);
     return 3;

@@ -2,6 +2,7 @@ import { parseInput, trainAndPromoteInputSchema, type TrainAndPromoteInput } fro
 import { trainStartMetadata } from '../../lib/lifecycle/start-metadata';
 import type { trainAndPromote } from '../../workflows/train-and-promote';
 import { parseParams, timestampedId } from '../args';
+import { rolloutInput, rolloutOptions, type RolloutValues } from '../rollout-args';
 import type { CliContext } from '../config';
 import { exitCodeOf, followInTerminal } from '../follow';
 import { uiLink } from './links';
@@ -16,9 +17,10 @@ export const trainOptions = {
   'no-deploy': { type: 'boolean' },
   'min-improvement': { type: 'string' },
   detach: { type: 'boolean' },
+  ...rolloutOptions,
 } as const;
 
-export interface TrainValues {
+export interface TrainValues extends RolloutValues {
   path?: string;
   rev?: string;
   repo?: string;
@@ -40,6 +42,8 @@ export function trainInput(ctx: CliContext, v: TrainValues): TrainAndPromoteInpu
     trainingTaskQueue: ctx.config.TRAINING_TASK_QUEUE,
     ...(v['min-improvement'] ? { minImprovement: Number(v['min-improvement']) } : {}),
   };
+  const rollout = rolloutInput(v);
+  if (rollout) input.rollout = rollout;
   parseInput(trainAndPromoteInputSchema, input, 'trainAndPromote');
   return input;
 }

@@ -5,19 +5,8 @@
  * so the workflow bundle can import it.
  */
 import { z } from 'zod';
-import { msToNumber, type Duration } from '@temporalio/common/lib/time';
-
-/** A Temporal duration: milliseconds, or an `ms`-style string such as '20 seconds' or '5m'. */
-const duration = z.union([z.number().nonnegative(), z.string().min(1)]).refine(
-  (value) => {
-    try {
-      return msToNumber(value as Duration) >= 0;
-    } catch {
-      return false;
-    }
-  },
-  { message: "not a duration (milliseconds, or a string such as '30s', '5 minutes')" },
-) as z.ZodType<Duration>;
+import { durationSchema as duration } from './duration';
+import { rolloutInputSchema } from './rollout-config';
 
 export const datasetRefSchema = z
   .object({
@@ -84,6 +73,8 @@ export const trainAndPromoteInputSchema = z
     /** Task queue of the training workers. */
     trainingTaskQueue: z.string().min(1).default('ml-training'),
     timeouts: sagaTimeoutsSchema.default(sagaTimeoutsSchema.parse({})),
+    /** How a promotion that replaces a champion reaches the fleet (progressive by default; see rollout-config.ts). */
+    rollout: rolloutInputSchema.prefault({}),
   })
   .strict();
 export type TrainAndPromoteInput = z.input<typeof trainAndPromoteInputSchema>;
@@ -105,6 +96,8 @@ export const promoteVersionInputSchema = z
     /** Who asked and why, recorded on the version. */
     reason: z.string().max(500).optional(),
     timeouts: sagaTimeoutsSchema.default(sagaTimeoutsSchema.parse({})),
+    /** How the promotion reaches the fleet (progressive by default, all at once for a rollback; see rollout-config.ts). */
+    rollout: rolloutInputSchema.prefault({}),
   })
   .strict()
   .refine((i) => i.rollback !== (i.version !== undefined), { message: 'give exactly one of version or rollback: true' });

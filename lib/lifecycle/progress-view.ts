@@ -5,6 +5,7 @@
  */
 import type { RolloutBeat, Stage, StageName, TrainingBeat, WorkflowProgress } from './progress';
 import type { PromotionDecision } from './types';
+import { rolloutLines } from './rollout-view';
 
 export interface PendingActivity {
   type: string;
@@ -75,7 +76,7 @@ const STAGE_ACTIVITIES: Partial<Record<StageName, string[]>> = {
   dataset: ['resolveDataset'],
   training: ['trainModel'],
   gate: ['evaluateVersion'],
-  rollout: ['acquireRolloutLease', 'deployModel', 'restoreFleet', 'finalizeRollout'],
+  rollout: ['acquireRolloutLease', 'deployModel', 'restoreFleet', 'finalizeRollout', 'setTraffic', 'clearTraffic'],
 };
 
 function liveDetail(stage: Stage, pending: PendingActivity[]): string | undefined {
@@ -102,6 +103,7 @@ export function renderProgress(s: WorkflowSnapshot): string[] {
     if (stage.name === 'gate' && p.decision && stage.state === 'done') detail = decisionLine(p.decision);
     const took = stage.startedAt !== undefined && stage.endedAt !== undefined ? `  ${((stage.endedAt - stage.startedAt) / 1000).toFixed(1)} s` : '';
     lines.push(`  ${ICON[stage.state]} ${LABEL[stage.name].padEnd(13)}${detail}${took}`);
+    if (stage.name === 'rollout' && p.rollout) lines.push(...rolloutLines(p.rollout));
   }
   if (p.error && s.status !== 'RUNNING') lines.push(`  ${p.step}: ${p.error}`);
   return lines;

@@ -4,6 +4,9 @@
  * (training epochs, rollout worker i of n) report finer progress through their
  * activity's heartbeat details, which `describe()` returns beside it.
  */
+import type { StepEvaluation } from '../analysis/evidence';
+import type { StepRecord } from '../analysis/rollout-record';
+import type { RolloutStep, RolloutStrategy } from './rollout-config';
 import type { DeploymentResult, PipelineStep, PromotionDecision, RegisteredVersion } from './types';
 
 export const PROGRESS_QUERY = 'progress';
@@ -34,7 +37,30 @@ export interface WorkflowProgress {
   metrics?: Record<string, number>;
   decision?: PromotionDecision;
   deployment?: DeploymentResult | null;
+  /** The progressive rollout, once the promotion holds the lease and knows its strategy. */
+  rollout?: RolloutProgress;
   error?: string;
+}
+
+/** A progressive rollout as the progress query shows it: the step, its traffic, time in it, the latest evidence. */
+export interface RolloutProgress {
+  strategy: RolloutStrategy;
+  state: 'starting' | 'running' | 'paused' | 'waiting-for-approval' | 'passed' | 'rolled-back';
+  championVersion: string;
+  steps: RolloutStep[];
+  /** 0-based index of the current (or last) step. */
+  stepIndex: number;
+  /** Workflow time (ms) the step's traffic was applied, and the paused time inside the step that does not count. */
+  stepStartedAt?: number;
+  pausedMs: number;
+  /** Time the step has counted at the latest analysis. */
+  timeInStepMs: number;
+  latest?: StepEvaluation;
+  /** Each finished step's deciding analysis. */
+  history: StepRecord[];
+  /** The last operator action (approve, abort, pause, resume) with who and why. */
+  lastAction?: { action: string; by?: string; reason?: string; at: number };
+  reason?: string;
 }
 
 export interface StatusLine {

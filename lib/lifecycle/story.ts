@@ -56,7 +56,8 @@ export function storyOf(p: WorkflowProgress, c: StoryContext): string {
 }
 
 /** The outcome of a finished promotion: a rollback that went through is told apart from a promotion. */
-export function promotionOutcome(kind: StoryKind, promoted: boolean): LifecycleOutcome {
+export function promotionOutcome(kind: StoryKind, promoted: boolean, rolledBack = false): LifecycleOutcome {
+  if (rolledBack) return 'rolled-back';
   if (!promoted) return 'rejected';
   return kind === 'rollback' ? 'rolled-back' : 'promoted';
 }

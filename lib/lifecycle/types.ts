@@ -5,6 +5,7 @@
  */
 import type { DatasetRef } from './input';
 import type { TrafficMode } from '../fleet/protocol';
+import type { RolloutRecord } from '../analysis/rollout-record';
 
 export type { DatasetRef, TrainingParams, TrainAndPromoteInput, PromoteVersionInput, CheckDatasetsInput, SagaTimeouts } from './input';
 
@@ -157,11 +158,13 @@ export interface DeploymentResult {
 }
 
 export interface PromotionOutcome {
-  /** 'promoted': alias moved; 'rejected': the re-check against a new champion said no; 'skipped': nothing to do. */
-  status: 'promoted' | 'rejected';
+  /** 'promoted': alias moved; 'rejected': the re-check against a new champion said no; 'rolled-back': the live analysis (or an operator's abort) stopped a progressive rollout. */
+  status: 'promoted' | 'rejected' | 'rolled-back';
   decision: PromotionDecision;
   deployment: DeploymentResult | null;
   previousChampion: string | null;
+  /** The progressive rollout's evidence (absent when the promotion went all at once). */
+  rollout?: RolloutRecord;
 }
 
 export interface TrainAndPromoteResult {
@@ -172,6 +175,9 @@ export interface TrainAndPromoteResult {
   decision: PromotionDecision;
   deployment: DeploymentResult | null;
   promoted: boolean;
+  /** True when a progressive rollout was rolled back (the alias never moved); see `rollout` for why. */
+  rolledBack?: boolean;
+  rollout?: RolloutRecord;
 }
 
 export interface PromoteVersionResult {
@@ -180,6 +186,8 @@ export interface PromoteVersionResult {
   promoted: boolean;
   deployment: DeploymentResult | null;
   previousChampion: string | null;
+  rolledBack?: boolean;
+  rollout?: RolloutRecord;
 }
 
 /** One tracked dataset's state as the data trigger saw it. */
@@ -203,6 +211,11 @@ export type PipelineStep =
   | 'registering'
   | 'gating'
   | 'waiting-for-rollout-lease'
+  | 'shadow'
+  | 'canary'
+  | 'paused'
+  | 'waiting-for-approval'
+  | 'rolling-back'
   | 'deploying'
   | 'promoting'
   | 'compensating'

@@ -29,6 +29,8 @@ export const VERSION_TAGS = {
   outcome: 'lifecycle.outcome',
   /** The latest promotion-gate evidence, one JSON object (see GateEvidence in activities/registry.ts). */
   gate: 'lifecycle.gate.evidence',
+  /** The progressive rollout's evidence: each step's deciding analysis and the outcome, one JSON object (lib/analysis/rollout-record.ts). */
+  rollout: 'lifecycle.rollout.evidence',
 } as const;
 
 /** The bound on Lifecycle's tags per version (VERSION_TAGS); tests hold every registered version to it. */

@@ -89,6 +89,7 @@ describe('promotion through an MLflow outage right after the rollout (real servi
           dataset: { repo: dataset.repo, path: dataset.path, rev: dataset.rev },
           params: { epochs: 1, batch_size: 32, seed: 9, val_fraction: 0, num_threads: 1 },
           timeouts: { maxRetryInterval: '5 seconds' },
+          rollout: { strategy: 'all-at-once' },
         },
       ],
     });

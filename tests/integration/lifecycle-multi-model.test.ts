@@ -70,6 +70,7 @@ describe('a second model trained, promoted and served beside the default one', (
             trainingTaskQueue: workers.trainingQueue,
             dataset: { repo: shapes.repo, path: shapes.path, rev: shapes.rev },
             params: { image_size: 32, channels: 3, epochs: 3, batch_size: 16, seed: 3, val_fraction: 0, num_threads: 1 },
+            rollout: { strategy: 'all-at-once' },
           },
         ],
       });

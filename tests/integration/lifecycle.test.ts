@@ -42,7 +42,8 @@ describe('trainAndPromote on real services', () => {
 
   const params = { epochs: 1, batch_size: 32, seed: 7, val_fraction: 0, num_threads: 1 };
   const run = (extra: TrainAndPromoteInput) => {
-    const input = { modelName, trainingTaskQueue: workers.trainingQueue, dataset: { repo: dataset.repo, path: dataset.path, rev: dataset.rev }, ...extra };
+    // The saga's all-at-once path: this suite tests it (progressive delivery has its own tests).
+    const input = { modelName, trainingTaskQueue: workers.trainingQueue, dataset: { repo: dataset.repo, path: dataset.path, rev: dataset.rev }, rollout: { strategy: 'all-at-once' as const }, ...extra };
     // Started the way `lifecycle train` starts it: with its summary and search attributes.
     return client.workflow.execute<typeof trainAndPromote>('trainAndPromote', { taskQueue: workers.pipelineQueue, workflowId, args: [input], ...trainStartMetadata(input) });
   };
@@ -208,7 +209,7 @@ describe('trainAndPromote on real services', () => {
     const before = await champion();
     const other = (await mlflow.searchAllModelVersions(`name='${modelName}'`)).map((mv) => mv.version).find((v) => v !== before)!;
 
-    const promoted = await cli('promote', other, '--force', '--reason', 'cli test');
+    const promoted = await cli('promote', other, '--force', '--reason', 'cli test', '--strategy', 'all-at-once');
     expect(promoted.stdout).toContain(`champion: ${modelName} v${other} (was v${before})`);
     expect(await champion()).toBe(other);
     const image = await readFile(join(ROOT, 'tests/fixtures/samples/trouser.png'));

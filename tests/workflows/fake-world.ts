@@ -1,6 +1,12 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { PipelineActivities, RolloutActivities, TrainingActivities } from '../../activities/index';
-import type { CheckpointRef, DatasetCheck, DeploymentResult, PromotionDecision, RegisteredVersion, ResolvedDataset, TrainedModel } from '../../lib/lifecycle/types';
+import type { AnalysisActivities, AnalyzeStepInput } from '../../activities/analysis';
+import type { RolloutEvidenceInput } from '../../activities/rollout-evidence';
+import { decideStep } from '../../lib/analysis/decide';
+import type { LiveMetrics } from '../../lib/analysis/evidence';
+import type { RolloutRecord } from '../../lib/analysis/rollout-record';
+import type { CheckpointRef, ClearTrafficInput, DatasetCheck, DeploymentResult, PromotionDecision, RegisteredVersion, ResolvedDataset, TrafficActivities, TrafficInput, TrainedModel } from '../../lib/lifecycle/types';
+import { healthyLive } from './fake-live';
 
 export const SPLIT_A = 'a'.repeat(64);
 export const SPLIT_B = 'b'.repeat(64);
@@ -22,7 +28,7 @@ interface FakeRun {
   reason?: string;
 }
 
-type AllActivities = PipelineActivities & TrainingActivities & RolloutActivities;
+type AllActivities = PipelineActivities & TrainingActivities & RolloutActivities & TrafficActivities & AnalysisActivities;
 export type ActivityName = keyof AllActivities;
 
 /**
@@ -58,6 +64,15 @@ export class FakeWorld {
   /** Per trainModel attempt: the epoch of the checkpoint its heartbeat details handed it (null: from scratch). */
   readonly trainingResumes: (number | null)[] = [];
   datasetChecks: DatasetCheck[] = [];
+  /** The candidate's traffic on the fleet (setTraffic), null when only the champion serves. */
+  traffic: { version: string; mode: string; share: number } | null = null;
+  /** Every traffic plan set, in order. */
+  readonly trafficPlans: TrafficInput[] = [];
+  readonly analyses: (AnalyzeStepInput & { calledAt: number })[] = [];
+  /** What Prometheus says at each analysis (the real decision logic judges it); default: a healthy candidate. */
+  live: (input: AnalyzeStepInput, call: number) => LiveMetrics = (input) => healthyLive(input.championVersion, input.candidateVersion);
+  /** The rollout evidence written on each version, newest last. */
+  readonly rolloutRecords = new Map<string, RolloutRecord[]>();
 
   constructor(readonly modelName: string) {}
 
@@ -279,14 +294,28 @@ export class FakeWorld {
         for (const id of w.fleet.keys()) w.fleet.set(id, version);
         return { version, workers: [...w.fleet.keys()], failed: [] };
       },
-      // Traffic steps of a progressive rollout (activities/traffic.ts): the fleet's own behaviour is tested against the real one.
-      async setTraffic(input: { deploymentId: string }) {
-        await w.enter('setTraffic');
+      async setTraffic(input: TrafficInput) {
         if (w.lease !== input.deploymentId) throw ApplicationFailure.nonRetryable('traffic without the lease', 'LEASE_LOST');
+        await w.enter('setTraffic');
+        w.traffic = { version: input.model.version, mode: input.mode, share: input.share };
+        w.trafficPlans.push(input);
         return { deploymentId: input.deploymentId, workers: [...w.fleet.keys()], appliedAt: Date.now() };
       },
-      async clearTraffic() {
+      async clearTraffic(_input: ClearTrafficInput) {
         await w.enter('clearTraffic');
+        w.traffic = null;
+      },
+      async analyzeStep(input: AnalyzeStepInput) {
+        await w.enter('analyzeStep');
+        w.analyses.push({ ...input, calledAt: Date.now() });
+        return decideStep(w.live(input, w.analyses.length), input.step, input.criteria, input.elapsedMs);
+      },
+      async recordRolloutEvidence(input: RolloutEvidenceInput) {
+        await w.enter('recordRolloutEvidence');
+        w.rolloutRecords.set(input.model.version, [...(w.rolloutRecords.get(input.model.version) ?? []), input.record]);
+        const v = w.version(input.model.version)!;
+        v.tags['lifecycle.rollout.evidence'] = JSON.stringify(input.record);
+        if (input.record.outcome === 'rolled-back') v.tags['lifecycle.outcome'] = 'rolled-back';
       },
       async finalizeRollout(input: { model: RegisteredVersion }) {
         await w.enter('finalizeRollout');

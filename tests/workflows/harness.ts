@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { RolloutInput } from '../../lib/lifecycle/rollout-config';
 import type { TrainAndPromoteInput } from '../../lib/lifecycle/types';
 import type { trainAndPromote } from '../../workflows/train-and-promote';
 import type { promoteVersion } from '../../workflows/promote-version';
@@ -18,6 +19,20 @@ export const FAST_TIMEOUTS = {
   deploy: '1 minute',
   rolloutHeartbeat: '5 seconds',
   maxRetryInterval: '500 ms',
+};
+
+/** The saga's all-at-once path: what the tests written before progressive delivery exercise. */
+export const ALL_AT_ONCE: RolloutInput = { strategy: 'all-at-once' };
+
+/** A progressive rollout on a test's clock: two short steps, analyses every 300 ms, few samples. */
+export const FAST_ROLLOUT: RolloutInput = {
+  strategy: 'progressive',
+  analysisInterval: '300 ms',
+  steps: [
+    { mode: 'shadow', share: 1, minDuration: '600 ms', maxDuration: '3 seconds', minSamples: 100 },
+    { mode: 'canary', share: 0.2, minDuration: '600 ms', maxDuration: '3 seconds', minSamples: 100 },
+  ],
+  criteria: { minLatencySamples: 10 },
 };
 
 /** A dev server and the workflow bundle, shared by a test file; a worker with a world's fake activities per test. */
@@ -49,9 +64,12 @@ export class Harness {
     return worker.runUntil(fn(taskQueue));
   }
 
-  /** trainAndPromote input for a world: one queue for both sides, fast timeouts. */
+  /**
+   * trainAndPromote input for a world: one queue for both sides, fast timeouts, and the saga's
+   * all-at-once path unless a test asks for a progressive rollout (FAST_ROLLOUT).
+   */
   input(world: FakeWorld, taskQueue: string, extra: Partial<TrainAndPromoteInput> = {}): TrainAndPromoteInput {
-    return { modelName: world.modelName, trainingTaskQueue: taskQueue, timeouts: FAST_TIMEOUTS, ...extra };
+    return { modelName: world.modelName, trainingTaskQueue: taskQueue, timeouts: FAST_TIMEOUTS, rollout: ALL_AT_ONCE, ...extra };
   }
 
   /** Starts trainAndPromote (or its alias `train-and-promote`) with the world's fast input. */
@@ -67,7 +85,7 @@ export class Harness {
     return this.client.workflow.start<typeof promoteVersion>('promoteVersion', {
       taskQueue,
       workflowId: uid('promote'),
-      args: [{ modelName: world.modelName, trainingTaskQueue: taskQueue, timeouts: FAST_TIMEOUTS, ...extra }],
+      args: [{ modelName: world.modelName, trainingTaskQueue: taskQueue, timeouts: FAST_TIMEOUTS, rollout: ALL_AT_ONCE, ...extra }],
     });
   }
 
@@ -76,7 +94,7 @@ export class Harness {
     return this.client.workflow.execute<typeof checkDatasetUpdates>('checkDatasetUpdates', {
       taskQueue,
       workflowId: uid('check'),
-      args: [{ modelName: world.modelName, paths, train: { trainingTaskQueue: taskQueue, timeouts: FAST_TIMEOUTS } }],
+      args: [{ modelName: world.modelName, paths, train: { trainingTaskQueue: taskQueue, timeouts: FAST_TIMEOUTS, rollout: ALL_AT_ONCE } }],
     });
   }
 

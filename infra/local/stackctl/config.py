@@ -212,6 +212,9 @@ def app_programs(s):
         prog.defaults.update(dirs)
         if prog.kind == 'inference-worker':
             prog.defaults['SERVED_MODELS'] = '*'  # every registered model that has a champion
+        if prog.kind == 'pipeline-worker':
+            # The progressive-rollout analysis queries this stack's own Prometheus (an offset stack has its own port).
+            prog.defaults['PROMETHEUS_URL'] = f"http://127.0.0.1:{p['PROMETHEUS_PORT']}"
     return out
 
 

@@ -1,0 +1,129 @@
+/**
+ * The decision of one analysis of a progressive-rollout step, from the live
+ * metrics of both versions. Pure: the analysis activity calls it with what
+ * Prometheus says, and the unit tests call it with every case.
+ *
+ * Per criterion (each with its own minimum samples; below it: "short"):
+ * - agreement: Wilson score interval at `confidence`; pass when its lower
+ *   bound reaches `minAgreement`, fail when its upper bound is below it,
+ *   undecided in between (wait for more samples);
+ * - error ratio: one-sided two-proportion z-test of "candidate worse than
+ *   champion by more than `errorRatioMargin`"; fail when significant;
+ * - p99 latency (histogram_quantile, not a proportion): candidate <=
+ *   `maxLatencyRatio` x champion + `latencySlackMs`;
+ * - predicted-class distributions: Jensen-Shannon distance <= `maxClassDistance`.
+ *
+ * Then: any fail -> rollback at once; anything short or undecided -> hold,
+ * and rollback for lack of evidence once the step is past its maximum
+ * duration; all pass -> continue once the minimum duration is reached.
+ */
+import type { RolloutCriteria, RolloutStep } from '../lifecycle/rollout-config';
+import type { CriterionResult, LiveMetrics, StepEvaluation } from './evidence';
+import { jensenShannonDistance, twoProportionZTest, wilsonInterval } from './statistics';
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const f3 = (x: number) => x.toFixed(3);
+
+export function evaluateCriteria(m: LiveMetrics, step: RolloutStep, c: RolloutCriteria): CriterionResult[] {
+  const conf = pct(c.confidence);
+  const { champion: champ, candidate: cand } = m;
+  const results: CriterionResult[] = [];
+  const n = step.minSamples;
+
+  results.push({
+    name: 'samples',
+    verdict: cand.requests >= n ? 'pass' : 'short',
+    value: cand.requests,
+    threshold: n,
+    samples: cand.requests,
+    minSamples: n,
+    detail: `candidate v${cand.version} ran ${cand.requests} example(s) in ${Math.round(m.windowSeconds)} s (minimum ${n})`,
+  });
+
+  const { agree, total } = m.agreement;
+  const wilson = wilsonInterval(agree, total, c.confidence);
+  const agreement = total > 0 ? agree / total : null;
+  results.push({
+    name: 'agreement',
+    verdict: total < n ? 'short' : wilson.low >= c.minAgreement ? 'pass' : wilson.high < c.minAgreement ? 'fail' : 'undecided',
+    value: agreement,
+    threshold: c.minAgreement,
+    samples: total,
+    minSamples: n,
+    detail: `${agree}/${total} agree (${agreement === null ? 'n/a' : pct(agreement)}), Wilson ${conf} interval [${f3(wilson.low)}, ${f3(wilson.high)}] vs >= ${f3(c.minAgreement)}`,
+  });
+
+  const test = twoProportionZTest(cand.errors, cand.requests, champ.errors, champ.requests, c.errorRatioMargin);
+  const candRatio = cand.requests > 0 ? cand.errors / cand.requests : null;
+  const champRatio = champ.requests > 0 ? champ.errors / champ.requests : null;
+  results.push({
+    name: 'error-ratio',
+    verdict: cand.requests < n || champ.requests < n ? 'short' : test.pValue < 1 - c.confidence ? 'fail' : 'pass',
+    value: candRatio,
+    threshold: (champRatio ?? 0) + c.errorRatioMargin,
+    samples: Math.min(cand.requests, champ.requests),
+    minSamples: n,
+    detail:
+      `candidate ${cand.errors}/${cand.requests} vs champion ${champ.errors}/${champ.requests} errors; one-sided two-proportion z-test ` +
+      `(H1: candidate > champion + ${f3(c.errorRatioMargin)}) z=${Number.isFinite(test.z) ? test.z.toFixed(2) : String(test.z)} p=${test.pValue.toPrecision(3)} at ${conf}`,
+  });
+
+  const latencyLimit = champ.p99Seconds === null ? null : c.maxLatencyRatio * champ.p99Seconds + c.latencySlackMs / 1000;
+  const latencyShort = cand.latencySamples < c.minLatencySamples || champ.latencySamples < c.minLatencySamples || cand.p99Seconds === null || latencyLimit === null;
+  results.push({
+    name: 'latency-p99',
+    verdict: latencyShort ? 'short' : cand.p99Seconds! <= latencyLimit ? 'pass' : 'fail',
+    value: cand.p99Seconds,
+    threshold: latencyLimit ?? NaN,
+    samples: Math.min(cand.latencySamples, champ.latencySamples),
+    minSamples: c.minLatencySamples,
+    detail: `p99 candidate ${ms(cand.p99Seconds)} vs champion ${ms(champ.p99Seconds)} (limit ${c.maxLatencyRatio}x + ${c.latencySlackMs} ms = ${ms(latencyLimit)})`,
+  });
+
+  const candTotal = sum(cand.predictions);
+  const champTotal = sum(champ.predictions);
+  const distance = candTotal > 0 && champTotal > 0 ? jensenShannonDistance(cand.predictions, champ.predictions) : null;
+  results.push({
+    name: 'class-distance',
+    verdict: candTotal < n || champTotal < n || distance === null ? 'short' : distance <= c.maxClassDistance ? 'pass' : 'fail',
+    value: distance,
+    threshold: c.maxClassDistance,
+    samples: Math.min(candTotal, champTotal),
+    minSamples: n,
+    detail: `Jensen-Shannon distance ${distance === null ? 'n/a' : f3(distance)} between predicted-class distributions (${candTotal} vs ${champTotal} predictions) vs <= ${f3(c.maxClassDistance)}`,
+  });
+  return results;
+}
+
+export function decideStep(m: LiveMetrics, step: RolloutStep, c: RolloutCriteria, elapsedMs: number): StepEvaluation {
+  const criteria = evaluateCriteria(m, step, c);
+  const failed = criteria.filter((r) => r.verdict === 'fail');
+  const waiting = criteria.filter((r) => r.verdict === 'short' || r.verdict === 'undecided');
+  const base = { elapsedMs, criteria, metrics: m };
+  if (failed.length > 0) return { ...base, decision: 'rollback', reason: `failed: ${failed.map(line).join('; ')}` };
+  if (waiting.length > 0) {
+    const why = waiting.map((r) => `${r.name} ${r.verdict === 'short' ? `${r.samples}/${r.minSamples} samples` : 'undecided'}`).join(', ');
+    if (elapsedMs >= step.maxDurationMs) return { ...base, decision: 'rollback', reason: `not enough evidence after ${dur(elapsedMs)} (maximum ${dur(step.maxDurationMs)}): ${why}` };
+    return { ...base, decision: 'hold', reason: `waiting for evidence: ${why}` };
+  }
+  if (elapsedMs < step.minDurationMs) return { ...base, decision: 'hold', reason: `criteria pass; minimum duration ${dur(step.minDurationMs)} not reached (${dur(elapsedMs)})` };
+  return { ...base, decision: 'continue', reason: `every criterion passes after ${dur(elapsedMs)}` };
+}
+
+function line(r: CriterionResult): string {
+  return `${r.name}: ${r.detail}`;
+}
+
+function sum(counts: Record<string, number>): number {
+  return Object.values(counts).reduce((s, x) => s + x, 0);
+}
+
+function ms(seconds: number | null): string {
+  return seconds === null || !Number.isFinite(seconds) ? 'n/a' : `${(seconds * 1000).toFixed(1)} ms`;
+}
+
+/** "95 s" / "4m05s": short, for reasons. */
+export function dur(msValue: number): string {
+  const s = Math.round(msValue / 1000);
+  return s < 120 ? `${s} s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
