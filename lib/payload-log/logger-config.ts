@@ -19,7 +19,7 @@ export const payloadLoggerSchema = commonSchema
     /** Consumer name in the streams' group; unique per logger process. */
     PAYLOAD_LOGGER_ID: envField.string(hostname()),
     /** Port of /metrics, /healthz and /readyz (0 = any free port). */
-    METRICS_PORT: envField.port(9121),
+    METRICS_PORT: envField.port(9181),
     METRICS_HOST: envField.string('127.0.0.1'),
     SHUTDOWN_TIMEOUT_MS: envField.positiveInt(30_000),
   })
