@@ -3,12 +3,13 @@
  *
  *   npm run bench -- [--url http://127.0.0.1:8000] [--json FILE] [--chart FILE.png] [--seconds 10]
  *                    [--connections 1,4,16,64] [--accuracy 10000] [--heavy-workers 2]
- *                    [--skip others,variants,heavy,accuracy] [--strict]
+ *                    [--skip others,variants,payload-log,heavy,accuracy] [--strict]
  *
  * 1. The default model (Fashion-MNIST, decode-bound) through the running API with wrk (a native
  *    load generator) at each connection count, next to its in-process limit measured in this run;
  *    then one line (64 connections) for every other model the stack serves, through its own route.
  * 2. Where decoding runs and how libvips threads are set: the same load on extra API instances.
+ * 2b. The payload log: the same load on extra API instances logging none, 10% and 100% of requests.
  * 3. A compute-bound CNN the benchmark makes (random weights, >= 100 MFLOP/image) served by a
  *    fleet of its own, with dynamic batching and with MAX_BATCH_SIZE=1, next to raw onnxruntime.
  * 4. Held-out accuracy through POST /predict.
@@ -36,8 +37,13 @@ interface Goal {
 const log = (line: string) => console.log(line);
 const ms = (v: number) => `${v.toFixed(2)} ms`;
 
-function goals(fashion: FashionResult | null, heavy: HeavyResult | null): Goal[] {
+function goals(fashion: FashionResult | null, heavy: HeavyResult | null, payloadLog: VariantResult[] = []): Goal[] {
   const out: Goal[] = [];
+  const [none, tenth] = [payloadLog.find((v) => v.env.PAYLOAD_LOG_SAMPLE === '0'), payloadLog.find((v) => v.env.PAYLOAD_LOG_SAMPLE === '0.1')];
+  if (none && tenth) {
+    const ratio = tenth.load.rps / none.load.rps;
+    out.push({ goal: 'Payload log at 10%, 64 connections: >= 95% of the throughput without it', measured: `${(100 * ratio).toFixed(0)}% (${tenth.load.rps.toFixed(0)} / ${none.load.rps.toFixed(0)})`, met: ratio >= 0.95 });
+  }
   const one = fashion?.levels.find((l) => l.connections === 1);
   if (one) {
     out.push({ goal: 'Fashion, 1 connection: p50 <= 3 ms', measured: ms(one.p50), met: one.p50 <= 3 });
@@ -89,6 +95,7 @@ async function main(): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'lifecycle-bench-'));
   let fashion: FashionResult | null = null;
   let variants: VariantResult[] = [];
+  let payloadLog: VariantResult[] = [];
   let heavy: HeavyResult | null = null;
   let accuracy: AccuracyResult | null = null;
   const others: Array<{ model: string; version: string; load: LoadResult }> = [];
@@ -125,6 +132,19 @@ async function main(): Promise<void> {
         ],
       });
     }
+    if (!skip.has('payload-log')) {
+      // Extra API instances on the stack's Redis prefix: the stack's payload logger drains what they log.
+      log('\n== payload log (extra API instances of the stack, 64 connections): none, 10% (the default), 100%');
+      payloadLog = await benchVariants({
+        redisUrl,
+        redisPrefix: process.env.REDIS_PREFIX ?? 'lc:',
+        modelName,
+        samples,
+        seconds,
+        log,
+        variants: ['0', '0.1', '1'].map((share) => ({ variant: `PAYLOAD_LOG_SAMPLE=${share}`, env: { PAYLOAD_LOG_SAMPLE: share } })),
+      });
+    }
     if (!skip.has('heavy')) {
       log('\n== compute-bound CNN (made here, random weights), a fleet of its own');
       heavy = await benchHeavy({ mlflow, redisUrl, trackingUri, workDir, workers: Number(values['heavy-workers']), connections: 64, seconds, maxBatchSize: 64, log });
@@ -141,16 +161,17 @@ async function main(): Promise<void> {
   console.table(fashion.levels.map(row));
   if (others.length) console.table(others.map((o) => ({ model: `${o.model} v${o.version}`, ...row(o.load) })));
   if (variants.length) console.table(variants.map((v) => ({ variant: v.variant, ...row(v.load) })));
+  if (payloadLog.length) console.table(payloadLog.map((v) => ({ 'payload log': v.variant, ...row(v.load) })));
   if (heavy) {
     log(`heavy CNN: ${(heavy.flopsPerImage / 1e6).toFixed(0)} MFLOP/image, ${heavy.workers} worker(s)`);
     console.table(heavy.raw.map((r) => ({ 'raw onnxruntime batch': r.batchSize, threads: r.threads, 'images/s': +r.imagesPerSecond.toFixed(1) })));
     console.table([heavy.batched, heavy.unbatched].map((l) => ({ MAX_BATCH_SIZE: l.maxBatchSize, ...row(l) })));
   }
   if (accuracy) log(`accuracy through /predict: ${(100 * accuracy.accuracy).toFixed(2)}% of ${accuracy.answered} answered (${JSON.stringify(accuracy.statuses)}), version(s) ${accuracy.versions.join(',')}`);
-  const results = goals(fashion, heavy);
+  const results = goals(fashion, heavy, payloadLog);
   console.table(results.map((g) => ({ goal: g.goal, measured: g.measured, met: g.met ? 'yes' : 'NO' })));
 
-  const report = { machine: { cores: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg() }, fashion, otherModels: others, variants, heavy, accuracy, goals: results, date: new Date().toISOString() };
+  const report = { machine: { cores: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg() }, fashion, otherModels: others, variants, payloadLog, heavy, accuracy, goals: results, date: new Date().toISOString() };
   if (values.json) {
     mkdirSync(dirname(values.json), { recursive: true });
     writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
