@@ -192,3 +192,14 @@ describe('POST /feedback', () => {
     expect(await redis.hgetall(payloadLogKeys(prefix).accuracy('fashion-mnist-classifier'))).toEqual({ '3:n': '3', '3:correct': '3' });
   });
 });
+
+describe('GET /metrics', () => {
+  it('exports the live accuracy and its sample count from one scrape', async () => {
+    await predict('m1');
+    await predict('m2');
+    await feedback([{ request_id: 'm1', label: 'Bag' }, { request_id: 'm2', label: 'Coat' }]);
+    const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(text).toContain('lifecycle_live_accuracy{model="fashion-mnist-classifier",version="3"} 0.5');
+    expect(text).toContain('lifecycle_live_accuracy_samples{model="fashion-mnist-classifier",version="3"} 2');
+  });
+});

@@ -14,15 +14,17 @@ export interface AccuracyWindow {
  */
 export function createPayloadLogMetrics(registry: Registry, readWindows: () => Promise<Map<string, AccuracyWindow[]>>) {
   const registers = [registry];
-  let last: Map<string, AccuracyWindow[]> | null = null;
-  const read = async () => {
-    try {
-      last = await readWindows();
-    } catch {
-      // Redis unreachable at scrape time: keep the last values.
-    }
-    return last ?? new Map<string, AccuracyWindow[]>();
-  };
+  let last = new Map<string, AccuracyWindow[]>();
+  // One Redis read per scrape for both gauges: prom-client collects metrics concurrently, so the
+  // second collect joins the read the first one started while it is still in flight.
+  let inflight: Promise<Map<string, AccuracyWindow[]>> | null = null;
+  const read = (): Promise<Map<string, AccuracyWindow[]>> =>
+    (inflight ??= readWindows()
+      .then(
+        (windows) => (last = windows),
+        () => last, // Redis unreachable at scrape time: keep the last values
+      )
+      .finally(() => (inflight = null)));
   const liveAccuracy = new Gauge({
     name: 'lifecycle_live_accuracy',
     help: 'Share of correct predictions among the last LIVE_ACCURACY_WINDOW feedback outcomes, per model version',
@@ -38,10 +40,9 @@ export function createPayloadLogMetrics(registry: Registry, readWindows: () => P
     help: 'Feedback outcomes in the rolling live-accuracy window, per model version (how much lifecycle_live_accuracy rests on)',
     labelNames: ['model', 'version'] as const,
     registers,
-    collect() {
-      // Reads what lifecycle_live_accuracy's collect just fetched (prom-client collects in registration order).
+    async collect() {
       this.reset();
-      for (const [model, windows] of last ?? []) for (const w of windows) this.set({ model, version: w.version }, w.n);
+      for (const [model, windows] of await read()) for (const w of windows) this.set({ model, version: w.version }, w.n);
     },
   });
   return {
