@@ -52,12 +52,37 @@ describe('PayloadLogger (real Redis, a flaky writer)', () => {
     const { writer, written } = flakyWriter(1);
     const logger = new PayloadLogger({ reader, writer, root: '/unused', metrics, logger: createLogger('test', 'silent'), batchSize: 100, flushMs: 10, pollMs: 10, retentionDays: 30, retentionIntervalMs: 3_600_000, claimIntervalMs: 60_000 });
     logger.start();
-    const until = Date.now() + 5000;
-    while ((await redis.xlen(keys.payloads('m'))) > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    await logger.stop();
+    try {
+      const until = Date.now() + 5000;
+      while ((await redis.xlen(keys.payloads('m'))) > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      await logger.stop();
+    }
     expect(written.map((r) => r.request_id).sort()).toEqual(['a', 'b', 'c']);
     expect((await metrics.errors.get()).values).toEqual([expect.objectContaining({ labels: { stage: 'write' }, value: 1 })]);
     expect(await redis.xpending(keys.payloads('m'), PAYLOAD_LOGGER_GROUP)).toEqual([0, null, null, null]);
+  });
+
+  it('writes and acks what it has buffered when stopped (graceful shutdown), before its flush interval', async () => {
+    const keys = payloadLogKeys(prefix);
+    const append = appendIfRoom(redis);
+    await redis.sadd(keys.models, 'm');
+    for (const id of ['a', 'b']) await append(keys.payloads('m'), 10, entry(id));
+    const reader = new LogStreamReader({ redis, prefix, consumer: 'c1', claimIdleMs: 60_000 });
+    const { writer, written } = flakyWriter(0);
+    const logger = new PayloadLogger({ reader, writer, root: '/unused', metrics: createLoggerMetrics(new Registry(), () => reader.backlog()), logger: createLogger('test', 'silent'), batchSize: 100, flushMs: 600_000, pollMs: 10, retentionDays: 30, retentionIntervalMs: 3_600_000, claimIntervalMs: 60_000 });
+    logger.start();
+    try {
+      // Both entries read (delivered to this consumer), none written yet: the flush interval is 10 minutes.
+      const delivered = () => redis.xpending(keys.payloads('m'), PAYLOAD_LOGGER_GROUP).then((p) => (p as [number])[0], () => 0); // no group yet: 0
+      const until = Date.now() + 5000;
+      while ((await delivered()) < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      expect(written).toEqual([]);
+    } finally {
+      await logger.stop();
+    }
+    expect(written.map((r) => r.request_id).sort()).toEqual(['a', 'b']);
+    expect(await redis.xlen(keys.payloads('m'))).toBe(0);
   });
 
   it('refuses entries past the bound instead of trimming the backlog', async () => {
