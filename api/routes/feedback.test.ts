@@ -203,3 +203,12 @@ describe('GET /metrics', () => {
     expect(text).toContain('lifecycle_live_accuracy_samples{model="fashion-mnist-classifier",version="3"} 2');
   });
 });
+
+describe('GET /docs/json', () => {
+  it('documents both feedback routes with their body', async () => {
+    const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json<{ paths: Record<string, { post?: { requestBody?: unknown } }> }>();
+    expect(doc.paths['/feedback']?.post?.requestBody).toBeDefined();
+    expect(doc.paths['/models/{name}/feedback']?.post?.requestBody).toBeDefined();
+    expect(JSON.stringify(doc.paths['/feedback']?.post?.requestBody)).toContain('request_id');
+  });
+});
