@@ -13,8 +13,10 @@ import type { ApiConfig } from './config';
 import { AccessLog } from './access-log';
 import { errorSchema, HttpError } from './errors';
 import { docsPlugin } from './plugins/docs';
+import { setUpPayloadLog, type PayloadLogDeps } from './plugins/payload-log';
 import { errorHandlerPlugin } from './plugins/error-handler';
 import { requestMetricsPlugin } from './plugins/request-metrics';
+import { feedbackRoutes } from './routes/feedback';
 import { healthRoutes } from './routes/health';
 import { modelsRoutes } from './routes/models';
 import { predictRoutes } from './routes/predict';
@@ -38,6 +40,8 @@ export interface AppDeps {
   logger: Logger;
   /** One registry per process; defaults to a fresh one. */
   metricsRegistry?: Registry;
+  /** Prediction records, the payload log and POST /feedback; without it, none of them. */
+  payloadLog?: PayloadLogDeps;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -55,6 +59,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const queueDepths = async () => new Map(await Promise.all(deps.models.list().map(async (m) => [m.name, await deps.inference.queueDepth(m.name)] as const)));
   const metrics = createApiMetrics(registry, queueDepths, config.MAX_QUEUE_LENGTH);
   const maxBatchFiles = config.MAX_BATCH_FILES ?? 32;
+  const payloadLog = deps.payloadLog
+    ? setUpPayloadLog(deps.payloadLog, { registry, models: deps.models, defaultModel: config.MODEL_NAME, maxImagePixels: config.MAX_IMAGE_PIXELS, retryAfterSeconds: config.RETRY_AFTER_SECONDS, logger: deps.logger })
+    : null;
 
   // Explicit type arguments keep the default FastifyInstance type although the logger is a pino Logger.
   const app = Fastify<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger>({
@@ -115,6 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     limits,
     retryAfterSeconds: config.RETRY_AFTER_SECONDS,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
+    recorder: payloadLog?.recorder,
   });
   await app.register(oipRoutes, {
     prefix: '/v2',
@@ -127,5 +135,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     retryAfterSeconds: config.RETRY_AFTER_SECONDS,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
   });
+  if (payloadLog) {
+    await app.register(feedbackRoutes, payloadLog.routes);
+    // Records still being written when the app closes are finished before Redis is closed.
+    app.addHook('onClose', () => payloadLog.recorder.settled());
+  }
   return app;
 }

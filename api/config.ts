@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { envField, loadConfig, servingSchema } from '../lib/env';
+import { payloadLogApiFields } from '../lib/payload-log/config';
 
 export const apiSchema = servingSchema
   .extend({
@@ -32,6 +33,8 @@ export const apiSchema = servingSchema
     RATE_LIMIT_PER_MINUTE: envField.nonNegativeInt(0),
     /** Graceful shutdown gives up waiting for in-flight requests after this long. */
     SHUTDOWN_TIMEOUT_MS: envField.positiveInt(15_000),
+    /** Payload log and ground-truth feedback (lib/payload-log/config.ts). */
+    ...payloadLogApiFields,
   })
   .superRefine((c, ctx) => {
     if (c.SHUTDOWN_TIMEOUT_MS < c.REQUEST_TIMEOUT_MS) {

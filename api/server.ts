@@ -11,6 +11,7 @@ import { exitOnSignal, runMain } from '../lib/process/main';
 import { InferenceClient } from '../lib/queue/inference-client';
 import { createRedisConnection, waitUntilReady } from '../lib/queue/redis-connection';
 import { buildApp } from './app';
+import { loadCredentials } from './services/feedback-auth';
 import { loadApiConfig, type ApiConfig } from './config';
 import { redisReadinessProbe } from './services/readiness';
 import { ServedModels } from './services/served-models';
@@ -25,6 +26,7 @@ export interface RunningApi {
 
 /** Wires Redis, the queue client and the served-models view into the app; listens unless `listen` is false. */
 export async function startApi(config: ApiConfig, logger: Logger, opts: { listen?: boolean } = {}): Promise<RunningApi> {
+  const credentials = loadCredentials(config); // a bad credential stops the start, before any connection
   const redis = createRedisConnection(config.REDIS_URL, { name: `api:${config.API_INSTANCE_ID}`, logger, autoPipelining: true });
   const replyReader = createRedisConnection(config.REDIS_URL, { name: `api:${config.API_INSTANCE_ID}:replies`, logger, role: 'blocking' });
   // Redis may be down at start: the API still starts (and says so on /readyz) and serves once it is back.
@@ -51,6 +53,7 @@ export async function startApi(config: ApiConfig, logger: Logger, opts: { listen
     readiness: redisReadinessProbe(redis, config.REDIS_PREFIX, models, config.MODEL_NAME),
     workers: () => listWorkerStatuses(redis, config.REDIS_PREFIX),
     logger,
+    payloadLog: { redis, prefix: config.REDIS_PREFIX, config, credentials },
   });
   if (opts.listen ?? true) await app.listen({ port: config.PORT, host: config.HOST });
 

@@ -3,7 +3,7 @@
  *
  *   npm run bench -- [--url http://127.0.0.1:8000] [--json FILE] [--chart FILE.png] [--seconds 10]
  *                    [--connections 1,4,16,64] [--accuracy 10000] [--heavy-workers 2]
- *                    [--skip oip,others,shadow,variants,heavy,accuracy] [--strict]
+ *                    [--skip oip,others,shadow,variants,payload-log,heavy,accuracy] [--strict]
  *
  * 1. The default model (Fashion-MNIST, decode-bound) through the running API with wrk (a native
  *    load generator) at each connection count, next to its in-process limit measured in this run;
@@ -11,6 +11,7 @@
  * 1b. Shadow 100% against none at 1 and 64 connections: a copy of the champion shadows every request
  *    (it runs after the reply) through a traffic plan, as in a progressive rollout's shadow step.
  * 2. Where decoding runs and how libvips threads are set: the same load on extra API instances.
+ * 2b. The payload log: the same load on extra API instances logging none, 10% and 100% of requests.
  * 3. A compute-bound CNN the benchmark makes (random weights, >= 100 MFLOP/image) served by a
  *    fleet of its own, with dynamic batching and with MAX_BATCH_SIZE=1, next to raw onnxruntime.
  * 4. Held-out accuracy through POST /predict.
@@ -42,11 +43,16 @@ interface Goal {
 const log = (line: string) => console.log(line);
 const ms = (v: number) => `${v.toFixed(2)} ms`;
 
-function goals(fashion: FashionResult | null, heavy: HeavyResult | null, shadow: ShadowResult | null): Goal[] {
+function goals(fashion: FashionResult | null, heavy: HeavyResult | null, shadow: ShadowResult | null, payloadLog: VariantResult[] = []): Goal[] {
   const out: Goal[] = [];
   const [none1, shadow1] = [shadow?.none, shadow?.shadow].map((levels) => levels?.find((l) => l.connections === 1));
   if (none1 && shadow1) {
     out.push({ goal: 'Shadow 100%, 1 connection: p50 within 10% of none', measured: `${ms(shadow1.p50)} vs ${ms(none1.p50)} (${((100 * shadow1.p50) / none1.p50 - 100).toFixed(0)}%)`, met: shadow1.p50 <= none1.p50 * 1.1 });
+  }
+  const [none, tenth] = [payloadLog.find((v) => v.env.PAYLOAD_LOG_SAMPLE === '0'), payloadLog.find((v) => v.env.PAYLOAD_LOG_SAMPLE === '0.1')];
+  if (none && tenth) {
+    const ratio = tenth.load.rps / none.load.rps;
+    out.push({ goal: 'Payload log at 10%, 64 connections: >= 95% of the throughput without it', measured: `${(100 * ratio).toFixed(0)}% (${tenth.load.rps.toFixed(0)} / ${none.load.rps.toFixed(0)})`, met: ratio >= 0.95 });
   }
   const one = fashion?.levels.find((l) => l.connections === 1);
   if (one) {
@@ -99,6 +105,7 @@ async function main(): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'lifecycle-bench-'));
   let fashion: FashionResult | null = null;
   let variants: VariantResult[] = [];
+  let payloadLog: VariantResult[] = [];
   let heavy: HeavyResult | null = null;
   let accuracy: AccuracyResult | null = null;
   let shadow: ShadowResult | null = null;
@@ -150,6 +157,19 @@ async function main(): Promise<void> {
         ],
       });
     }
+    if (!skip.has('payload-log')) {
+      // Extra API instances on the stack's Redis prefix: the stack's payload logger drains what they log.
+      log('\n== payload log (extra API instances of the stack, 64 connections): none, 10% (the default), 100%');
+      payloadLog = await benchVariants({
+        redisUrl,
+        redisPrefix: process.env.REDIS_PREFIX ?? 'lc:',
+        modelName,
+        samples,
+        seconds,
+        log,
+        variants: ['0', '0.1', '1'].map((share) => ({ variant: `PAYLOAD_LOG_SAMPLE=${share}`, env: { PAYLOAD_LOG_SAMPLE: share } })),
+      });
+    }
     if (!skip.has('heavy')) {
       log('\n== compute-bound CNN (made here, random weights), a fleet of its own');
       heavy = await benchHeavy({ mlflow, redisUrl, trackingUri, workDir, workers: Number(values['heavy-workers']), connections: 64, seconds, maxBatchSize: 64, log });
@@ -167,16 +187,17 @@ async function main(): Promise<void> {
   if (others.length) console.table(others.map((o) => ({ model: `${o.model} v${o.version}`, ...row(o.load) })));
   if (shadow) console.table([...shadow.none.map((l) => ({ traffic: 'none', ...row(l) })), ...shadow.shadow.map((l) => ({ traffic: `shadow 100% (v${shadow.candidate})`, ...row(l) }))]);
   if (variants.length) console.table(variants.map((v) => ({ variant: v.variant, ...row(v.load) })));
+  if (payloadLog.length) console.table(payloadLog.map((v) => ({ 'payload log': v.variant, ...row(v.load) })));
   if (heavy) {
     log(`heavy CNN: ${(heavy.flopsPerImage / 1e6).toFixed(0)} MFLOP/image, ${heavy.workers} worker(s)`);
     console.table(heavy.raw.map((r) => ({ 'raw onnxruntime batch': r.batchSize, threads: r.threads, 'images/s': +r.imagesPerSecond.toFixed(1) })));
     console.table([heavy.batched, heavy.unbatched].map((l) => ({ MAX_BATCH_SIZE: l.maxBatchSize, ...row(l) })));
   }
   if (accuracy) log(`accuracy through /predict: ${(100 * accuracy.accuracy).toFixed(2)}% of ${accuracy.answered} answered (${JSON.stringify(accuracy.statuses)}), version(s) ${accuracy.versions.join(',')}`);
-  const results = goals(fashion, heavy, shadow);
+  const results = goals(fashion, heavy, shadow, payloadLog);
   console.table(results.map((g) => ({ goal: g.goal, measured: g.measured, met: g.met ? 'yes' : 'NO' })));
 
-  const report = { machine: { cores: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg() }, fashion, oip, otherModels: others, shadow, variants, heavy, accuracy, goals: results, date: new Date().toISOString() };
+  const report = { machine: { cores: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg() }, fashion, oip, otherModels: others, shadow, variants, payloadLog, heavy, accuracy, goals: results, date: new Date().toISOString() };
   if (values.json) {
     mkdirSync(dirname(values.json), { recursive: true });
     writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);

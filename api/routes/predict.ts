@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyReque
 import type { ApiMetrics } from '../../lib/metrics/api-metrics';
 import { errorBody, HttpError, type ServingLimits } from '../errors';
 import { toHttpError } from '../plugins/error-handler';
+import type { PredictionRecorder } from '../services/prediction-recorder';
 import type { Predictor } from '../services/predictor';
 import { stickyKey } from '../services/traffic-router';
 import { batchImagesBody, batchResponseSchema, errorRef, fresh, modelNameParams, predictResponseSchema, singleImageBody } from './schemas';
@@ -16,6 +17,8 @@ export interface PredictRouteOptions {
   limits?: ServingLimits;
   /** Requests per client IP per minute; 0 = unlimited. Enforced by @fastify/rate-limit (registered in app.ts). */
   rateLimitPerMinute?: number;
+  /** Records answered images for feedback and the payload log, after the reply is decided (fire-and-forget). */
+  recorder?: Pick<PredictionRecorder, 'record'>;
 }
 
 /** Outcome label of lifecycle_predictions_total: a handful of values, never a raw error message. */
@@ -95,6 +98,7 @@ export const predictRoutes: FastifyPluginCallback<PredictRouteOptions> = (app, o
       version = result.model.version;
       count(modelName, version, 200);
       timed(modelName, reply, 200);
+      opts.recorder?.record(model, [{ requestId: request.id, result, upload: bytes }], reply.elapsedTime);
       return { request_id: request.id, model: result.model, predictions: result.predictions };
     } catch (err) {
       const status = toHttpError(err, opts.retryAfterSeconds).statusCode;
@@ -131,6 +135,8 @@ export const predictRoutes: FastifyPluginCallback<PredictRouteOptions> = (app, o
       return { index, filename, error: errorBody(http.statusCode, http.code, http.message) };
     });
     timed(modelName, reply, 200);
+    // Batch images are known to feedback as `<request_id>#<index>`, the ids they were queued with.
+    opts.recorder?.record(model, outcomes.flatMap((o, i) => (o.ok ? [{ requestId: `${request.id}#${i}`, result: o.result, upload: uploads[i]!.bytes }] : [])), reply.elapsedTime);
     return { request_id: request.id, results };
   };
 

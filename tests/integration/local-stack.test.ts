@@ -100,6 +100,7 @@ describe('local stack control (infra/local/stackctl)', () => {
     expect(targets('api')[0]!.targets).toEqual(['127.0.0.1:38000', '127.0.0.1:38001']);
     expect(targets('inference-worker')[0]!.targets).toEqual(['127.0.0.1:39111', '127.0.0.1:39112', '127.0.0.1:39113', '127.0.0.1:39114']);
     expect(targets('training-worker')[0]!.targets).toEqual(['127.0.0.1:39103', '127.0.0.1:39105']);
+    expect(targets('payload-logger')[0]!.targets).toEqual(['127.0.0.1:39181']);
 
     // The stack's Prometheus runs the repo's prometheus.yml through the link in the state dir.
     const port = await freePort();
@@ -110,8 +111,8 @@ describe('local stack control (infra/local/stackctl)', () => {
       type Target = { labels: Record<string, string> };
       let active: Target[] = [];
       const deadline = Date.now() + 30_000;
-      // 13 = every instance plus the stack's supervisor event listener; the files load one by one.
-      while (active.length < 13 && Date.now() < deadline) {
+      // 14 = every instance plus the stack's supervisor event listener; the files load one by one.
+      while (active.length < 14 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 300));
         const res = await fetch(`http://127.0.0.1:${port}/api/v1/targets`).catch(() => undefined);
         if (res?.ok) active = ((await res.json()) as { data: { activeTargets: Target[] } }).data.activeTargets;
@@ -120,6 +121,7 @@ describe('local stack control (infra/local/stackctl)', () => {
       expect(seen).toEqual([
         'api 127.0.0.1:38000', 'api 127.0.0.1:38001',
         'inference-worker 127.0.0.1:39111', 'inference-worker 127.0.0.1:39112', 'inference-worker 127.0.0.1:39113', 'inference-worker 127.0.0.1:39114',
+        'payload-logger 127.0.0.1:39181',
         'pipeline-worker 127.0.0.1:39102',
         'supervisor 127.0.0.1:39191',
         'temporal-sdk 127.0.0.1:39464 pipeline-worker', 'temporal-sdk 127.0.0.1:39465 training-worker', 'temporal-sdk 127.0.0.1:39467 training-worker',

@@ -66,7 +66,8 @@ def cmd_env(ctx):
                'API_URLS': ' '.join(f"http://127.0.0.1:{p['PORT'] + i}" for i in range(s.counts['API_INSTANCES'])),
                'TEMPORAL_UI_URL': f"http://127.0.0.1:{p['TEMPORAL_UI_PORT']}",
                'PROMETHEUS_URL': f"http://127.0.0.1:{p['PROMETHEUS_PORT']}",
-               'SUPERVISOR_CONF': ctx.sup.conf, 'STACK_LOGS': ctx.sup.logs}
+               'SUPERVISOR_CONF': ctx.sup.conf, 'STACK_LOGS': ctx.sup.logs,
+               'FEEDBACK_TOKEN_FILE': f'{s.state}/feedback-token'}
     for k, v in exports.items():
         print(f'export {k}={shlex.quote(v)}')
 

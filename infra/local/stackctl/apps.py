@@ -5,13 +5,14 @@ import os
 import time
 
 from config import Port, app_programs, check_overlaps, forwarded_env, service_programs
+from feedback_token import ensure_feedback_token
 import health
 import preflight
 from preflight import PreflightError
 from services import ORDER
 from supervision import _write
 
-JOBS = ('api', 'inference-worker', 'pipeline-worker', 'training-worker')
+JOBS = ('api', 'inference-worker', 'payload-logger', 'pipeline-worker', 'training-worker')
 
 
 def all_ports(s, progs):
@@ -59,6 +60,7 @@ def up(ctx, log):
     s = ctx.stack
     progs = check(ctx)
     ctx.sup.ensure(s.ports['SUPERVISOR_METRICS_PORT'])
+    ensure_feedback_token(s)
     ctx.sup.write_unit('apps', progs, env_for(s))
     write_targets(s, progs)
     save_plan(ctx, progs)

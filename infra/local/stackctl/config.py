@@ -26,6 +26,7 @@ DEFAULT_PORTS = {
     'TEMPORAL_PORT': 7233,
     'TEMPORAL_UI_PORT': 8233,
     'PROMETHEUS_PORT': 9090,
+    'PAYLOAD_LOGGER_METRICS_PORT': 9181,
     # Restart counters of the supervised processes. Not 9190: that is PROMETHEUS_PORT + 100, so a second stack
     # moved by the README's LIFECYCLE_PORT_OFFSET=100 put its Prometheus on the first one's counters.
     'SUPERVISOR_METRICS_PORT': 9191,
@@ -50,7 +51,7 @@ class Port:
 @dataclass
 class Program:
     name: str  # supervisord program name, e.g. inference-worker-3
-    kind: str  # api | inference-worker | pipeline-worker | training-worker | redis | temporal | mlflow | prometheus
+    kind: str  # api | inference-worker | payload-logger | pipeline-worker | training-worker | redis | temporal | mlflow | prometheus
     command: list
     env: dict = field(default_factory=dict)
     ports: list = field(default_factory=list)  # [Port]
@@ -174,6 +175,10 @@ def mlflow_is_local(stack):
     return _is_loopback(urlsplit(stack.mlflow_uri).hostname or '')
 
 
+def feedback_tokens_file(s):
+    return f'{s.state}/feedback-tokens'
+
+
 def app_programs(s):
     """The application processes, in start order (stop order is the reverse)."""
     p, n, out = s.ports, s.counts, []
@@ -200,6 +205,14 @@ def app_programs(s):
             priority=400, env={'WORKER_ID': f'inference-worker-{i}', 'METRICS_PORT': str(mport)},
             ports=[Port(mport, f'inference-worker-{i} metrics', 'INFERENCE_METRICS_PORT' + (f' (+{i - 1} for worker {i})' if i > 1 else ''))],
             health=f'http://127.0.0.1:{mport}/healthz', ready=f'http://127.0.0.1:{mport}/readyz'))
+    # One payload logger drains every model's payload-log and feedback streams into Parquet under the state dir.
+    lport = p['PAYLOAD_LOGGER_METRICS_PORT']
+    out.append(Program(
+        name='payload-logger', kind='payload-logger', command=[node, 'dist/workers/payload-logger.js'], priority=400,
+        env={'METRICS_PORT': str(lport), 'PAYLOAD_LOGGER_ID': 'payload-logger'},
+        defaults={'PAYLOAD_LOG_DIR': f'{s.state}/payload-log'},
+        ports=[Port(lport, 'payload-logger metrics', 'PAYLOAD_LOGGER_METRICS_PORT')],
+        health=f'http://127.0.0.1:{lport}/healthz', ready=f'http://127.0.0.1:{lport}/readyz'))
     for i in range(1, n['API_INSTANCES'] + 1):
         port = p['PORT'] + i - 1
         out.append(Program(
@@ -215,6 +228,8 @@ def app_programs(s):
         if prog.kind == 'pipeline-worker':
             # The progressive-rollout analysis queries this stack's own Prometheus (an offset stack has its own port).
             prog.defaults['PROMETHEUS_URL'] = f"http://127.0.0.1:{p['PROMETHEUS_PORT']}"
+        if prog.kind == 'api':
+            prog.defaults['FEEDBACK_TOKENS_FILE'] = feedback_tokens_file(s)  # written by `apps up` (feedback_token.py)
     return out
 
 

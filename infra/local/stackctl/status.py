@@ -48,7 +48,7 @@ def rows(ctx):
 
 def _order(name):
     for i, prefix in enumerate(('supervisor-events', 'redis', 'temporal', 'mlflow', 'prometheus',
-                                'pipeline-worker', 'training-worker', 'inference-worker', 'api')):
+                                'pipeline-worker', 'training-worker', 'inference-worker', 'payload-logger', 'api')):
         if name.startswith(prefix):
             return i, name
     return 99, name
