@@ -10,7 +10,7 @@ import type { MlflowClient } from '../lib/mlflow/client';
 import { guard } from './failures';
 
 export interface TrafficActivityDeps {
-  mlflow: Pick<MlflowClient, 'registeredModelTag' | 'setRegisteredModelTag' | 'deleteRegisteredModelTag'>;
+  mlflow: Pick<MlflowClient, 'registeredModelTag' | 'setRegisteredModelTag' | 'deleteRegisteredModelTag' | 'getModelVersionByAlias'>;
   redis: Redis;
   redisPrefix: string;
   leases: RolloutLeases;
@@ -68,16 +68,38 @@ export function createTrafficActivities(deps: TrafficActivityDeps): TrafficActiv
     }
   }
 
-  async function requireLease(model: string, deploymentId: string): Promise<void> {
-    if (await deps.leases.renew(model, deploymentId, deps.leaseTtlMs)) return;
+  /**
+   * The model's rollout lease must be this rollout's. A step lasts minutes and nothing renews the lease
+   * between two steps, so it is renewed here for the whole step (its maximum duration, plus the usual
+   * TTL). A lease that vanished (Redis restarted empty) is taken again, but only while nothing else can
+   * have happened to the model meanwhile: this rollout's plan is still the registry's, and the champion
+   * is still the one the rollout is judged against. Held by another rollout, or either check fails:
+   * LEASE_LOST, and the workflow rolls the candidate back.
+   */
+  async function requireLease(model: string, deploymentId: string, opts: { ttlMs?: number; championVersion?: string } = {}): Promise<void> {
+    const ttl = Math.max(deps.leaseTtlMs, opts.ttlMs ?? 0);
+    if (await deps.leases.renew(model, deploymentId, ttl)) return;
     const holder = await deps.leases.holder(model);
-    throw ApplicationFailure.nonRetryable(`the rollout lease of ${model} is ${holder ? `held by ${holder.deploymentId}` : 'not held'}, not by ${deploymentId}`, 'LEASE_LOST');
+    if (holder === null && opts.championVersion !== undefined && (await unchangedSince(model, deploymentId, opts.championVersion))) {
+      const { held } = await deps.leases.acquire(model, deploymentId, `progressive rollout ${deploymentId} (lease taken again)`, ttl);
+      if (held) return;
+    }
+    const now = holder ?? (await deps.leases.holder(model));
+    throw ApplicationFailure.nonRetryable(`the rollout lease of ${model} is ${now ? `held by ${now.deploymentId}` : 'not held'}, not by ${deploymentId}`, 'LEASE_LOST');
+  }
+
+  async function unchangedSince(model: string, deploymentId: string, championVersion: string): Promise<boolean> {
+    const plan = await currentPlan(model);
+    if (plan === null || plan === 'invalid' || plan.deploymentId !== deploymentId) return false;
+    const champion = await guard(() => deps.mlflow.getModelVersionByAlias(model, 'champion'));
+    return champion?.version === championVersion;
   }
 
   return {
     async setTraffic(input: TrafficInput): Promise<TrafficApplied> {
       const { name, version } = input.model;
-      await requireLease(name, input.deploymentId);
+      const lease = { ttlMs: (input.maxDurationMs ?? 0) + deps.leaseTtlMs, championVersion: input.championVersion };
+      await requireLease(name, input.deploymentId, lease);
       // A file that does not match its sha256, or has no usable metadata, fails here before any worker tries it.
       await deps.verifiedVersion(name, version);
       const existing = await currentPlan(name);
@@ -88,7 +110,7 @@ export function createTrafficActivities(deps: TrafficActivityDeps): TrafficActiv
       if (plan !== existing) await guard(() => deps.mlflow.setRegisteredModelTag(name, TRAFFIC_PLAN_TAG, JSON.stringify(plan)));
       await sync(name);
       return waitFor<TrafficApplied>(name, `v${version} ${plan.mode} ${plan.share} on every worker of ${name}`, async () => {
-        await requireLease(name, input.deploymentId);
+        await requireLease(name, input.deploymentId, lease);
         const [state, statuses] = await Promise.all([readTrafficState(deps.redis, deps.redisPrefix, name), listWorkerStatuses(deps.redis, deps.redisPrefix)]);
         const serving = servingModel(statuses, name);
         const refused = serving.find(({ served }) => served.candidate?.version === version && served.candidate.state === 'failed' && served.candidate.error && PERMANENT_LOAD_ERRORS.has(served.candidate.error.code));

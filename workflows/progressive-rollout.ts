@@ -52,7 +52,14 @@ export async function runProgressiveRollout(acts: LifecycleActivities, control: 
     Object.assign(state, { stepIndex: i, pausedMs: 0, timeInStepMs: 0, latest: undefined, stepStartedAt: undefined, state: control.paused ? 'paused' : 'running' });
     const what = `step ${i + 1}/${steps.length}: ${step.mode} ${Math.round(step.share * 100)}% of v${p.model.version}`;
     progress.begin('rollout', step.mode, what);
-    const applied = await acts.traffic.setTraffic({ model: p.model, deploymentId: p.deploymentId, mode: step.mode, share: step.share, maxDurationMs: step.maxDurationMs });
+    const applied = await acts.traffic.setTraffic({
+      model: p.model,
+      deploymentId: p.deploymentId,
+      mode: step.mode,
+      share: step.share,
+      maxDurationMs: step.maxDurationMs,
+      championVersion: p.championVersion,
+    });
     state.stepStartedAt = Date.now();
     state.pausedMs = 0;
     for (;;) {

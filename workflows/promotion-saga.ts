@@ -5,6 +5,9 @@ import type { DeploymentResult, PromotionDecision, PromotionOutcome, RegisteredV
 import type { LifecycleActivities } from './activities';
 import type { ProgressTracker } from './progress';
 import { PROGRESSIVE_PATCH, runProgressiveRollout } from './progressive-rollout';
+
+/** Executions recorded before the lease was taken again after the live analysis replay without it. */
+const LEASE_BEFORE_DEPLOY_PATCH = 'progressive-lease-before-deploy';
 import type { RolloutControl } from './rollout-control';
 
 export interface SagaInput {
@@ -75,7 +78,17 @@ export async function promoteWithSaga(acts: LifecycleActivities, progress: Progr
     // Executions recorded before progressive delivery deployed at once here: they replay that way.
     if (strategy === 'progressive' && now !== null && patched(PROGRESSIVE_PATCH)) {
       trafficTouched = true;
-      const result = await runProgressiveRollout(acts, s.control, progress, { model, championVersion: now, deploymentId, rollout: s.rollout });
+      let result = await runProgressiveRollout(acts, s.control, progress, { model, championVersion: now, deploymentId, rollout: s.rollout });
+      if (result.passed && patched(LEASE_BEFORE_DEPLOY_PATCH)) {
+        // Each step holds the lease for its own length; a wait for approval (or a long pause) can outlast it.
+        // Take it again (idempotent while it is ours) and make sure the champion did not move meanwhile.
+        await acts.lease.acquireRolloutLease({ modelName, deploymentId, description: s.description });
+        const again = await acts.registry.championVersion(modelName);
+        if (again !== now) {
+          const reason = `the champion moved to ${again === null ? 'no version' : `v${again}`} during the progressive rollout (judged against v${now})`;
+          result = { passed: false, reason, record: { ...result.record, outcome: 'rolled-back', reason } };
+        }
+      }
       rollout = result.record;
       if (!result.passed) {
         await CancellationScope.nonCancellable(async () => {

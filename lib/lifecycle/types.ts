@@ -128,8 +128,10 @@ export interface TrafficInput {
   share: number;
   /** canary: share of candidate-answered requests the champion also runs (default: the plan schema's). */
   mirrorShare?: number;
-  /** The step's maximum duration: exported with the plan so an alert fires when a step is held past it. */
+  /** The step's maximum duration: exported with the plan so an alert fires when a step is held past it; the lease is held that long. */
   maxDurationMs?: number;
+  /** The champion the candidate is judged against: a lease lost with Redis is taken again only while it still is. */
+  championVersion?: string;
 }
 
 export interface TrafficApplied {
