@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export ONNXRUNTIME_NODE_INSTALL_CUDA := skip
 
-.PHONY: up down status test test-postgres setup lint typecheck bench drills train models rollback datasets serve-mlflow
+.PHONY: up down status test test-postgres setup lint typecheck bench drills train load models rollback datasets serve-mlflow
 
 # Settings given on the command line (make up INFERENCE_WORKERS=4 API_INSTANCES=2 TRAINING_WORKERS=2)
 # reach the scripts as environment variables, like any other variable in the environment.
@@ -39,9 +39,18 @@ drills:    ## fault drills against the stack `make up` started, under load (DRIL
 
 # The lifecycle CLI's common commands (npm run lifecycle -- help for all): make train ARGS="--param epochs=2"
 # They talk to this checkout's stack, wherever LIFECYCLE_PORT_OFFSET moved it (infra/local/with-stack-env.sh).
-train:     ## train on dataset v2, follow it live, promote through the gate (ARGS="--param epochs=2 --model NAME")
+# A local stack has no traffic of its own, and a progressive rollout is judged on live traffic: `make train`
+# sends a light demo load of held-out images (DEMO_LOAD=0: none) and promotes in short steps (ROLLOUT).
+ROLLOUT ?= --steps shadow:100%:30s,canary:50%:30s --min-samples 100 --analysis-interval 5s
+DEMO_LOAD ?= 1
+train:     ## train on dataset v2, follow it live, promote through the gate and a short progressive rollout under a demo load (ARGS="--param epochs=2 --model NAME")
 	@bash scripts/dataset/ensure-datasets.sh --for-args $(ARGS)
-	@bash infra/local/with-stack-env.sh npm run -s lifecycle -- train $(ARGS)
+	@if [ "$(DEMO_LOAD)" = 1 ]; then bash infra/local/with-stack-env.sh npx tsx scripts/demo-load.ts --rate 40 > "$${LIFECYCLE_STATE_DIR:-.lifecycle}/demo-load.log" 2>&1 & echo $$! > "$${LIFECYCLE_STATE_DIR:-.lifecycle}/demo-load.pid"; fi; \
+	  bash infra/local/with-stack-env.sh npm run -s lifecycle -- train $(ROLLOUT) $(ARGS); rc=$$?; \
+	  if [ -f "$${LIFECYCLE_STATE_DIR:-.lifecycle}/demo-load.pid" ]; then kill $$(cat "$${LIFECYCLE_STATE_DIR:-.lifecycle}/demo-load.pid") 2>/dev/null; rm -f "$${LIFECYCLE_STATE_DIR:-.lifecycle}/demo-load.pid"; sleep 1; tail -1 "$${LIFECYCLE_STATE_DIR:-.lifecycle}/demo-load.log"; fi; exit $$rc
+
+load:      ## a steady demo load of held-out images on the API until Ctrl-C (ARGS="--rate 20 --seconds 60")
+	@bash infra/local/with-stack-env.sh npx tsx scripts/demo-load.ts $(ARGS)
 
 serve-mlflow: ## MLflow's own server for the champion (venv on PATH, this stack's MLFLOW_TRACKING_URI; ARGS="--model NAME --port N")
 	@bash infra/local/serve-mlflow.sh $(ARGS)
