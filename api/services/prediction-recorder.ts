@@ -25,6 +25,8 @@ export interface PredictionRecorderOptions {
   logger: Logger;
   /** Sampling draw in [0, 1); tests may pin it. */
   random?: () => number;
+  /** True while `model` is in a progressive rollout's shadow or canary step: all its traffic is logged then. */
+  inTrafficStep?: (model: string) => boolean;
 }
 
 const round4 = (p: number) => Math.round(p * 10_000) / 10_000;
@@ -37,7 +39,8 @@ const round4 = (p: number) => Math.round(p * 10_000) / 10_000;
  * - Every answered image leaves a small prediction record (version, time,
  *   top-k) with a TTL of FEEDBACK_WINDOW_SECONDS, so feedback can be joined
  *   to it by request id from any API instance.
- * - A PAYLOAD_LOG_SAMPLE share of them (none for PAYLOAD_LOG_DISABLED_MODELS)
+ * - A PAYLOAD_LOG_SAMPLE share of them (all of them while a progressive
+ *   rollout's shadow or canary step runs; none for PAYLOAD_LOG_DISABLED_MODELS)
  *   also goes to the model's bounded payload stream with the input as the
  *   model saw it: uint8 pixels at the model's geometry. The API decodes the
  *   upload for that itself, even when DECODE_IN let the worker decode it (the
@@ -73,9 +76,12 @@ export class PredictionRecorder {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
+  /** PAYLOAD_LOG_SAMPLE of the traffic, and all of it during a shadow or canary step (what the live analysis judges). */
   private sampled(model: string): boolean {
+    if (this.disabled.has(model)) return false;
+    if (this.opts.inTrafficStep?.(model)) return true;
     const share = this.opts.config.PAYLOAD_LOG_SAMPLE;
-    return share > 0 && !this.disabled.has(model) && (this.opts.random ?? Math.random)() < share;
+    return share > 0 && (this.opts.random ?? Math.random)() < share;
   }
 
   private track(work: Promise<unknown>, model: string, kind: 'record' | 'payload'): void {
