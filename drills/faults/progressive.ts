@@ -3,12 +3,14 @@
  * small sample minimums, so a drill takes about a minute, not the defaults' half hour), waiting for
  * the fleet to carry a step, and judging what the load saw and what the registry says afterwards.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import { readTrafficState } from '../../lib/fleet/traffic-states';
 import { TRAFFIC_PLAN_TAG } from '../../lib/fleet/protocol';
 import type { RolloutInput, RolloutStepConfig } from '../../lib/lifecycle/rollout-config';
 import { VERSION_TAGS, tagsOf } from '../../lib/mlflow/client';
-import { waitFor, type DrillContext } from '../drill';
+import type { DrillContext } from '../drill';
 import type { RequestRecord } from '../load';
 import type { Stack } from '../stack';
 
@@ -16,27 +18,39 @@ type Duration = RolloutStepConfig['minDuration'];
 
 /**
  * Steps as `mode:share:minDuration[:maxDuration]` (the CLI's `--steps` form). Every criterion keeps
- * its default threshold; only the sample minimums shrink to what a drill's load gives in seconds
- * (Prometheus scrapes every 5 s, so a step needs ~10 s before its window holds two scrapes).
+ * its default threshold and minimum (Prometheus scrapes every 5 s, so a step needs ~10 s before its
+ * window holds two scrapes). The sample minimum is 300: the class-distance criterion is a bare threshold (0.15) on the
+ * Jensen-Shannon distance, and two identical models compared on ~100 predictions each are about
+ * 0.15 apart by chance alone (a copy of the champion was rolled back that way with 60).
  */
-export function drillRollout(steps: string, minSamples = 60): RolloutInput {
+export function drillRollout(steps: string, minSamples = 300): RolloutInput {
   return {
     steps: steps.split(',').map((part) => {
       const [mode, share, minDuration, maxDuration] = part.split(':') as [string, string, string, string | undefined];
       if (mode !== 'shadow' && mode !== 'canary') throw new Error(`bad drill step ${part}`);
       return { mode, share: Number(share.replace('%', '')) / 100, minDuration: minDuration as Duration, ...(maxDuration ? { maxDuration: maxDuration as Duration } : {}), minSamples };
     }),
-    criteria: { minLatencySamples: 20 },
     analysisInterval: '3s',
   };
 }
 
-/** Waits until the fleet on `redis` carries rollout `workflowId`'s plan in `mode`; returns the ms waited, or null. */
-export async function fleetInMode(redis: Redis, prefix: string, model: string, workflowId: string, mode: 'shadow' | 'canary', timeoutMs: number): Promise<number | null> {
-  return waitFor(async () => {
-    const state = await readTrafficState(redis, prefix, model);
-    return state !== null && state.mode === mode && state.deploymentId.startsWith(`${workflowId}/`);
-  }, timeoutMs, 100);
+/**
+ * Waits until the fleet on `redis` carries rollout `workflowId`'s plan in `mode`; returns the ms waited,
+ * or null after `timeoutMs` or once `workflow` (when given) has ended.
+ */
+export async function fleetInMode(redis: Redis, prefix: string, model: string, workflowId: string, mode: 'shadow' | 'canary', timeoutMs: number, workflow?: WorkflowHandle): Promise<number | null> {
+  let ended = false;
+  workflow?.result().then(
+    () => (ended = true),
+    () => (ended = true),
+  );
+  const t0 = Date.now();
+  while (!ended && Date.now() - t0 <= timeoutMs) {
+    const state = await readTrafficState(redis, prefix, model).catch(() => null);
+    if (state !== null && state.mode === mode && state.deploymentId.startsWith(`${workflowId}/`)) return Date.now() - t0;
+    await sleep(100);
+  }
+  return null;
 }
 
 /** The candidate's share of the 200 answers sent in [from, to]. */
