@@ -2,6 +2,9 @@
 import type { Drill } from './drill';
 import { apiKill } from './faults/api-kill';
 import { badRollout } from './faults/bad-rollout';
+import { canaryPipelineKill } from './faults/canary-pipeline-kill';
+import { canaryRedisRestart } from './faults/canary-redis-restart';
+import { canaryRollback } from './faults/canary-rollback';
 import { corruptModel } from './faults/corrupt-model';
 import { mlflowOutage } from './faults/mlflow-outage';
 import { apiPartition, workerPartition } from './faults/partition';
@@ -13,4 +16,4 @@ import { trainKill } from './faults/train-kill';
 import { pipelineTerm, trainTerm } from './faults/graceful-stop';
 import { workerKill, workerTerm } from './faults/worker-signal';
 
-export const DRILLS: Drill[] = [workerKill, workerTerm, redisRestart, workerPartition, apiPartition, apiKill, rollout, badRollout, trainKill, pipelineKill, mlflowOutage, temporalRestart, corruptModel, pipelineTerm, trainTerm];
+export const DRILLS: Drill[] = [workerKill, workerTerm, redisRestart, workerPartition, apiPartition, apiKill, rollout, badRollout, trainKill, pipelineKill, mlflowOutage, temporalRestart, corruptModel, pipelineTerm, trainTerm, canaryRollback, canaryPipelineKill, canaryRedisRestart];

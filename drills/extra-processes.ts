@@ -38,3 +38,11 @@ export async function startApi(ctx: DrillContext, instanceId: string, env: Recor
   const proc = DrillProcess.platform(instanceId, 'api/server', { ...base, PORT: String(port), API_INSTANCE_ID: instanceId, ...env });
   return startReady(ctx, proc, `http://127.0.0.1:${port}`, 60_000);
 }
+
+/** A pipeline worker with pipeline-worker-1's settings, ports of its own and `env` on top (e.g. its own TASK_QUEUE and Redis). */
+export async function startPipelineWorker(ctx: DrillContext, name: string, env: Record<string, string> = {}): Promise<Started> {
+  const [metrics, temporalMetrics] = [await freePort(), await freePort()];
+  const base = ctx.stack.processEnv(ctx.stack.ofKind('pipeline-worker')[0]!.name);
+  const proc = DrillProcess.platform(name, 'workers/pipeline-worker', { ...base, METRICS_PORT: String(metrics), TEMPORAL_METRICS_PORT: String(temporalMetrics), ...env });
+  return startReady(ctx, proc, `http://127.0.0.1:${metrics}`, 90_000);
+}

@@ -39,7 +39,7 @@ const statusSchema = z.object({ supervisord_pid: z.number().nullable(), processe
 
 /** One application process of `make up`'s plan (<state>/supervisor/apps.json). */
 const planSchema = z.array(
-  z.object({ name: z.string(), kind: z.enum(['api', 'inference-worker', 'pipeline-worker', 'training-worker']), health: z.string(), ready: z.string() }),
+  z.object({ name: z.string(), kind: z.enum(['api', 'inference-worker', 'pipeline-worker', 'training-worker', 'payload-logger']), health: z.string(), ready: z.string() }),
 );
 export type PlannedProcess = z.infer<typeof planSchema>[number];
 

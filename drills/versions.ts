@@ -3,13 +3,15 @@
  * gate ties and a rollout needs --force), or a distinct file whose bytes the drill changes in
  * the artifact store after registration. Every one is tagged `lifecycle.drill`.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ModelRef } from '../lib/fleet/protocol';
 import { VERSION_TAGS, modelRefOf, tagsOf, type ModelVersion } from '../lib/mlflow/client';
 import { waitFor } from './drill';
-import type { Stack } from './stack';
+import { ROOT, type Stack } from './stack';
 
 /** Tags of the champion that describe its file, data and metrics (not its promotion history). */
 function copiedTags(mv: ModelVersion): Record<string, string> {
@@ -45,11 +47,41 @@ export async function registerChampionCopy(stack: Stack, drill: string): Promise
  * (with the registered, correct sha256) and the path of the corrupted file.
  */
 export async function registerTamperedVersion(stack: Stack, drill: string): Promise<{ ref: ModelRef; file: string }> {
-  const mv = await champion(stack);
-  const original = await stack.mlflow.downloadArtifact(modelRefOf(mv).artifactUri);
+  const original = await stack.mlflow.downloadArtifact(modelRefOf(await champion(stack)).artifactUri);
   const marker = Buffer.from(`lifecycle drill ${drill} ${Date.now()}`);
   // Field 1000, wire type 2 (length-delimited): parsers skip fields they do not know.
   const bytes = Buffer.concat([original, varint((1000 << 3) | 2), varint(marker.length), marker]);
+  const { ref, file } = await registerFile(stack, drill, bytes, { 'lifecycle.drill.corrupted': 'the stored file was changed after registration on purpose' });
+  const stored = readFileSync(file);
+  const middle = Math.floor(stored.length / 2);
+  for (let i = middle; i < middle + 64 && i < stored.length; i++) stored[i] = stored[i]! ^ 0xff;
+  writeFileSync(file, stored);
+  return { ref, file };
+}
+
+/**
+ * A version that disagrees with the champion: an untrained classifier (a linear layer with random
+ * weights, the champion's labels and input, golden examples computed from its own weights, built by
+ * tests/support/make_test_model.py), registered the way the pipeline registers a model (its sha256
+ * and ONNX URI on the version). Workers load it like any other version; its answers are near chance.
+ */
+export async function registerUntrainedVersion(stack: Stack, drill: string): Promise<ModelRef> {
+  const dir = mkdtempSync(join(tmpdir(), 'lifecycle-drill-'));
+  try {
+    const out = join(dir, 'model.onnx');
+    const python = join(ROOT, '.venv', 'bin', 'python');
+    const made = spawnSync(python, [join(ROOT, 'tests', 'support', 'make_test_model.py'), out, '--seed', String(Date.now() % 100_000)], { encoding: 'utf8' });
+    if (made.status !== 0) throw new Error(`building the untrained model failed (${python}): ${made.stderr || made.error?.message}`);
+    const { ref } = await registerFile(stack, drill, readFileSync(out), { 'lifecycle.drill.untrained': 'random weights: answers disagree with the champion on purpose' });
+    return ref;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Uploads `bytes` to the artifact store and registers them as a new version (the champion's run and tags, this file's sha256 and URI). */
+async function registerFile(stack: Stack, drill: string, bytes: Buffer, extraTags: Record<string, string>): Promise<{ ref: ModelRef; file: string }> {
+  const mv = await champion(stack);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const relative = `drills/${drill}-${Date.now()}/model.onnx`;
   const artifactUri = `mlflow-artifacts:/${relative}`;
@@ -59,19 +91,10 @@ export async function registerTamperedVersion(stack: Stack, drill: string): Prom
   try {
     stored = readFileSync(file);
   } catch {
-    throw new Error(`the artifact store is not ${join(stack.stateDir, 'mlflow', 'artifacts')} (MLflow stores ${artifactUri} elsewhere): this drill corrupts a local file`);
+    throw new Error(`the artifact store is not ${join(stack.stateDir, 'mlflow', 'artifacts')} (MLflow stores ${artifactUri} elsewhere): this drill needs a local file`);
   }
   if (createHash('sha256').update(stored).digest('hex') !== sha256) throw new Error(`${file} does not hold the uploaded bytes`);
-  const ref = await register(stack, mv, {
-    ...copiedTags(mv),
-    [VERSION_TAGS.sha256]: sha256,
-    [VERSION_TAGS.onnxUri]: artifactUri,
-    'lifecycle.drill': drill,
-    'lifecycle.drill.corrupted': 'the stored file was changed after registration on purpose',
-  });
-  const middle = Math.floor(stored.length / 2);
-  for (let i = middle; i < middle + 64 && i < stored.length; i++) stored[i] = stored[i]! ^ 0xff;
-  writeFileSync(file, stored);
+  const ref = await register(stack, mv, { ...copiedTags(mv), [VERSION_TAGS.sha256]: sha256, [VERSION_TAGS.onnxUri]: artifactUri, 'lifecycle.drill': drill, ...extraTags });
   return { ref, file };
 }
 

@@ -2,6 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { defaultPayloadConverter, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { PromoteVersionInput, TrainAndPromoteInput } from '../lib/lifecycle/input';
+import type { RolloutInput } from '../lib/lifecycle/rollout-config';
 import type { PromoteVersionResult, TrainAndPromoteResult } from '../lib/lifecycle/types';
 import type { Stack } from './stack';
 
@@ -11,6 +12,12 @@ export async function startPromote(stack: Stack, workflowId: string, version: st
   // The drills exercise the full rollout under faults: all at once (progressive delivery would hold the version in shadow first).
   const input: PromoteVersionInput = { modelName: stack.modelName, version, force: true, reason: `fault drill ${workflowId}`, rollout: { strategy: 'all-at-once' } };
   return (await stack.temporal()).workflow.start('promoteVersion', { taskQueue: PIPELINE_QUEUE, workflowId, args: [input] });
+}
+
+/** `promoteVersion --force` with a progressive rollout (`rollout`), on `taskQueue` (default: the stack's pipeline workers). */
+export async function startProgressivePromote(stack: Stack, workflowId: string, version: string, rollout: RolloutInput, taskQueue = PIPELINE_QUEUE): Promise<WorkflowHandle> {
+  const input: PromoteVersionInput = { modelName: stack.modelName, version, force: true, reason: `fault drill ${workflowId}`, rollout: { ...rollout, strategy: 'progressive' } };
+  return (await stack.temporal()).workflow.start('promoteVersion', { taskQueue, workflowId, args: [input] });
 }
 
 export async function startTrain(stack: Stack, workflowId: string, input: TrainAndPromoteInput): Promise<WorkflowHandle> {
@@ -90,6 +97,7 @@ export function innermost(err: unknown): string {
 export function describePromotion(end: Ending<PromoteVersionResult>): string {
   if (!end.ok) return `failed: ${end.error}`;
   const r = end.result;
+  if (r.rolledBack) return `rolled back v${r.model.version}: ${r.rollout?.reason ?? r.decision.reason}`;
   return r.promoted ? `promoted v${r.model.version}${r.decision.forced ? ' (forced)' : ''}` : `not promoted: ${r.decision.reason}`;
 }
 

@@ -12,8 +12,8 @@ import type { StatusReporter } from './status-reporter';
 export interface CandidateFollowerOptions {
   redis: Redis;
   prefix: string;
-  /** The same load as a deploy: download, sha256, golden check, warm-up. */
-  load: (ref: ModelRef) => Promise<LoadedModel>;
+  /** The same load as a deploy: download, sha256, golden check, warm-up; `beside` is the champion it will be compared with. */
+  load: (ref: ModelRef, beside: LoadedModel | null) => Promise<LoadedModel>;
   status: StatusReporter;
   metrics: InferenceMetrics;
   logger: Logger;
@@ -78,7 +78,7 @@ export class CandidateFollower {
     const { status, logger, metrics } = this.opts;
     await status.setCandidate(server.name, { version: ref.version, state: 'loading' });
     try {
-      const model = await this.opts.load(ref);
+      const model = await this.opts.load(ref, server.slot.model);
       server.candidate.swap(model);
       metrics.modelLoads.inc({ model: ref.name, outcome: 'ok' });
       this.failedUntil.delete(ref.sha256);

@@ -112,13 +112,23 @@ export async function loadModel(ref: ModelRef, opts: ModelLoaderOptions): Promis
   }
 }
 
-/** Runs a batch of 1 and one of the largest size (allocating onnxruntime's buffers); returns the second run's time. */
+/** Timed runs of the largest batch after the allocating ones: the placement goes by the fastest. */
+const PLACEMENT_RUNS = 3;
+
+/**
+ * Runs a batch of 1 and one of the largest size (allocating onnxruntime's buffers), then times the
+ * largest size PLACEMENT_RUNS more times and returns the fastest. One run measures the machine as much
+ * as the model: a candidate loads under live traffic, and a copy of the champion timed once that way
+ * went to a thread while the champion ran inline, so the live analysis compared placements, not models.
+ */
 async function warmUp(runner: ModelRunner, largest: number): Promise<number> {
-  let ms = 0;
-  for (const size of new Set([1, largest])) {
+  const run = async (size: number) => {
     const started = performance.now();
     await runner.predict(Array.from({ length: size }, () => new Float32Array(runner.exampleSize)));
-    ms = performance.now() - started;
-  }
-  return ms;
+    return performance.now() - started;
+  };
+  for (const size of new Set([1, largest])) await run(size);
+  let fastest = Infinity;
+  for (let i = 0; i < PLACEMENT_RUNS; i++) fastest = Math.min(fastest, await run(largest));
+  return fastest;
 }

@@ -14,7 +14,7 @@ import { CandidateFollower } from './candidate-follower';
 import { FleetCommands } from './fleet-commands';
 import { servedModels, type InferenceWorkerConfig } from './config';
 import { fetchVerifiedModel } from './model-cache';
-import { loadModel, type ModelRegistryClient } from './model-loader';
+import { loadModel, type LoadedModel, type ModelRegistryClient } from './model-loader';
 import { ModelDeployer } from './model-deployer';
 import type { CreateSession } from '../../lib/model/model-runner';
 import { ModelServer } from './model-server';
@@ -86,20 +86,24 @@ export class InferenceWorker {
       alive: () => !this.anyStalled(),
       logger,
     });
-    const load = (ref: ModelRef) =>
+    const load = (ref: ModelRef, placement = config.INFERENCE_THREAD) =>
       loadModel(ref, {
         registry: opts.registry,
         cacheDir: config.MODEL_CACHE_DIR,
         session: { intraOpNumThreads: config.INTRA_OP_NUM_THREADS },
         warmupBatchSize: config.MAX_BATCH_SIZE,
         createSession: opts.createSession,
-        placement: config.INFERENCE_THREAD,
+        placement,
         threadAboveMs: config.INFERENCE_THREAD_ABOVE_MS,
         failGoldenCheck: opts.failGoldenCheck,
         logger,
       });
     this.deployer = new ModelDeployer({ load, status: this.status, metrics: this.metrics, logger });
-    this.candidates = new CandidateFollower({ redis: this.writer, prefix: config.REDIS_PREFIX, load, status: this.status, metrics: this.metrics, logger });
+    // A candidate runs where its champion runs (auto placement): the live analysis compares their latency, and a
+    // warm-up timed under live traffic put a copy of the champion on a thread beside an inline champion.
+    const loadCandidate = (ref: ModelRef, beside: LoadedModel | null) =>
+      load(ref, config.INFERENCE_THREAD === 'auto' && beside?.runsOn ? (beside.runsOn === 'thread' ? 'thread' : 'inline') : config.INFERENCE_THREAD);
+    this.candidates = new CandidateFollower({ redis: this.writer, prefix: config.REDIS_PREFIX, load: loadCandidate, status: this.status, metrics: this.metrics, logger });
     const leases = new RolloutLeases(this.writer, config.REDIS_PREFIX);
     this.reconciler = new Reconciler({ redis: this.writer, prefix: config.REDIS_PREFIX, leases, registry: opts.registry, alias: config.MODEL_ALIAS, deployer: this.deployer, logger });
     const metadata = new Map<string, ModelMetadata>();
