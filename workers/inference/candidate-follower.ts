@@ -77,13 +77,9 @@ export class CandidateFollower {
   private async load(server: ModelServer, ref: ModelRef): Promise<void> {
     const { status, logger, metrics } = this.opts;
     await status.setCandidate(server.name, { version: ref.version, state: 'loading' });
+    let model;
     try {
-      const model = await this.opts.load(ref, server.slot.model);
-      server.candidate.swap(model);
-      metrics.modelLoads.inc({ model: ref.name, outcome: 'ok' });
-      this.failedUntil.delete(ref.sha256);
-      logger.info({ model: ref.name, version: ref.version }, 'candidate loaded beside the champion');
-      await status.setCandidate(server.name, { version: ref.version, state: 'ready' });
+      model = await this.opts.load(ref, server.slot.model);
     } catch (err) {
       const error: ModelLoadFailure = err instanceof ModelLoadError ? { code: err.code, message: err.message } : { code: 'MODEL_LOAD_FAILED', message: String(err instanceof Error ? err.message : err) };
       metrics.modelLoads.inc({ model: ref.name, outcome: 'failed' });
@@ -91,7 +87,15 @@ export class CandidateFollower {
       logger.error({ err, model: ref.name, version: ref.version }, 'candidate load failed; the champion keeps serving alone');
       this.dropCandidate(server);
       await status.setCandidate(server.name, { version: ref.version, state: 'failed', error });
+      return;
     }
+    server.candidate.swap(model);
+    metrics.modelLoads.inc({ model: ref.name, outcome: 'ok' });
+    this.failedUntil.delete(ref.sha256);
+    logger.info({ model: ref.name, version: ref.version }, 'candidate loaded beside the champion');
+    // Outside the load's failure handling: a status write that fails (Redis restarting) is not the model's
+    // fault. The status is kept in memory and published again with the next heartbeat or reconnect.
+    await status.setCandidate(server.name, { version: ref.version, state: 'ready' });
   }
 
   private async unload(server: ModelServer): Promise<void> {
