@@ -40,9 +40,11 @@ export function analysisQueries(model: string, champion: string, candidate: stri
 /**
  * Reads both versions' live metrics for the window since the step's traffic
  * was applied. `increase()` counts what the counters gained inside the
- * window, so examples from earlier steps never count twice; it misses a
- * series' first scrape when the series starts inside the window, which only
- * ever undercounts (a hold, never a premature continue).
+ * window, so examples from earlier steps never count twice. It cannot count
+ * a series' first scraped value, so the workers create every series of a
+ * version at 0 when they load it (initVersionSeries): otherwise a label first
+ * predicted inside the window would lose its first counts and skew the
+ * predicted-class distribution.
  */
 export async function liveMetrics(prometheus: PrometheusClient, input: Omit<AnalyzeStepInput, 'step' | 'criteria' | 'elapsedMs'>, nowMs: number): Promise<LiveMetrics> {
   const windowSeconds = Math.max(0, (nowMs - input.appliedAt) / 1000);

@@ -99,3 +99,18 @@ function createVersionMetrics(registers: Registry[]) {
 }
 
 export type InferenceMetrics = ReturnType<typeof createInferenceMetrics>;
+
+/**
+ * Creates every per-version series of `version` at 0 as soon as a worker loads it (champion or
+ * candidate). The analysis reads them with increase() over the step's window, and Prometheus's
+ * increase() cannot count a series' first scraped value: a label series first created inside the
+ * window (the first "Bag" a candidate predicts) would lose its first counts, skewing the
+ * predicted-class distribution (a false class-distance failure) and the agreement and latency counts.
+ */
+export function initVersionSeries(metrics: InferenceMetrics, model: string, version: string, labels: readonly string[]): void {
+  const v = { model, version };
+  for (const outcome of ['ok', 'error']) metrics.versionRequests.inc({ ...v, outcome }, 0);
+  metrics.versionInference.zero(v);
+  for (const label of labels) metrics.versionPredictions.inc({ ...v, label }, 0);
+  for (const agree of ['true', 'false']) metrics.agreement.inc({ ...v, agree }, 0);
+}

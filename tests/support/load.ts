@@ -1,6 +1,8 @@
 /** One answered (or failed) request of a test load. */
 export interface Outcome {
   index: number;
+  /** Epoch ms the request was sent (to place it in a phase of what ran meanwhile). */
+  at: number;
   status: number;
   ms: number;
   retryAfter: string | null;
@@ -22,6 +24,7 @@ export function startLoad(opts: { url: () => string; images: Buffer[]; concurren
     const form = new FormData();
     form.append('img_file', new Blob([new Uint8Array(opts.images[index % opts.images.length]!)], { type: 'image/png' }), `${index}.png`);
     const t0 = performance.now();
+    const at = Date.now();
     try {
       const res = await fetch(opts.url(), { method: 'POST', body: form, signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000) });
       const text = await res.text();
@@ -31,9 +34,9 @@ export function startLoad(opts: { url: () => string; images: Buffer[]; concurren
       } catch {
         /* not JSON */
       }
-      return { index, status: res.status, ms: performance.now() - t0, retryAfter: res.headers.get('retry-after'), body };
+      return { index, at, status: res.status, ms: performance.now() - t0, retryAfter: res.headers.get('retry-after'), body };
     } catch (err) {
-      return { index, status: 0, ms: performance.now() - t0, retryAfter: null, body: null, error: (err as Error).message };
+      return { index, at, status: 0, ms: performance.now() - t0, retryAfter: null, body: null, error: (err as Error).message };
     }
   };
   const clients = Array.from({ length: opts.concurrency }, async () => {

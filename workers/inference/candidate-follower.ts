@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { readActiveModel } from '../../lib/fleet/active-models';
 import type { ModelLoadFailure, ModelRef, TrafficState } from '../../lib/fleet/protocol';
 import { readTrafficState } from '../../lib/fleet/traffic-states';
-import type { InferenceMetrics } from '../../lib/metrics/inference-metrics';
+import { initVersionSeries, type InferenceMetrics } from '../../lib/metrics/inference-metrics';
 import { ModelLoadError } from './model-errors';
 import type { LoadedModel } from './model-loader';
 import type { ModelServer } from './model-server';
@@ -90,6 +90,7 @@ export class CandidateFollower {
       return;
     }
     server.candidate.swap(model);
+    initVersionSeries(metrics, ref.name, ref.version, model.metadata.labels);
     metrics.modelLoads.inc({ model: ref.name, outcome: 'ok' });
     this.failedUntil.delete(ref.sha256);
     logger.info({ model: ref.name, version: ref.version }, 'candidate loaded beside the champion');

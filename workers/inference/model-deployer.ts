@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ModelLoadFailure, ModelRef } from '../../lib/fleet/protocol';
-import type { InferenceMetrics } from '../../lib/metrics/inference-metrics';
+import { initVersionSeries, type InferenceMetrics } from '../../lib/metrics/inference-metrics';
 import { ModelLoadError } from './model-errors';
 import type { LoadedModel } from './model-loader';
 import type { ModelServer } from './model-server';
@@ -78,6 +78,7 @@ export class ModelDeployer {
         return false;
       }
       server.slot.swap(model);
+      initVersionSeries(metrics, ref.name, ref.version, model.metadata.labels);
       if (serving) metrics.modelInfo.remove({ name: serving.name, version: serving.version });
       metrics.modelInfo.set({ name: ref.name, version: ref.version }, 1);
       metrics.modelLoads.inc({ model: ref.name, outcome: 'ok' });

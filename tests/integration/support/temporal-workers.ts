@@ -6,6 +6,8 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterSt
 import type { Redis } from 'ioredis';
 import { createPipelineActivities, createTrainingActivities } from '../../../activities';
 import { createRolloutActivities } from '../../../activities/rollout';
+import { createAnalysisActivities, type AnalysisActivities } from '../../../activities/analysis';
+import { PrometheusClient } from '../../../lib/metrics/prometheus-query';
 import type { MlflowClient } from '../../../lib/mlflow/client';
 import { ROOT, TEMPORAL_ADDRESS, VENV_BIN } from './env';
 
@@ -22,7 +24,7 @@ export interface LifecycleWorkers {
   close(): Promise<void>;
 }
 
-type PipelineSide = ReturnType<typeof createPipelineActivities> & ReturnType<typeof createRolloutActivities>;
+type PipelineSide = ReturnType<typeof createPipelineActivities> & ReturnType<typeof createRolloutActivities> & Partial<AnalysisActivities>;
 
 export interface LifecycleWorkersOptions {
   mlflow: MlflowClient;
@@ -33,6 +35,8 @@ export interface LifecycleWorkersOptions {
   training?: boolean;
   /** Fault injection around the real pipeline activities (e.g. stop MLflow right after the rollout). */
   wrapPipeline?: (activities: PipelineSide) => PipelineSide;
+  /** A real Prometheus: the live analysis of progressive rollouts runs against it (PROMETHEUS_URL of the pipeline worker). */
+  prometheusUrl?: string;
 }
 
 export function quietTemporalRuntime(): void {
@@ -60,7 +64,8 @@ export function testDatasetDeps(cacheDir: string) {
 /**
  * The pipeline and training workers exactly as the worker processes wire them
  * (real activities, real trainer, real DVC, the serving side's rollout
- * activities), on test-unique task queues.
+ * activities, and the live analysis when `prometheusUrl` is given), on
+ * test-unique task queues.
  */
 export async function startLifecycleWorkers(opts: LifecycleWorkersOptions): Promise<LifecycleWorkers> {
   quietTemporalRuntime();
@@ -73,6 +78,8 @@ export async function startLifecycleWorkers(opts: LifecycleWorkersOptions): Prom
   const pipelineActivities: PipelineSide = {
     ...createPipelineActivities({ mlflow: opts.mlflow, datasets: testDatasetDeps(pipelineCacheDir), gitCommit: 'test' }),
     ...createRolloutActivities({ mlflow: opts.mlflow, redis: opts.redis, redisPrefix: opts.redisPrefix, deployTimeoutMs: 60_000, leaseTtlMs: 30_000 }),
+    // As workers/pipeline-worker.ts wires them (without it a progressive step's analysis has no activity to run).
+    ...(opts.prometheusUrl ? createAnalysisActivities({ prometheus: new PrometheusClient({ url: opts.prometheusUrl, timeoutMs: 5000 }) }) : {}),
   };
   const pipeline = await Worker.create({
     connection,
