@@ -10,6 +10,8 @@ export const apiSchema = servingSchema
     HOST: envField.string('127.0.0.1'),
     /** Largest accepted upload per image (413 above). */
     MAX_UPLOAD_BYTES: envField.positiveInt(5 * 1024 * 1024),
+    /** A Redis reply later than this fails the command (503): a partitioned Redis must not hang requests. */
+    REDIS_COMMAND_TIMEOUT_MS: envField.positiveInt(2000),
     /** Images accepted by one POST /predict/batch (413 above). */
     MAX_BATCH_FILES: envField.positiveInt(32),
     /** Inference backlog per model at which requests are shed (503). */

@@ -7,7 +7,7 @@ export interface RedisConnectionOptions {
   logger: Logger;
   /**
    * - `command` (default): fails fast while Redis is unreachable (no offline queue, and a reply
-   *   that does not come within COMMAND_TIMEOUT_MS), so a caller can answer 503 at once instead of waiting.
+   *   that does not come within `commandTimeoutMs`), so a caller can answer 503 at once instead of waiting.
    * - `blocking`: for XREAD/XREADGROUP BLOCK loops; commands wait for a reconnect, and a
    *   client-side timeout catches a silently dead TCP connection.
    * - `subscriber`: pub/sub; ioredis resubscribes after a reconnect.
@@ -18,18 +18,18 @@ export interface RedisConnectionOptions {
    * Off by default: ioredis's auto-pipelining mangles `call`/`callBuffer` (used for XCLAIM).
    */
   autoPipelining?: boolean;
+  /**
+   * `command` role: how long a command may wait for its reply (the API: REDIS_COMMAND_TIMEOUT_MS). A Redis
+   * host that stops answering without closing the connection (a network partition: packets vanish, no
+   * reset arrives) would otherwise keep a command, and the HTTP request behind it, waiting as long as TCP
+   * retransmits (minutes), past every deadline. Not for processes whose event loop a model load blocks
+   * for seconds (inference workers): ioredis's timer would then fire before the reply is read.
+   */
+  commandTimeoutMs?: number;
 }
 
 /** How long past its BLOCK time a blocking read's reply may be late before the connection is presumed dead. */
 export const BLOCKING_READ_GRACE_MS = 10_000;
-
-/**
- * How long a command may wait for its reply. A Redis host that stops answering without closing the
- * connection (a network partition, a host that froze: packets vanish, no reset arrives) would
- * otherwise keep a command, and the HTTP request behind it, waiting for as long as TCP retransmits
- * (many minutes): past every request's deadline. Commands on the serving path take milliseconds.
- */
-export const COMMAND_TIMEOUT_MS = 2000;
 
 /** Reconnect quickly: service must resume within about a second of Redis coming back. */
 const retryStrategy = (times: number): number => Math.min(100 * times, 1000);
@@ -42,7 +42,7 @@ export function createRedisConnection(url: string, opts: RedisConnectionOptions)
     connectTimeout: 2000,
     retryStrategy,
     ...(role === 'command'
-      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: opts.autoPipelining ?? false, commandTimeout: COMMAND_TIMEOUT_MS }
+      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: opts.autoPipelining ?? false, commandTimeout: opts.commandTimeoutMs }
       : {}),
     // The client-side timer of a blocking read only catches a silently dead connection: when it fires, ioredis
     // resolves the read with null and drops a reply that is already on its way, although Redis has moved the

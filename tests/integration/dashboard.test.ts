@@ -25,11 +25,11 @@ const PROMETHEUS_COMPOSE = resolve(ROOT, 'infra/prometheus/prometheus.compose.ym
 const ALERTS = resolve(ROOT, 'infra/prometheus/alerts.yml');
 const ALERT_TESTS = resolve(ROOT, 'infra/prometheus/alerts.test.yml');
 
-/** Jobs the dashboard and alert rules assume; temporal-sdk has no in-process target here. */
+/** Jobs the dashboard and alert rules assume; temporal-sdk and payload-logger (no panel reads it yet) have no in-process target here. */
 const JOBS_WITH_TARGETS = ['api', 'inference-worker', 'pipeline-worker', 'training-worker'];
 /** The local stack's supervisord exports restart counters; containers have no supervisord. */
 const LOCAL_ONLY_JOBS = ['supervisor'];
-const SCRAPED_JOBS = [...JOBS_WITH_TARGETS, 'temporal-sdk', ...LOCAL_ONLY_JOBS];
+const SCRAPED_JOBS = [...JOBS_WITH_TARGETS, 'temporal-sdk', 'payload-logger', ...LOCAL_ONLY_JOBS];
 /** Referenced by panels/rules with a fallback (`or vector(...)`) until the API exports it. */
 const METRICS_NOT_YET_EXPORTED = new Set(['lifecycle_inference_queue_limit']);
 

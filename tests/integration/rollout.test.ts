@@ -49,7 +49,8 @@ describe('rollout: one worker at a time, rolled back on failure, one at a time p
     }
     // Both started on the registry's champion and rebuilt the fleet's active entry from it.
     expect([await served('w1'), await served('w2')]).toEqual([v1.version, v1.version]);
-    expect((await readActiveModel(stack.redis, stack.prefix, modelName))?.version).toBe(v1.version);
+    // The fleet controller (in the workers) writes it on its next tick.
+    await stack.waitFor(async () => (await readActiveModel(stack.redis, stack.prefix, modelName))?.version === v1.version, 10_000, 'the fleet active version to be v1');
   });
 
   beforeEach(() => {

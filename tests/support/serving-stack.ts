@@ -103,6 +103,9 @@ export class ServingStack {
       MODEL_NAME: 'test-classifier',
       ACTIVE_MODEL_REFRESH_MS: '100',
       REQUEST_TIMEOUT_MS: '5000',
+      // In-process, the API shares its event loop with the workers' model loads (seconds of synchronous
+      // work): a 2 s reply timeout would fire on replies that arrived while the loop was blocked.
+      REDIS_COMMAND_TIMEOUT_MS: '10000',
       ...env,
     });
     const api = await startApi(config, testLogger());
