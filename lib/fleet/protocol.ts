@@ -115,6 +115,8 @@ export const workerStatusSchema = z.object({
   models: z.record(z.string(), servedModelStatusSchema),
   /** True when the worker would take on a model it does not serve yet (SERVED_MODELS=* with room left). */
   acceptsNewModels: z.boolean().optional(),
+  /** When this worker process started: a restart under the same id shows as a new value (commands sent before it were lost). */
+  startedAt: z.number().optional(),
   updatedAt: z.number(),
 });
 export type WorkerStatus = z.infer<typeof workerStatusSchema>;

@@ -27,6 +27,8 @@ export interface RolloutDeps {
   /** Aborts a rollout (the workflow was cancelled): moved workers are rolled back first. */
   signal?: AbortSignal;
   pollIntervalMs?: number;
+  /** How long an unanswered command waits before it is sent again (RESEND_MS by default). */
+  resendMs?: number;
 }
 
 export type RolloutErrorCode = 'WORKER_REFUSED_MODEL' | 'WORKER_LOAD_FAILED' | 'ROLLOUT_TIMEOUT' | 'LEASE_NOT_HELD' | 'LEASE_LOST' | 'ROLLOUT_CANCELLED';
@@ -60,7 +62,10 @@ async function publish(command: FleetCommand, deps: RolloutDeps): Promise<void> 
   await deps.redis.publish(fleetKeys(deps.prefix).commands, JSON.stringify(command));
 }
 
-/** How often a command is re-sent while its worker has not acted on it (pub/sub is fire-and-forget). */
+/**
+ * How often a command is re-sent while its worker has not acted on it (pub/sub is fire-and-forget).
+ * A worker seen restarted since the last send (its status's startedAt changed) gets it again at once.
+ */
 const RESEND_MS = 5000;
 
 /**
@@ -83,9 +88,12 @@ async function moveWorker(workerId: string, ref: ModelRef, move: Move, deps: Rol
   const { commandId: deploymentId, deadline, signal, progress } = move;
   const command: FleetCommand = { type: 'deploy', deploymentId, model: ref, workerId };
   let sentAt = 0;
+  let sentTo: number | undefined;
   for (;;) {
     const status = await getWorkerStatus(deps.redis, deps.prefix, workerId);
     if (status === null) return 'gone';
+    // The process the command went to was replaced by one that started after it was sent.
+    const restarted = sentAt > 0 && status.startedAt !== sentTo;
     if (servesVersion(status, ref.name, ref.version) && status.models[ref.name]?.sha256 === ref.sha256) return 'ready';
     const served = status.models[ref.name];
     if (served?.deploymentId === deploymentId && served.state === 'failed') {
@@ -94,9 +102,10 @@ async function moveWorker(workerId: string, ref: ModelRef, move: Move, deps: Rol
       throw new RolloutError(permanent ? 'WORKER_REFUSED_MODEL' : 'WORKER_LOAD_FAILED', `worker ${workerId} failed to load ${ref.name} v${ref.version}: ${error.code}: ${error.message}`, !permanent);
     }
     if (Date.now() > deadline) throw new RolloutError('ROLLOUT_TIMEOUT', `rollout of ${ref.name} v${ref.version} timed out waiting for worker ${workerId}`, true);
-    if (served?.deploymentId !== deploymentId && Date.now() - sentAt > RESEND_MS) {
+    if (served?.deploymentId !== deploymentId && (restarted || Date.now() - sentAt > (deps.resendMs ?? RESEND_MS))) {
       await publish(command, deps);
       sentAt = Date.now();
+      sentTo = status.startedAt;
     }
     if (progress) deps.heartbeat({ ...progress, worker: workerId });
     await renewLease(ref.name, move.leaseId, deps);

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RolloutLeases } from '../../lib/fleet/lease';
+import { fleetKeys, type WorkerStatus } from '../../lib/fleet/protocol';
 import { RolloutError, rolloutFleet, type RolloutProgress } from '../../lib/fleet/rollout';
 import { createOrtSession, type CreateSession } from '../../lib/model/model-runner';
 import { testImage } from '../support/images';
@@ -72,5 +73,37 @@ describe('rollout lease', () => {
     expect(v2Loads.sort()).toEqual(['w1', 'w2']);
     expect(byStatus(outcomes)).toEqual({ 200: outcomes.length });
     expect(outcomes.length).toBeGreaterThan(20);
+  });
+});
+
+describe('rollout command to a restarted worker', () => {
+  let dir: string;
+  let stack: ServingStack;
+  afterAll(async () => {
+    await stack.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a worker that restarts under its id while the rollout waits on it gets the deploy command again at once', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rollout-restart-'));
+    const [v1, v2] = [makeTestModel(dir, { seed: 33 }), makeTestModel(dir, { seed: 34 })];
+    const [ref1, ref2] = [refFor(v1, '1'), refFor(v2, '2')];
+    stack = new ServingStack();
+    stack.registry.add(ref2, v2.bytes);
+    stack.startController();
+    await stack.setActive(ref1, v1.bytes);
+    // The status a worker process left before it was killed: the rollout's first command goes to nobody.
+    const before: WorkerStatus = { workerId: 'w1', state: 'ready', models: { [ref1.name]: { version: '1', sha256: ref1.sha256, state: 'ready' } }, startedAt: 1, updatedAt: Date.now() };
+    await stack.redis.set(fleetKeys(stack.prefix).workerStatus('w1'), JSON.stringify(before), 'PX', 30_000);
+    const leases = new RolloutLeases(stack.redis, stack.prefix);
+    let sent = false;
+    const heartbeat = (p: RolloutProgress) => void (sent ||= p.phase === 'rollout');
+    // A resend period past the rollout's deadline: only the restart can bring the command to the new process.
+    const rollout = rolloutFleet(ref2, 'restart-test', { timeoutMs: 20_000 }, { redis: stack.redis, prefix: stack.prefix, leases, leaseTtlMs: 10_000, heartbeat, pollIntervalMs: 100, resendMs: 60_000 });
+    await stack.waitFor(() => sent, 5000, 'the first deploy command');
+    const worker = await stack.startWorker({ WORKER_ID: 'w1' });
+
+    await expect(rollout).resolves.toEqual({ workers: ['w1'] });
+    expect(worker.current.models[ref2.name]).toMatchObject({ version: '2', state: 'ready' });
   });
 });

@@ -28,7 +28,8 @@ export class StatusReporter {
 
   constructor(private readonly opts: StatusReporterOptions) {
     this.key = fleetKeys(opts.prefix).workerStatus(opts.workerId);
-    this.status = { workerId: opts.workerId, state: 'starting', models: {}, updatedAt: Date.now() };
+    const now = Date.now();
+    this.status = { workerId: opts.workerId, state: 'starting', models: {}, startedAt: now, updatedAt: now };
   }
 
   get current(): WorkerStatus {
