@@ -10,10 +10,12 @@ import { startOwnMlflowServer, type OwnMlflowServer } from './support/mlflow-ser
 import { startLifecycleWorkers, type LifecycleWorkers } from './support/temporal-workers';
 import { TEMPORAL_ADDRESS, uniqueId } from './support/env';
 
-const OUTAGE_MS = 40_000;
+// The pipeline's rollout lease lives LEASE_TTL_MS unless renewed: the outage lasts well past it.
+const LEASE_TTL_MS = 10_000;
+const OUTAGE_MS = 25_000;
 
 /**
- * The MLflow server stopped for ~40 s right after the rollout: the alias move
+ * The MLflow server stopped for 25 s (2.5 lease TTLs) right after the rollout: the alias move
  * keeps retrying (a generous schedule-to-close, not a few attempts), the
  * workflow completes when MLflow is back, and the registry's champion, the
  * fleet's active version and every worker agree.
@@ -41,6 +43,7 @@ describe('promotion through an MLflow outage right after the rollout (real servi
       redis: stack.redis,
       redisPrefix: stack.prefix,
       id,
+      leaseTtlMs: LEASE_TTL_MS,
       // Fault injection: the moment the fleet serves the new version, MLflow goes away for OUTAGE_MS.
       wrapPipeline: (activities) => ({
         ...activities,
@@ -54,7 +57,7 @@ describe('promotion through an MLflow outage right after the rollout (real servi
             const leases = new RolloutLeases(stack.redis, stack.prefix);
             while (Date.now() - stoppedAt < OUTAGE_MS) {
               leaseSamples.push((await leases.holder(modelName))?.deploymentId ?? null);
-              await new Promise((r) => setTimeout(r, 2000));
+              await new Promise((r) => setTimeout(r, 1000));
             }
             await server.start();
             down = { stoppedAt, restartedAt: Date.now() };

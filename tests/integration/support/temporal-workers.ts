@@ -37,6 +37,8 @@ export interface LifecycleWorkersOptions {
   wrapPipeline?: (activities: PipelineSide) => PipelineSide;
   /** A real Prometheus: the live analysis of progressive rollouts runs against it (PROMETHEUS_URL of the pipeline worker). */
   prometheusUrl?: string;
+  /** The rollout lease's TTL (ROLLOUT_LEASE_TTL_MS of the pipeline worker; 30 s). */
+  leaseTtlMs?: number;
 }
 
 export function quietTemporalRuntime(): void {
@@ -77,7 +79,7 @@ export async function startLifecycleWorkers(opts: LifecycleWorkersOptions): Prom
   const trainingQueue = `${opts.id}-training`;
   const pipelineActivities: PipelineSide = {
     ...createPipelineActivities({ mlflow: opts.mlflow, datasets: testDatasetDeps(pipelineCacheDir), gitCommit: 'test' }),
-    ...createRolloutActivities({ mlflow: opts.mlflow, redis: opts.redis, redisPrefix: opts.redisPrefix, deployTimeoutMs: 60_000, leaseTtlMs: 30_000 }),
+    ...createRolloutActivities({ mlflow: opts.mlflow, redis: opts.redis, redisPrefix: opts.redisPrefix, deployTimeoutMs: 60_000, leaseTtlMs: opts.leaseTtlMs ?? 30_000 }),
     // As workers/pipeline-worker.ts wires them (without it a progressive step's analysis has no activity to run).
     ...(opts.prometheusUrl ? createAnalysisActivities({ prometheus: new PrometheusClient({ url: opts.prometheusUrl, timeoutMs: 5000 }) }) : {}),
   };
