@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { readActiveModels } from '../../lib/fleet/active-models';
 import type { ActiveModel } from '../../lib/fleet/protocol';
+import { periodic } from '../../lib/process/periodic';
 
 /** The model is not served by this fleet (unknown name, or no champion deployed yet). */
 export class ModelNotServedError extends Error {
@@ -33,7 +34,7 @@ export interface ServedModelSource {
 export class ServedModels implements ServedModelSource {
   private models = new Map<string, ActiveModel>();
   private readonly lastSeen = new Map<string, number>();
-  private timer: NodeJS.Timeout | null = null;
+  private loop: { stop(): void } | null = null;
 
   constructor(private readonly opts: { redis: Redis; prefix: string; refreshMs: number; staleMs?: number; logger: Logger }) {}
 
@@ -48,12 +49,13 @@ export class ServedModels implements ServedModelSource {
   /** First read (tolerating a Redis outage), then a refresh every `refreshMs`. */
   async start(): Promise<void> {
     await this.refresh();
-    this.timer = setInterval(() => void this.refresh(), this.opts.refreshMs);
+    // refresh() handles its own errors; periodic() only keeps one read at a time on a slow Redis.
+    this.loop = periodic(this.opts.refreshMs, () => this.refresh(), (err) => this.opts.logger.debug({ err }, 'refreshing the served models failed'));
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.loop?.stop();
+    this.loop = null;
   }
 
   async refresh(): Promise<void> {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { TrafficState, WorkerStatus } from '../../lib/fleet/protocol';
 import { readTrafficStates } from '../../lib/fleet/traffic-states';
 import { listWorkerStatuses, servingModel } from '../../lib/fleet/worker-statuses';
+import { periodic } from '../../lib/process/periodic';
 
 export interface TrafficSource {
   /** The traffic plan of `model` to route by, or null (none, or its candidate is not ready on every live worker). */
@@ -28,7 +29,7 @@ export function candidateReady(statuses: WorkerStatus[], model: string, version:
 export class ServedTraffic implements TrafficSource {
   private plans = new Map<string, TrafficState>();
   private all = new Map<string, TrafficState>();
-  private timer: NodeJS.Timeout | null = null;
+  private loop: { stop(): void } | null = null;
 
   constructor(private readonly opts: { redis: Redis; prefix: string; refreshMs: number; logger: Logger }) {}
 
@@ -43,12 +44,13 @@ export class ServedTraffic implements TrafficSource {
 
   async start(): Promise<void> {
     await this.refresh();
-    this.timer = setInterval(() => void this.refresh(), this.opts.refreshMs);
+    // refresh() handles its own errors; periodic() only keeps one read at a time on a slow Redis.
+    this.loop = periodic(this.opts.refreshMs, () => this.refresh(), (err) => this.opts.logger.debug({ err }, 'refreshing the traffic plans failed'));
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.loop?.stop();
+    this.loop = null;
   }
 
   async refresh(): Promise<void> {
