@@ -17,6 +17,8 @@ const schema = temporalWorkerSchema.extend({
   /** Logs the trained ONNX file as an MLflow-native model (MLmodel, signature, input example). */
   LOG_MODEL_SCRIPT: envField.string('trainer/log_mlflow_model.py'),
   TRAINING_WORK_DIR: envField.string('.lifecycle/training'),
+  /** At most this long between heartbeats reaching the server: epoch progress and the newest checkpoint (what a retry resumes from). */
+  HEARTBEAT_THROTTLE_MS: envField.positiveInt(2000),
 });
 
 /**
@@ -39,7 +41,7 @@ runWorkerProcess('training-worker', schema, async ({ config, root, connection, i
     }),
     maxConcurrentActivityTaskExecutions: config.MAX_CONCURRENT_TRAININGS,
     // Epoch progress and the newest checkpoint reach the server (and the CLI) every ~2 s, not every 80% of the heartbeat timeout.
-    maxHeartbeatThrottleInterval: '2 seconds',
+    maxHeartbeatThrottleInterval: config.HEARTBEAT_THROTTLE_MS,
     interceptors,
   });
   return { worker };

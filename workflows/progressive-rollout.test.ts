@@ -5,7 +5,7 @@ import type { CliContext } from '../cli/config';
 import type { WorkflowProgress } from '../lib/lifecycle/progress';
 import { badLive, healthyLive, quietLive } from '../tests/workflows/fake-live';
 import { FakeWorld, fleetAgrees } from '../tests/workflows/fake-world';
-import { FAST_ROLLOUT, Harness, uid } from '../tests/workflows/harness';
+import { FAST_ROLLOUT, suiteHarness, uid } from '../tests/workflows/harness';
 import { maybeRecordHistory } from '../tests/workflows/test-env';
 
 jest.setTimeout(60_000);
@@ -18,17 +18,9 @@ jest.setTimeout(60_000);
  * mid-step; the first champion goes at once; --force keeps the analysis.
  */
 describe('progressive rollout (workflow, fake activities)', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await Harness.start();
-  }, 120_000);
-  afterAll(() => h?.stop());
+  const h = suiteHarness();
 
-  const worldWithChampion = () => {
-    const world = new FakeWorld(uid('m'));
-    world.seedChampion(0.5);
-    return world;
-  };
+  const worldWithChampion = () => FakeWorld.withChampion(uid('m'));
   const progressive = (extra: Record<string, unknown> = {}) => ({ extra: { rollout: { ...FAST_ROLLOUT, ...extra } } });
   const progressOf = (handle: WorkflowHandle) => handle.query<WorkflowProgress>('progress');
   const untouched = (world: FakeWorld) => {

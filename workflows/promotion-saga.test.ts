@@ -2,7 +2,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { TrainAndPromoteResult } from '../lib/lifecycle/types';
 import { FakeWorld, fleetAgrees, type ActivityName } from '../tests/workflows/fake-world';
-import { Harness, uid } from '../tests/workflows/harness';
+import { suiteHarness, uid } from '../tests/workflows/harness';
 import { maybeRecordHistory } from '../tests/workflows/test-env';
 
 // Each test runs real workflow executions on a local dev server: seconds, not jest's 5 s default.
@@ -15,18 +15,9 @@ jest.setTimeout(60_000);
  * the alias and fleet where they were, and two promotions never interleave.
  */
 describe('promotion saga (workflow, fake activities)', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await Harness.start();
-  }, 120_000);
-  afterAll(() => h?.stop());
+  const h = suiteHarness();
 
-  /** A world whose champion v1 (0.5) any candidate (0.9) beats. */
-  const worldWithChampion = () => {
-    const world = new FakeWorld(uid('m'));
-    world.seedChampion(0.5);
-    return world;
-  };
+  const worldWithChampion = () => FakeWorld.withChampion(uid('m'));
 
   const expectUntouched = (world: FakeWorld) => {
     expect(world.aliases.champion).toBe('1');

@@ -4,25 +4,14 @@ import { Registry } from 'prom-client';
 import { createLogger } from '../../lib/logger';
 import { payloadLogDefaults } from '../../lib/payload-log/config';
 import { payloadLogKeys } from '../../lib/payload-log/keys';
-import type { InferenceResult } from '../../lib/queue/inference-client';
-import { fakeQueue, servedModels } from '../../tests/support/fake-inference';
+import { bagResult, fakeQueue, servedModels } from '../../tests/support/fake-inference';
 import { multipartBody, testImage } from '../../tests/support/images';
 import { testActiveModel } from '../../tests/support/metadata';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../../tests/support/redis';
 import { buildApp } from '../app';
 import { parseCredentials } from '../services/feedback-auth';
 
-// The prediction the fake queue gives every image: top-1 Bag, from version 3.
-const result: InferenceResult = {
-  model: { name: 'fashion-mnist-classifier', version: '3' },
-  predictions: [
-    { label: 'Bag', probability: 0.7 },
-    { label: 'Coat', probability: 0.1 },
-    { label: 'Shirt', probability: 0.1 },
-    { label: 'Dress', probability: 0.05 },
-    { label: 'Sandal', probability: 0.05 },
-  ],
-};
+const result = bagResult;
 const LABELLER = 'labeller-token-0123456789';
 const VIEWER = 'viewer-token-0123456789ab';
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });

@@ -2,23 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { createLogger } from '../../lib/logger';
 import { DeadlineExceededError, InferenceFailedError, QueueFullError, QueueUnavailableError } from '../../lib/queue/errors';
-import type { InferenceResult } from '../../lib/queue/inference-client';
-import { fakeQueue, servedModels } from '../../tests/support/fake-inference';
+import { bagResult, fakeQueue, servedModels } from '../../tests/support/fake-inference';
 import { multipartBody, testImage } from '../../tests/support/images';
 import { testActiveModel, testMetadata } from '../../tests/support/metadata';
 import { buildApp } from '../app';
 import type { ActiveModel } from '../../lib/fleet/protocol';
 
-const result: InferenceResult = {
-  model: { name: 'fashion-mnist-classifier', version: '3' },
-  predictions: [
-    { label: 'Bag', probability: 0.7 },
-    { label: 'Coat', probability: 0.1 },
-    { label: 'Shirt', probability: 0.1 },
-    { label: 'Dress', probability: 0.05 },
-    { label: 'Sandal', probability: 0.05 },
-  ],
-};
+const result = bagResult;
 
 const rgbModel: ActiveModel = {
   ...testActiveModel('2'),

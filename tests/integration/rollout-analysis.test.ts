@@ -48,7 +48,20 @@ describe('rollout analysis against a real Prometheus', () => {
     agreement.inc({ model, version, agree: 'false' }, 0);
   }
 
-  const scrapes = (n: number) => new Promise((r) => setTimeout(r, n * SCRAPE_S * 1000 + 300));
+  /** Scrapes of the target Prometheus has stored so far. */
+  const scrapeCount = async () => (await client.vector('count_over_time(up{job="inference-worker"}[1h])', Date.now() / 1000))[0]?.value ?? 0;
+  /**
+   * Until Prometheus has stored `n` more scrapes: counted, not timed, because on a busy machine a
+   * scrape can come late and a fixed wait then leaves a series with one sample in the window.
+   */
+  const scrapes = async (n: number) => {
+    const target = (await scrapeCount()) + n;
+    const deadline = Date.now() + n * SCRAPE_S * 1000 + 30_000;
+    while ((await scrapeCount()) < target) {
+      if (Date.now() > deadline) throw new Error(`Prometheus stored fewer than ${n} scrapes in ${n * SCRAPE_S + 30} s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
 
   beforeAll(async () => {
     server = createServer((_req, res) => {

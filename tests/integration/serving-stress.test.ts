@@ -18,7 +18,8 @@ import { MLFLOW_TRACKING_URI, REDIS_URL, uniqueId } from './support/env';
 
 /** How many rollouts (alternating between the two models); STRESS_ROLLOUTS overrides it for longer soaks. */
 const ROLLOUTS = Number(process.env.STRESS_ROLLOUTS ?? 100);
-jest.setTimeout(20 * 60_000);
+// About 2 min on 2 quiet cores; a bound that keeps a stuck run from eating the CI budget.
+jest.setTimeout(8 * 60_000);
 
 interface Versioned {
   ref: ModelRef;

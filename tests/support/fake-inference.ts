@@ -21,3 +21,15 @@ export function servedModels(...models: ActiveModel[]): ServedModelSource {
   const byName = new Map(models.map((m) => [m.name, m]));
   return { get: (name) => byName.get(name) ?? null, list: () => [...byName.values()] };
 }
+
+/** What the fake queue of the route tests answers for every image: top-1 Bag, from version 3. */
+export const bagResult: InferenceResult = {
+  model: { name: 'fashion-mnist-classifier', version: '3' },
+  predictions: [
+    { label: 'Bag', probability: 0.7 },
+    { label: 'Coat', probability: 0.1 },
+    { label: 'Shirt', probability: 0.1 },
+    { label: 'Dress', probability: 0.05 },
+    { label: 'Sandal', probability: 0.05 },
+  ],
+};

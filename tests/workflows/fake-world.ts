@@ -76,6 +76,13 @@ export class FakeWorld {
 
   constructor(readonly modelName: string) {}
 
+  /** A world of a fresh model whose champion v1 scored `metric` (0.5: any trained candidate, 0.9, beats it). */
+  static withChampion(modelName: string, metric = 0.5): FakeWorld {
+    const world = new FakeWorld(modelName);
+    world.seedChampion(metric);
+    return world;
+  }
+
   /** Registers a champion as if an earlier run promoted it, served by the whole fleet. */
   seedChampion(metric: number, split = SPLIT_A): string {
     const version = String(this.versions.length + 1);

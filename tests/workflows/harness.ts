@@ -104,3 +104,23 @@ export class Harness {
 }
 
 export const uid = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+/**
+ * One Harness for the calling describe block: started in its beforeAll (the dev server and the bundle
+ * take seconds), stopped in its afterAll. The returned object forwards to it, so tests keep writing
+ * `h.run(...)`; touching it outside a test (before beforeAll ran) throws.
+ */
+export function suiteHarness(): Harness {
+  let started: Harness | null = null;
+  beforeAll(async () => {
+    started = await Harness.start();
+  }, 120_000);
+  afterAll(() => started?.stop());
+  return new Proxy({} as Harness, {
+    get(_target, key) {
+      if (!started) throw new Error('the suite harness starts in beforeAll: use it inside tests');
+      const value: unknown = Reflect.get(started, key, started);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(started) : value;
+    },
+  });
+}

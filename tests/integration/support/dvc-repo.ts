@@ -16,9 +16,10 @@ export interface TinyDatasetRepo {
 
 /**
  * A throw-away git + DVC repository holding a tiny Fashion-MNIST version,
- * pushed to a local DVC remote and tagged, exactly as a user would publish one.
+ * pushed to a local DVC remote and tagged, exactly as a user would publish one
+ * (`invert`: every image, train and test, inverted: a defect its own test split shares).
  */
-export async function createTinyDatasetRepo(opts: { perClassTrain?: number; perClassTest?: number; relativeRemote?: boolean } = {}): Promise<TinyDatasetRepo> {
+export async function createTinyDatasetRepo(opts: { perClassTrain?: number; perClassTest?: number; relativeRemote?: boolean; invert?: boolean } = {}): Promise<TinyDatasetRepo> {
   const repo = await mkdtemp(join(tmpdir(), 'lifecycle-dvc-'));
   const dvc = (...args: string[]) => runCommand(join(VENV_BIN, 'dvc'), args, { cwd: repo });
   const git = (...args: string[]) => runCommand('git', args, { cwd: repo });
@@ -41,7 +42,7 @@ export async function createTinyDatasetRepo(opts: { perClassTrain?: number; perC
   const remote = opts.relativeRemote ? join(repo, '.dvc-storage') : `${repo}-remote`;
   await dvc('remote', 'add', '-d', 'storage', opts.relativeRemote ? '../.dvc-storage' : remote);
   if (opts.relativeRemote) await writeFile(join(repo, '.gitignore'), '/.dvc-storage/\n');
-  await generate(opts.perClassTrain ?? 30, opts.perClassTest ?? 10);
+  await generate(opts.perClassTrain ?? 30, opts.perClassTest ?? 10, opts.invert);
   await dvc('add', '--quiet', 'data/tiny');
   await dvc('push', '--quiet');
   await writeFile(join(repo, 'README.md'), 'tiny dataset for tests\n');
