@@ -2,7 +2,9 @@
 import type { Drill } from './drill';
 import { apiKill } from './faults/api-kill';
 import { badRollout } from './faults/bad-rollout';
+import { canaryInverted } from './faults/canary-inverted';
 import { canaryPipelineKill } from './faults/canary-pipeline-kill';
+import { canaryPromote } from './faults/canary-promote';
 import { canaryRedisRestart } from './faults/canary-redis-restart';
 import { canaryRollback } from './faults/canary-rollback';
 import { corruptModel } from './faults/corrupt-model';
@@ -16,4 +18,4 @@ import { trainKill } from './faults/train-kill';
 import { pipelineTerm, trainTerm } from './faults/graceful-stop';
 import { workerKill, workerTerm } from './faults/worker-signal';
 
-export const DRILLS: Drill[] = [workerKill, workerTerm, redisRestart, workerPartition, apiPartition, apiKill, rollout, badRollout, trainKill, pipelineKill, mlflowOutage, temporalRestart, corruptModel, pipelineTerm, trainTerm, canaryRollback, canaryPipelineKill, canaryRedisRestart];
+export const DRILLS: Drill[] = [workerKill, workerTerm, redisRestart, workerPartition, apiPartition, apiKill, rollout, badRollout, trainKill, pipelineKill, mlflowOutage, temporalRestart, corruptModel, pipelineTerm, trainTerm, canaryRollback, canaryInverted, canaryPromote, canaryPipelineKill, canaryRedisRestart];
