@@ -52,7 +52,7 @@ if [[ "$profile" == all ]]; then
   log "typecheck"; npx tsc -p tsconfig.json --noEmit
   log "jest (unit + integration against real Redis, Temporal, MLflow on SQLite, DVC, onnxruntime)"
   set +e
-  npx jest --runInBand --ci --json --outputFile="$STATE/jest-results.json" "$@"
+  npx jest --ci --json --outputFile="$STATE/jest-results.json" "$@"
   rc=$?
   set -e
   summary "$STATE/jest-results.json" "MLflow on SQLite"
@@ -84,7 +84,7 @@ else
     start_services "$PG_STATE" mlflow
   log "jest: the lifecycle test with MLflow on PostgreSQL ($MLFLOW_DATABASE_URL)"
   set +e
-  MLFLOW_TRACKING_URI="http://127.0.0.1:$PG_MLFLOW_PORT" npx jest tests/integration/lifecycle.test.ts --runInBand --ci \
+  MLFLOW_TRACKING_URI="http://127.0.0.1:$PG_MLFLOW_PORT" npx jest tests/integration/lifecycle.test.ts --ci \
     --json --outputFile="$PG_STATE/jest-results.json" --selectProjects integration
   pg_rc=$?
   set -e

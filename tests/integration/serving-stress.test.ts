@@ -19,7 +19,7 @@ import { MLFLOW_TRACKING_URI, REDIS_URL, uniqueId } from './support/env';
 /** How many rollouts (alternating between the two models); STRESS_ROLLOUTS overrides it for longer soaks. */
 const ROLLOUTS = Number(process.env.STRESS_ROLLOUTS ?? 100);
 // About 2 min on 2 quiet cores; a bound that keeps a stuck run from eating the CI budget.
-jest.setTimeout(8 * 60_000);
+jest.setTimeout(10 * 60_000);
 
 interface Versioned {
   ref: ModelRef;
@@ -43,7 +43,10 @@ describe('serving under many rollouts of two models with worker kills and freeze
   let stack: ServingStack;
   const workers = new Map<string, RunningProcess>();
 
+  // Set when the suite ends: a body that timed out stops at its next rollout instead of running on into later files.
+  let ended = false;
   afterAll(async () => {
+    ended = true;
     for (const w of workers.values()) {
       w.child.kill('SIGCONT');
       w.child.kill('SIGKILL');
@@ -112,7 +115,11 @@ describe('serving under many rollouts of two models with worker kills and freeze
     const faults: string[] = [];
     const faultsDone: Array<Promise<void>> = [];
 
+    const startedAt = Date.now();
     for (let i = 0; i < ROLLOUTS; i++) {
+      if (ended) throw new Error(`stopped after ${i} rollouts: the suite ended`);
+      // Progress in the CI log: where the time goes if this test is ever slow.
+      if (i % 10 === 0) console.log(`serving-stress: rollout ${i}/${ROLLOUTS} at ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
       const [name, versions] = i % 2 === 0 ? [names.gray, gray] : [names.rgb, rgb];
       const target = versions[(Math.floor(i / 2) + 1) % versions.length]!;
       const worker = `s${(Math.floor(i / 10) % 2) + 1}`;

@@ -40,18 +40,40 @@ export function startLoad(opts: { url: () => string; images: Buffer[]; concurren
     }
   };
   const clients = Array.from({ length: opts.concurrency }, async () => {
-    while (!stopped && (opts.total === undefined || next < opts.total)) outcomes.push(await one(next++));
+    while (!stopped && (opts.total === undefined || next < opts.total)) {
+      const outcome = await one(next++);
+      outcomes.push(outcome);
+      // No HTTP answer (connection refused, reset): a short pause, so a load whose server went away
+      // records the failures without spinning the test process's CPU.
+      if (outcome.status === 0) await new Promise((r) => setTimeout(r, 50));
+    }
   });
   const done = Promise.all(clients).then(() => outcomes);
-  return {
+  const load = {
     outcomes,
     done,
     sent: () => next,
     stop: async () => {
       stopped = true;
+      running.delete(load);
       return done;
     },
   };
+  running.add(load);
+  void done.then(() => running.delete(load));
+  return load;
+}
+
+const running = new Set<{ stop(): Promise<Outcome[]> }>();
+
+/**
+ * Stops every load still running: the integration setup calls it after each test file, so a test that
+ * failed or timed out before stopping its load cannot leave it hammering the next files' services.
+ */
+export async function stopAllLoads(): Promise<number> {
+  const left = [...running];
+  await Promise.all(left.map((l) => l.stop()));
+  return left.length;
 }
 
 /** Counts of outcomes by HTTP status (0 = no answer). */
