@@ -175,7 +175,11 @@ export function parseFleetValue<S extends z.ZodType>(schema: S, raw: string, wha
 export const fleetKeys = (prefix: string) => ({
   commands: `${prefix}fleet:commands`,
   workerStatus: (workerId: string) => `${prefix}fleet:worker:${workerId}`,
-  workerStatusPattern: `${prefix}fleet:worker:*`,
+  /**
+   * SET of the ids of workers that published a status (each heartbeat adds its own): readers list the
+   * fleet from it, never by scanning the keyspace, whose size grows with the prediction records.
+   */
+  workers: `${prefix}fleet:workers`,
   /** HASH model name -> JSON ActiveModel. Written by the fleet controller only. */
   active: `${prefix}fleet:active`,
   /** HASH model name -> JSON TrafficState (shadow/canary of a progressive rollout). Written by the fleet controller only. */

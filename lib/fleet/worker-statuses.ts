@@ -11,16 +11,29 @@ export function parseWorkerStatus(raw: string | null): WorkerStatus | null {
   }
 }
 
+/** Removes from the worker index the ids whose status key is gone, checked in the same script (a worker that just published stays). */
+const PRUNE_DEAD = `
+for i, id in ipairs(ARGV) do
+  if redis.call('EXISTS', KEYS[i + 1]) == 0 then redis.call('SREM', KEYS[1], id) end
+end
+return 0`;
+
 /**
  * Every live inference worker's last reported status (keys expire when a worker
- * stops heartbeating). A value that does not parse is skipped, not fatal: one
- * bad writer must not blind readiness checks or rollouts to the rest of the fleet.
+ * stops heartbeating), read through the worker index (`fleetKeys.workers`): two
+ * commands whatever the size of the keyspace (a SCAN for `fleet:worker:*` walked
+ * every prediction record and slowed every rollout poll and readiness check as
+ * they piled up). Ids whose key expired are pruned from the index. A value that
+ * does not parse is skipped, not fatal: one bad writer must not blind readiness
+ * checks or rollouts to the rest of the fleet.
  */
 export async function listWorkerStatuses(redis: Redis, prefix: string): Promise<WorkerStatus[]> {
-  const keys: string[] = [];
-  for await (const batch of redis.scanStream({ match: fleetKeys(prefix).workerStatusPattern, count: 200 })) keys.push(...(batch as string[]));
-  if (keys.length === 0) return [];
-  const values = await redis.mget(...keys);
+  const keys = fleetKeys(prefix);
+  const ids = await redis.smembers(keys.workers);
+  if (ids.length === 0) return [];
+  const values = await redis.mget(...ids.map((id) => keys.workerStatus(id)));
+  const dead = ids.filter((_, i) => values[i] === null);
+  if (dead.length > 0) await redis.eval(PRUNE_DEAD, dead.length + 1, keys.workers, ...dead.map((id) => keys.workerStatus(id)), ...dead);
   return values.flatMap((v) => parseWorkerStatus(v) ?? []).sort((a, b) => a.workerId.localeCompare(b.workerId));
 }
 

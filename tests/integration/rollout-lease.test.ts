@@ -94,7 +94,7 @@ describe('rollout command to a restarted worker', () => {
     await stack.setActive(ref1, v1.bytes);
     // The status a worker process left before it was killed: the rollout's first command goes to nobody.
     const before: WorkerStatus = { workerId: 'w1', state: 'ready', models: { [ref1.name]: { version: '1', sha256: ref1.sha256, state: 'ready' } }, startedAt: 1, updatedAt: Date.now() };
-    await stack.redis.set(fleetKeys(stack.prefix).workerStatus('w1'), JSON.stringify(before), 'PX', 30_000);
+    await stack.redis.multi().set(fleetKeys(stack.prefix).workerStatus('w1'), JSON.stringify(before), 'PX', 30_000).sadd(fleetKeys(stack.prefix).workers, 'w1').exec();
     const leases = new RolloutLeases(stack.redis, stack.prefix);
     let sent = false;
     const heartbeat = (p: RolloutProgress) => void (sent ||= p.phase === 'rollout');

@@ -9,6 +9,6 @@ export const uniquePrefix = (name: string): string => `test:${name}:${randomUUID
 /** Deletes every key under `prefix`. */
 export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
   const keys: string[] = [];
-  for await (const batch of redis.scanStream({ match: `${prefix}*`, count: 500 })) keys.push(...(batch as string[]));
+  for await (const batch of redis.scanStream({ match: `${prefix}*`, count: 5000 })) keys.push(...(batch as string[]));
   if (keys.length > 0) await redis.del(...keys);
 }

@@ -106,6 +106,8 @@ export class ServingStack {
       // In-process, the API shares its event loop with the workers' model loads (seconds of synchronous
       // work): a 2 s reply timeout would fire on replies that arrived while the loop was blocked.
       REDIS_COMMAND_TIMEOUT_MS: '10000',
+      // Prediction records in the shared Redis for 10 min, not a day: test runs do not pile them up.
+      FEEDBACK_WINDOW_SECONDS: '600',
       ...env,
     });
     const api = await startApi(config, testLogger());

@@ -85,7 +85,7 @@ export class StatusReporter {
     this.halt();
     // A heartbeat still in flight would otherwise re-create the key right after the DEL.
     await this.last.catch(() => undefined);
-    await this.opts.redis.del(this.key).catch(() => undefined);
+    await this.opts.redis.multi().del(this.key).srem(fleetKeys(this.opts.prefix).workers, this.opts.workerId).exec().catch(() => undefined);
   }
 
   /** Stops the heartbeat only: the key expires like a crashed worker's (hard stop). */
@@ -98,7 +98,16 @@ export class StatusReporter {
   private async publish(): Promise<void> {
     if (this.stopped || !this.opts.alive()) return;
     this.status = { ...this.status, updatedAt: Date.now() };
-    this.last = this.opts.redis.set(this.key, JSON.stringify(this.status), 'PX', this.opts.ttlMs).then(() => undefined);
+    // The status, and this worker's id in the index readers list the fleet from, in one round trip.
+    this.last = this.opts.redis
+      .multi()
+      .set(this.key, JSON.stringify(this.status), 'PX', this.opts.ttlMs)
+      .sadd(fleetKeys(this.opts.prefix).workers, this.opts.workerId)
+      .exec()
+      .then((results) => {
+        const failed = results?.find(([err]) => err !== null)?.[0];
+        if (failed) throw failed;
+      });
     await this.last;
   }
 }
