@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../../tests/support/redis';
 import { fleetKeys, type WorkerStatus } from './protocol';
-import { listWorkerStatuses } from './worker-statuses';
+import { listWorkerStatuses, publishWorkerStatus } from './worker-statuses';
 
 /** The worker index against the real Redis: listing reads it (never the keyspace) and prunes the dead. */
 describe('listWorkerStatuses', () => {
@@ -17,9 +17,7 @@ describe('listWorkerStatuses', () => {
   afterEach(() => deletePrefix(redis, prefix));
 
   const status = (workerId: string): WorkerStatus => ({ workerId, state: 'ready', models: {}, startedAt: 1, updatedAt: Date.now() });
-  /** As a worker's heartbeat publishes it: the status key with its TTL, and the id in the index. */
-  const publish = (s: WorkerStatus, ttlMs: number) =>
-    redis.multi().set(fleetKeys(prefix).workerStatus(s.workerId), JSON.stringify(s), 'PX', ttlMs).sadd(fleetKeys(prefix).workers, s.workerId).exec();
+  const publish = (s: WorkerStatus, ttlMs: number) => publishWorkerStatus(redis, prefix, s, ttlMs);
 
   it('lists the live workers of the index, sorted, and prunes the ids whose status expired', async () => {
     await publish(status('w2'), 60_000);

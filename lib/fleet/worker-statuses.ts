@@ -37,6 +37,14 @@ export async function listWorkerStatuses(redis: Redis, prefix: string): Promise<
   return values.flatMap((v) => parseWorkerStatus(v) ?? []).sort((a, b) => a.workerId.localeCompare(b.workerId));
 }
 
+/** Writes a worker's status with its liveness TTL and its id in the worker index, in one round trip (its heartbeat). */
+export async function publishWorkerStatus(redis: Redis, prefix: string, status: WorkerStatus, ttlMs: number): Promise<void> {
+  const keys = fleetKeys(prefix);
+  const results = await redis.multi().set(keys.workerStatus(status.workerId), JSON.stringify(status), 'PX', ttlMs).sadd(keys.workers, status.workerId).exec();
+  const failed = results?.find(([err]) => err !== null)?.[0];
+  if (failed) throw failed;
+}
+
 export async function getWorkerStatus(redis: Redis, prefix: string, workerId: string): Promise<WorkerStatus | null> {
   return parseWorkerStatus(await redis.get(fleetKeys(prefix).workerStatus(workerId)));
 }

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RolloutLeases } from '../../lib/fleet/lease';
-import { fleetKeys, type WorkerStatus } from '../../lib/fleet/protocol';
+import type { WorkerStatus } from '../../lib/fleet/protocol';
+import { publishWorkerStatus } from '../../lib/fleet/worker-statuses';
 import { RolloutError, rolloutFleet, type RolloutProgress } from '../../lib/fleet/rollout';
 import { createOrtSession, type CreateSession } from '../../lib/model/model-runner';
 import { testImage } from '../support/images';
@@ -94,7 +95,7 @@ describe('rollout command to a restarted worker', () => {
     await stack.setActive(ref1, v1.bytes);
     // The status a worker process left before it was killed: the rollout's first command goes to nobody.
     const before: WorkerStatus = { workerId: 'w1', state: 'ready', models: { [ref1.name]: { version: '1', sha256: ref1.sha256, state: 'ready' } }, startedAt: 1, updatedAt: Date.now() };
-    await stack.redis.multi().set(fleetKeys(stack.prefix).workerStatus('w1'), JSON.stringify(before), 'PX', 30_000).sadd(fleetKeys(stack.prefix).workers, 'w1').exec();
+    await publishWorkerStatus(stack.redis, stack.prefix, before, 30_000);
     const leases = new RolloutLeases(stack.redis, stack.prefix);
     let sent = false;
     const heartbeat = (p: RolloutProgress) => void (sent ||= p.phase === 'rollout');

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { fleetKeys, type CandidateStatus, type ServedModelStatus, type WorkerState, type WorkerStatus } from '../../lib/fleet/protocol';
+import { publishWorkerStatus } from '../../lib/fleet/worker-statuses';
 
 export interface StatusReporterOptions {
   redis: Redis;
@@ -98,16 +99,7 @@ export class StatusReporter {
   private async publish(): Promise<void> {
     if (this.stopped || !this.opts.alive()) return;
     this.status = { ...this.status, updatedAt: Date.now() };
-    // The status, and this worker's id in the index readers list the fleet from, in one round trip.
-    this.last = this.opts.redis
-      .multi()
-      .set(this.key, JSON.stringify(this.status), 'PX', this.opts.ttlMs)
-      .sadd(fleetKeys(this.opts.prefix).workers, this.opts.workerId)
-      .exec()
-      .then((results) => {
-        const failed = results?.find(([err]) => err !== null)?.[0];
-        if (failed) throw failed;
-      });
+    this.last = publishWorkerStatus(this.opts.redis, this.opts.prefix, this.status, this.opts.ttlMs);
     await this.last;
   }
 }
