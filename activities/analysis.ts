@@ -34,6 +34,7 @@ export function analysisQueries(model: string, champion: string, candidate: stri
     p99: `histogram_quantile(0.99, sum by (version, le) (increase(${M.inferenceSeconds}_bucket{${both}}${w})))`,
     predictions: `sum by (version, label) (increase(${M.predictions}{${both}}${w}))`,
     agreement: `sum by (agree) (increase(${M.agreement}{model="${model}",version="${candidate}"}${w}))`,
+    feedback: `sum by (version, outcome) (increase(${M.feedback}{${both}}${w}))`,
   };
 }
 
@@ -50,7 +51,9 @@ export async function liveMetrics(prometheus: PrometheusClient, input: Omit<Anal
   const windowSeconds = Math.max(0, (nowMs - input.appliedAt) / 1000);
   const q = analysisQueries(input.modelName, input.championVersion, input.candidateVersion, windowSeconds);
   const at = nowMs / 1000;
-  const [requests, latencyCount, p99, predictions, agreement] = await Promise.all([q.requests, q.latencyCount, q.p99, q.predictions, q.agreement].map((query) => prometheus.vector(query, at)));
+  const [requests, latencyCount, p99, predictions, agreement, feedback] = await Promise.all(
+    [q.requests, q.latencyCount, q.p99, q.predictions, q.agreement, q.feedback].map((query) => prometheus.vector(query, at)),
+  );
   const stats = (version: string): VersionStats => {
     const mine = (rows: typeof requests) => rows!.filter((r) => r.labels.version === version);
     const count = (rows: typeof requests) => Math.round(mine(rows).reduce((s, r) => s + finite(r.value), 0));
@@ -66,7 +69,18 @@ export async function liveMetrics(prometheus: PrometheusClient, input: Omit<Anal
   };
   const agreeCount = (value: string) => Math.round(agreement!.filter((r) => r.labels.agree === value).reduce((s, r) => s + finite(r.value), 0));
   const agree = agreeCount('true');
-  return { champion: stats(input.championVersion), candidate: stats(input.candidateVersion), agreement: { agree, total: agree + agreeCount('false') }, windowSeconds };
+  const labelled = (version: string) => {
+    const of = (outcome: string) => Math.round(feedback!.filter((r) => r.labels.version === version && r.labels.outcome === outcome).reduce((s, r) => s + finite(r.value), 0));
+    const correct = of('correct');
+    return { correct, total: correct + of('wrong') };
+  };
+  return {
+    champion: stats(input.championVersion),
+    candidate: stats(input.candidateVersion),
+    agreement: { agree, total: agree + agreeCount('false') },
+    windowSeconds,
+    feedback: { champion: labelled(input.championVersion), candidate: labelled(input.candidateVersion) },
+  };
 }
 
 /** One analysis: the live metrics and the decision on them (lib/analysis/decide.ts). */

@@ -29,7 +29,8 @@ describe('decideStep', () => {
   it('continues when every criterion passes after the minimum duration', () => {
     const e = decideStep(healthy(), step, criteria, 61_000);
     expect(e.decision).toBe('continue');
-    expect(e.criteria.map((c) => c.verdict)).toEqual(['pass', 'pass', 'pass', 'pass', 'pass']);
+    // Live accuracy is skipped without feedback: agreement and class distance judge.
+    expect(e.criteria.map((c) => c.verdict)).toEqual(['pass', 'pass', 'pass', 'pass', 'pass', 'skipped']);
   });
 
   it('holds a passing step until its minimum duration', () => {
@@ -100,6 +101,56 @@ describe('decideStep', () => {
     expect(verdict(skewed, 'class-distance')).toBe('fail');
     expect(skewed.decision).toBe('rollback');
     expect(skewed.criteria.find((c) => c.name === 'class-distance')!.value).toBeGreaterThan(0.5);
+  });
+
+  it('holds on a large class distance the chi-square test cannot yet tell from chance, rolls back once it can', () => {
+    const few = { ...step, minSamples: 20 };
+    // JS distance 0.26 > 0.15, but chi2 = 3.6 on 1 df: p = 0.058, not significant at 95%.
+    const small = { agree: 20, total: 20, candidate: { requests: 20, predictions: { a: 13, b: 7 } }, champion: { requests: 20, predictions: { a: 7, b: 13 } } };
+    const unsure = decideStep(healthy(small), few, criteria, 90_000);
+    expect(verdict(unsure, 'class-distance')).toBe('undecided');
+    expect(unsure.decision).toBe('hold');
+    expect(unsure.criteria.find((c) => c.name === 'class-distance')!.detail).toMatch(/chi2=3\.6 df=1 p=0\.0578/);
+    // The same proportions on five times the samples: chi2 = 18, significant.
+    const sure = decideStep(healthy({ ...small, agree: 100, total: 100, candidate: { requests: 100, predictions: { a: 65, b: 35 } }, champion: { requests: 100, predictions: { a: 35, b: 65 } } }), few, criteria, 90_000);
+    expect(verdict(sure, 'class-distance')).toBe('fail');
+  });
+
+  describe('live accuracy from ground-truth feedback', () => {
+    const labelled = (candidate: [number, number], champion: [number, number]) => ({
+      champion: { correct: champion[0], total: champion[1] },
+      candidate: { correct: candidate[0], total: candidate[1] },
+    });
+
+    it('is skipped below minFeedback labelled answers on either side, and agreement judges', () => {
+      const e = decideStep({ ...healthy({ agree: 300 }), feedback: labelled([190, 199], [150, 400]) }, step, criteria, 90_000);
+      expect(verdict(e, 'live-accuracy')).toBe('skipped');
+      expect(verdict(e, 'agreement')).toBe('fail');
+      expect(e.decision).toBe('rollback');
+    });
+
+    it('judges instead of agreement and class distance once both versions have enough labels: a better candidate that disagrees with a wrong champion goes on', () => {
+      // The champion is right 40% of the time on drifted traffic, the candidate 90%: they disagree often and predict different classes.
+      const m = { ...healthy({ agree: 450, candidate: { predictions: { a: 700, b: 300 } } }), feedback: labelled([270, 300], [120, 300]) };
+      const e = decideStep(m, step, criteria, 90_000);
+      expect(verdict(e, 'live-accuracy')).toBe('pass');
+      expect(verdict(e, 'agreement')).toBe('skipped');
+      expect(verdict(e, 'class-distance')).toBe('skipped');
+      expect(e.criteria.find((c) => c.name === 'agreement')!.detail).toMatch(/shown only: live accuracy judges/);
+      expect(e.decision).toBe('continue');
+    });
+
+    it('rolls back a candidate significantly less accurate than the champion, even when it agrees with it often', () => {
+      const e = decideStep({ ...healthy(), feedback: labelled([210, 300], [270, 300]) }, step, criteria, 90_000);
+      expect(verdict(e, 'live-accuracy')).toBe('fail');
+      expect(e.decision).toBe('rollback');
+      expect(e.reason).toMatch(/live-accuracy: candidate 210\/300 \(70\.0%\) vs champion 270\/300 \(90\.0%\) correct/);
+    });
+
+    it('passes a candidate within the margin', () => {
+      const e = decideStep({ ...healthy(), feedback: labelled([266, 300], [270, 300]) }, step, criteria, 90_000);
+      expect(verdict(e, 'live-accuracy')).toBe('pass');
+    });
   });
 
   it('a failure wins over a short criterion: no waiting for more samples of a model already shown bad', () => {

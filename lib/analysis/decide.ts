@@ -11,7 +11,16 @@
  *   champion by more than `errorRatioMargin`"; fail when significant;
  * - p99 latency (histogram_quantile, not a proportion): candidate <=
  *   `maxLatencyRatio` x champion + `latencySlackMs`;
- * - predicted-class distributions: Jensen-Shannon distance <= `maxClassDistance`.
+ * - predicted-class distributions: Jensen-Shannon distance (the effect size)
+ *   and Pearson's chi-square test of homogeneity (is the difference real?):
+ *   pass when the distance is within `maxClassDistance`, fail when it is past
+ *   it and the test is significant at `confidence`, undecided otherwise;
+ * - live accuracy, once both versions' answers have `minFeedback` ground-truth
+ *   labels in the window: one-sided two-proportion z-test of "candidate wrong
+ *   more often than champion + `liveAccuracyMargin`"; fail when significant.
+ *   From then on agreement and class distance, which measure difference from
+ *   the champion and not correctness, are shown but skipped. Before that,
+ *   live accuracy is skipped and they judge.
  *
  * Then: any fail -> rollback at once; anything short or undecided -> hold,
  * and rollback for lack of evidence once the step is past its maximum
@@ -19,7 +28,7 @@
  */
 import type { RolloutCriteria, RolloutStep } from '../lifecycle/rollout-config';
 import type { CriterionResult, LiveMetrics, StepEvaluation } from './evidence';
-import { jensenShannonDistance, twoProportionZTest, wilsonInterval } from './statistics';
+import { chiSquareHomogeneity, jensenShannonDistance, twoProportionZTest, wilsonInterval } from './statistics';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const f3 = (x: number) => x.toFixed(3);
@@ -40,17 +49,21 @@ export function evaluateCriteria(m: LiveMetrics, step: RolloutStep, c: RolloutCr
     detail: `candidate v${cand.version} ran ${cand.requests} example(s) in ${Math.round(m.windowSeconds)} s (minimum ${n})`,
   });
 
+  const live = liveAccuracy(m, c);
+  const byLiveAccuracy = live.verdict !== 'skipped';
+  const superseded = ` (shown only: live accuracy judges)`;
+
   const { agree, total } = m.agreement;
   const wilson = wilsonInterval(agree, total, c.confidence);
   const agreement = total > 0 ? agree / total : null;
   results.push({
     name: 'agreement',
-    verdict: total < n ? 'short' : wilson.low >= c.minAgreement ? 'pass' : wilson.high < c.minAgreement ? 'fail' : 'undecided',
+    verdict: byLiveAccuracy ? 'skipped' : total < n ? 'short' : wilson.low >= c.minAgreement ? 'pass' : wilson.high < c.minAgreement ? 'fail' : 'undecided',
     value: agreement,
     threshold: c.minAgreement,
     samples: total,
     minSamples: n,
-    detail: `${agree}/${total} agree (${agreement === null ? 'n/a' : pct(agreement)}), Wilson ${conf} interval [${f3(wilson.low)}, ${f3(wilson.high)}] vs >= ${f3(c.minAgreement)}`,
+    detail: `${agree}/${total} agree (${agreement === null ? 'n/a' : pct(agreement)}), Wilson ${conf} interval [${f3(wilson.low)}, ${f3(wilson.high)}] vs >= ${f3(c.minAgreement)}${byLiveAccuracy ? superseded : ''}`,
   });
 
   const test = twoProportionZTest(cand.errors, cand.requests, champ.errors, champ.requests, c.errorRatioMargin);
@@ -83,16 +96,51 @@ export function evaluateCriteria(m: LiveMetrics, step: RolloutStep, c: RolloutCr
   const candTotal = sum(cand.predictions);
   const champTotal = sum(champ.predictions);
   const distance = candTotal > 0 && champTotal > 0 ? jensenShannonDistance(cand.predictions, champ.predictions) : null;
+  const chi = chiSquareHomogeneity(cand.predictions, champ.predictions);
+  const distanceVerdict = () => {
+    if (candTotal < n || champTotal < n || distance === null) return 'short' as const;
+    if (distance <= c.maxClassDistance) return 'pass' as const;
+    return chi.pValue < 1 - c.confidence ? ('fail' as const) : ('undecided' as const);
+  };
   results.push({
     name: 'class-distance',
-    verdict: candTotal < n || champTotal < n || distance === null ? 'short' : distance <= c.maxClassDistance ? 'pass' : 'fail',
+    verdict: byLiveAccuracy ? 'skipped' : distanceVerdict(),
     value: distance,
     threshold: c.maxClassDistance,
     samples: Math.min(candTotal, champTotal),
     minSamples: n,
-    detail: `Jensen-Shannon distance ${distance === null ? 'n/a' : f3(distance)} between predicted-class distributions (${candTotal} vs ${champTotal} predictions) vs <= ${f3(c.maxClassDistance)}`,
+    detail:
+      `Jensen-Shannon distance ${distance === null ? 'n/a' : f3(distance)} between predicted-class distributions (${candTotal} vs ${champTotal} predictions) vs <= ${f3(c.maxClassDistance)}; ` +
+      `chi-square test of homogeneity chi2=${chi.chi2.toFixed(1)} df=${chi.df} p=${chi.pValue.toPrecision(3)} at ${conf}${byLiveAccuracy ? superseded : ''}`,
   });
+  results.push(live);
   return results;
+}
+
+/** Live accuracy from ground-truth feedback; 'skipped' until both versions have `minFeedback` labelled answers. */
+function liveAccuracy(m: LiveMetrics, c: RolloutCriteria): CriterionResult {
+  const fb = m.feedback ?? { champion: { correct: 0, total: 0 }, candidate: { correct: 0, total: 0 } };
+  const { champion: champ, candidate: cand } = fb;
+  const accuracy = (x: { correct: number; total: number }) => (x.total > 0 ? x.correct / x.total : null);
+  const [candAcc, champAcc] = [accuracy(cand), accuracy(champ)];
+  const samples = Math.min(cand.total, champ.total);
+  const counts = `candidate ${cand.correct}/${cand.total} (${candAcc === null ? 'n/a' : pct(candAcc)}) vs champion ${champ.correct}/${champ.total} (${champAcc === null ? 'n/a' : pct(champAcc)}) correct`;
+  if (samples < c.minFeedback) {
+    return { name: 'live-accuracy', verdict: 'skipped', value: candAcc, threshold: NaN, samples, minSamples: c.minFeedback, detail: `${counts}: fewer than ${c.minFeedback} labelled answers each, agreement judges` };
+  }
+  // Accuracy worse by more than the margin = wrong answers more frequent by more than the margin.
+  const test = twoProportionZTest(cand.total - cand.correct, cand.total, champ.total - champ.correct, champ.total, c.liveAccuracyMargin);
+  return {
+    name: 'live-accuracy',
+    verdict: test.pValue < 1 - c.confidence ? 'fail' : 'pass',
+    value: candAcc,
+    threshold: (champAcc ?? 0) - c.liveAccuracyMargin,
+    samples,
+    minSamples: c.minFeedback,
+    detail:
+      `${counts}; one-sided two-proportion z-test (H1: candidate wrong > champion wrong + ${f3(c.liveAccuracyMargin)}) ` +
+      `z=${Number.isFinite(test.z) ? test.z.toFixed(2) : String(test.z)} p=${test.pValue.toPrecision(3)} at ${pct(c.confidence)}`,
+  };
 }
 
 export function decideStep(m: LiveMetrics, step: RolloutStep, c: RolloutCriteria, elapsedMs: number): StepEvaluation {

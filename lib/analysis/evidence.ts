@@ -27,12 +27,25 @@ export const liveMetricsSchema = z.object({
   agreement: z.object({ agree: z.number().nonnegative(), total: z.number().nonnegative() }),
   /** Seconds of the Prometheus window (since the step's traffic reached the fleet). */
   windowSeconds: z.number().nonnegative(),
+  /**
+   * Ground-truth feedback in the window on the answers each version gave
+   * (lifecycle_feedback_total): what live accuracy is judged on. Optional so
+   * the evidence of analyses recorded before it existed still parses.
+   */
+  feedback: z
+    .object({ champion: z.object({ correct: z.number().nonnegative(), total: z.number().nonnegative() }), candidate: z.object({ correct: z.number().nonnegative(), total: z.number().nonnegative() }) })
+    .optional(),
 });
 export type LiveMetrics = z.infer<typeof liveMetricsSchema>;
 
-export const criterionNames = ['samples', 'agreement', 'error-ratio', 'latency-p99', 'class-distance'] as const;
-/** pass / fail: decided; short: below its minimum samples; undecided: enough samples, but the test cannot tell yet. */
-export const verdicts = ['pass', 'fail', 'short', 'undecided'] as const;
+export const criterionNames = ['samples', 'agreement', 'error-ratio', 'latency-p99', 'class-distance', 'live-accuracy'] as const;
+/**
+ * pass / fail: decided; short: below its minimum samples; undecided: enough
+ * samples, but the test cannot tell yet; skipped: measured and shown, but not
+ * part of this decision (live accuracy without enough feedback; agreement and
+ * class distance once live accuracy judges).
+ */
+export const verdicts = ['pass', 'fail', 'short', 'undecided', 'skipped'] as const;
 
 export const criterionResultSchema = z.object({
   name: z.enum(criterionNames),

@@ -1,4 +1,4 @@
-import { jensenShannonDistance, twoProportionZTest, wilsonInterval, zFor } from './statistics';
+import { chiSquareHomogeneity, jensenShannonDistance, twoProportionZTest, wilsonInterval, zFor } from './statistics';
 
 describe('zFor', () => {
   it('gives the one-sided normal quantile', () => {
@@ -87,5 +87,33 @@ describe('jensenShannonDistance', () => {
 
   it('is undefined (NaN) when a side has no counts', () => {
     expect(jensenShannonDistance({}, { a: 1 })).toBeNaN();
+  });
+});
+
+describe('chiSquareHomogeneity', () => {
+  it('matches the closed form at 2 degrees of freedom (p = exp(-chi2/2))', () => {
+    // Every expected count is 20: chi2 = 2 * (100 + 0 + 100) / 20 = 20.
+    const t = chiSquareHomogeneity({ A: 10, B: 20, C: 30 }, { A: 30, B: 20, C: 10 });
+    expect(t.chi2).toBeCloseTo(20, 10);
+    expect(t.df).toBe(2);
+    expect(t.pValue).toBeCloseTo(Math.exp(-10), 8);
+  });
+
+  it('matches the 5% critical value at 1 degree of freedom', () => {
+    // Expected 2500 per cell, each off by 49: chi2 = 4 * 49^2 / 2500 = 3.8416.
+    const t = chiSquareHomogeneity({ yes: 2549, no: 2451 }, { yes: 2451, no: 2549 });
+    expect(t.chi2).toBeCloseTo(3.8416, 3);
+    expect(t.pValue).toBeCloseTo(0.05, 3);
+  });
+
+  it('finds no difference between proportional counts, and cannot test one class or an empty side', () => {
+    expect(chiSquareHomogeneity({ A: 10, B: 30 }, { A: 100, B: 300 }).pValue).toBeCloseTo(1, 10);
+    expect(chiSquareHomogeneity({ A: 10 }, { A: 40 })).toEqual({ chi2: 0, df: 0, pValue: 1 });
+    expect(chiSquareHomogeneity({}, { A: 4, B: 5 }).pValue).toBe(1);
+  });
+
+  it('ignores classes neither side predicted', () => {
+    const withEmpty = chiSquareHomogeneity({ A: 10, B: 20, C: 30, D: 0 }, { A: 30, B: 20, C: 10, D: 0 });
+    expect(withEmpty.df).toBe(2);
   });
 });

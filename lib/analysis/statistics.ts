@@ -3,6 +3,7 @@
  * workflow bundle may import them. The normal quantile comes from
  * simple-statistics; the formulas below are the textbook ones, named.
  */
+import { jStat } from 'jstat';
 import { errorFunction, probit } from 'simple-statistics';
 
 /** P(Z <= z) for a standard normal Z, from the library's erf (accurate to ~1e-9; its table-based CDF stops at 0.999). */
@@ -74,4 +75,29 @@ export function jensenShannonDistance(a: Record<string, number>, b: Record<strin
     if (q > 0) divergence += 0.5 * q * Math.log2(q / m);
   }
   return Math.sqrt(Math.max(0, divergence));
+}
+
+/**
+ * Pearson's chi-square test of homogeneity: do two count vectors over the
+ * same classes come from one distribution? Classes neither side predicted
+ * are dropped (they add no degree of freedom). The p-value comes from
+ * jstat's chi-square CDF. With fewer than two classes seen there is nothing
+ * to test: p = 1.
+ */
+export function chiSquareHomogeneity(a: Record<string, number>, b: Record<string, number>): { chi2: number; df: number; pValue: number } {
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => (a[k] ?? 0) + (b[k] ?? 0) > 0);
+  const sa = keys.reduce((s, k) => s + (a[k] ?? 0), 0);
+  const sb = keys.reduce((s, k) => s + (b[k] ?? 0), 0);
+  const df = keys.length - 1;
+  if (sa <= 0 || sb <= 0 || df < 1) return { chi2: 0, df: Math.max(0, df), pValue: 1 };
+  const total = sa + sb;
+  let chi2 = 0;
+  for (const k of keys) {
+    const column = (a[k] ?? 0) + (b[k] ?? 0);
+    for (const [observed, rowTotal] of [[a[k] ?? 0, sa], [b[k] ?? 0, sb]] as const) {
+      const expected = (rowTotal * column) / total;
+      chi2 += ((observed - expected) ** 2) / expected;
+    }
+  }
+  return { chi2, df, pValue: Math.max(0, 1 - jStat.chisquare.cdf(chi2, df)) };
 }

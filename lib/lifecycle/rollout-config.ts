@@ -51,6 +51,14 @@ export const rolloutCriteriaSchema = z
     minLatencySamples: z.number().int().positive().default(100),
     /** Jensen-Shannon distance (base 2, 0..1) between the two versions' predicted-class distributions. */
     maxClassDistance: z.number().min(0).max(1).default(0.15),
+    /**
+     * Ground-truth labels (POST /feedback) on each version's answers in the step's window before
+     * live accuracy judges the candidate; from then on agreement and class distance with the
+     * champion are shown but no longer decide (a champion that drift made wrong is no yardstick).
+     */
+    minFeedback: z.number().int().positive().default(200),
+    /** How much lower the candidate's live accuracy may be than the champion's (absolute) before it counts as worse. */
+    liveAccuracyMargin: z.number().min(0).max(1).default(0.02),
   })
   .strict();
 export type RolloutCriteria = z.output<typeof rolloutCriteriaSchema>;

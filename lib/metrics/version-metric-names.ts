@@ -15,4 +15,6 @@ export const VERSION_METRICS = {
   agreement: 'lifecycle_version_agreement_total',
   /** Gauge {model, version, mode: "shadow" | "canary"}: the candidate's configured traffic share, per worker. */
   trafficShare: 'lifecycle_traffic_share',
+  /** Counter {model, version, outcome: "correct" | "wrong"}, exported by the API: ground-truth feedback on the answers `version` gave. */
+  feedback: 'lifecycle_feedback_total',
 } as const;

@@ -1,3 +1,4 @@
+import { VERSION_METRICS } from '../metrics/version-metric-names';
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 export interface AccuracyWindow {
@@ -67,7 +68,7 @@ export function createPayloadLogMetrics(registry: Registry, readWindows: () => P
       registers,
     }),
     feedback: new Counter({
-      name: 'lifecycle_feedback_total',
+      name: VERSION_METRICS.feedback,
       help: 'Accepted ground-truth feedback (repeats not counted) per model, the version that answered, and whether it was right',
       labelNames: ['model', 'version', 'outcome'] as const,
       registers,

@@ -26,6 +26,8 @@ describe('rollout analysis against a real Prometheus', () => {
   const seconds = new Histogram({ name: M.inferenceSeconds, help: 'x', labelNames: ['model', 'version'], buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05], registers: [registry] });
   const predictions = new Counter({ name: M.predictions, help: 'x', labelNames: ['model', 'version', 'label'], registers: [registry] });
   const agreement = new Counter({ name: M.agreement, help: 'x', labelNames: ['model', 'version', 'agree'], registers: [registry] });
+  // The API's feedback counter (api-metrics.ts), served from the same target for brevity.
+  const feedback = new Counter({ name: M.feedback, help: 'x', labelNames: ['model', 'version', 'outcome'], registers: [registry] });
   let server: Server;
   let prometheus: RunningPrometheus;
   let client: PrometheusClient;
@@ -151,8 +153,38 @@ describe('rollout analysis against a real Prometheus', () => {
       ['error-ratio', 'pass'],
       ['latency-p99', 'pass'],
       ['class-distance', 'pass'],
+      ['live-accuracy', 'skipped'],
     ]);
     expect(later.decision).toBe('continue');
+  });
+
+  it('judges by live accuracy once both versions have enough ground-truth feedback in the window', async () => {
+    const model = `${MODEL}-drifted`;
+    for (const v of ['5', '6']) {
+      zero(model, v);
+      for (const outcome of ['correct', 'wrong']) feedback.inc({ model, version: v, outcome }, 0);
+    }
+    feedback.inc({ model, version: '6', outcome: 'wrong' }, 500); // before the step: must not count
+    await scrapes(3);
+    const appliedAt = Date.now();
+    await scrapes(2);
+    // Drifted traffic: the champion is mostly wrong, the retrained candidate mostly right, so they disagree.
+    run(model, '5', 600);
+    run(model, '6', 600, { classes: { Bag: 0.7, Trouser: 0.3 } });
+    agreement.inc({ model, version: '6', agree: 'true' }, 240);
+    agreement.inc({ model, version: '6', agree: 'false' }, 360);
+    feedback.inc({ model, version: '5', outcome: 'correct' }, 120);
+    feedback.inc({ model, version: '5', outcome: 'wrong' }, 280);
+    feedback.inc({ model, version: '6', outcome: 'correct' }, 360);
+    feedback.inc({ model, version: '6', outcome: 'wrong' }, 40);
+    await scrapes(4);
+    const e = await analyzeStep({ prometheus: client }, { modelName: model, championVersion: '5', candidateVersion: '6', appliedAt, elapsedMs: 5000, step, criteria: { ...criteria, minFeedback: 300 } });
+    expect(e.metrics.feedback!.candidate.total).toBeGreaterThan(400 * 0.8);
+    expect(e.metrics.feedback!.candidate.total).toBeLessThan(400 * 1.35); // not the 500 from before the step
+    expect(e.metrics.feedback!.candidate.correct / e.metrics.feedback!.candidate.total).toBeCloseTo(0.9, 1);
+    expect(e.metrics.feedback!.champion.correct / e.metrics.feedback!.champion.total).toBeCloseTo(0.3, 1);
+    expect(Object.fromEntries(e.criteria.map((c) => [c.name, c.verdict]))).toMatchObject({ 'live-accuracy': 'pass', agreement: 'skipped', 'class-distance': 'skipped' });
+    expect(e.decision).toBe('continue');
   });
 
   it('names an unreachable Prometheus (retryable) and a bad query (permanent)', async () => {
