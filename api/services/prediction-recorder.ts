@@ -19,7 +19,7 @@ export interface AnsweredImage {
 export interface PredictionRecorderOptions {
   redis: Redis;
   prefix: string;
-  config: Pick<PayloadLogApiConfig, 'PAYLOAD_LOG_SAMPLE' | 'PAYLOAD_LOG_DISABLED_MODELS' | 'PAYLOAD_LOG_MAX_LENGTH' | 'FEEDBACK_WINDOW_SECONDS'>;
+  config: Pick<PayloadLogApiConfig, 'PAYLOAD_LOG_SAMPLE' | 'PAYLOAD_LOG_DISABLED_MODELS' | 'PAYLOAD_LOG_MAX_LENGTH' | 'PAYLOAD_LOG_ENCODED_MAX_BYTES' | 'FEEDBACK_WINDOW_SECONDS'>;
   maxImagePixels: number;
   metrics: PayloadLogMetrics;
   logger: Logger;
@@ -42,11 +42,13 @@ const round4 = (p: number) => Math.round(p * 10_000) / 10_000;
  * - A PAYLOAD_LOG_SAMPLE share of them (all of them while a progressive
  *   rollout's shadow or canary step runs; none for PAYLOAD_LOG_DISABLED_MODELS)
  *   also goes to the model's bounded payload stream with the input as the
- *   model saw it: uint8 pixels at the model's geometry. The API decodes the
- *   upload for that itself, even when DECODE_IN let the worker decode it (the
- *   worker's decode happens in another process and is not sent back): a second
- *   decode for the sampled share, off the reply path, with the same function
- *   and geometry as the worker's, so the pixels are the ones that ran.
+ *   model saw it: uint8 pixels at the model's geometry, decoded with the same
+ *   function and geometry as the worker's, so they are the ones that ran. An
+ *   upload up to PAYLOAD_LOG_ENCODED_MAX_BYTES travels as it came, with the
+ *   model's input spec, and the payload logger decodes it: the API does not
+ *   decode every logged upload a second time (at 100% during a rollout step
+ *   that doubled the decoding of a decode-bound model). A larger one is
+ *   decoded here, so a stream entry stays bounded.
  */
 export class PredictionRecorder {
   private readonly keys: ReturnType<typeof payloadLogKeys>;
@@ -112,21 +114,24 @@ export class PredictionRecorder {
   }
 
   private async logPayload(model: ActiveModel, image: AnsweredImage, now: number, latencyMs: number): Promise<void> {
-    const pixels = await decodeToPixels(image.upload, model.metadata.input, { maxInputPixels: this.opts.maxImagePixels });
-    // Every time (one cheap pipelined command per sampled image): a Redis that restarted empty is told again.
-    await this.opts.redis.sadd(this.keys.models, model.name);
-    const fields = toStreamFields({
+    const common = {
       request_id: image.requestId,
       model: model.name,
       version: image.result.model.version,
       ts: now,
-      height: pixels.height,
-      width: pixels.width,
-      channels: pixels.channels,
-      pixels: Buffer.from(pixels.data.buffer, pixels.data.byteOffset, pixels.data.byteLength),
       top_k: JSON.stringify(image.result.predictions),
       latency_ms: Math.round(latencyMs * 1000) / 1000,
-    });
+    };
+    let fields: Array<string | Buffer>;
+    if (image.upload.byteLength <= this.opts.config.PAYLOAD_LOG_ENCODED_MAX_BYTES) {
+      // The logger decodes it (records.ts, encodedPayloadEntrySchema): no second decode in the API.
+      fields = toStreamFields({ ...common, upload: image.upload, input: JSON.stringify(model.metadata.input) });
+    } else {
+      const pixels = await decodeToPixels(image.upload, model.metadata.input, { maxInputPixels: this.opts.maxImagePixels });
+      fields = toStreamFields({ ...common, height: pixels.height, width: pixels.width, channels: pixels.channels, pixels: Buffer.from(pixels.data.buffer, pixels.data.byteOffset, pixels.data.byteLength) });
+    }
+    // Every time (one cheap pipelined command per sampled image): a Redis that restarted empty is told again.
+    await this.opts.redis.sadd(this.keys.models, model.name);
     const added = await this.append(this.keys.payloads(model.name), this.opts.config.PAYLOAD_LOG_MAX_LENGTH, fields);
     if (added) this.opts.metrics.logged.inc({ model: model.name });
     else this.opts.metrics.dropped.inc({ model: model.name });

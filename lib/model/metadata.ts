@@ -27,7 +27,7 @@ export class ModelMetadataError extends Error {
   }
 }
 
-const inputSchema = z
+export const inputSchema = z
   .object({
     name: z.string().min(1),
     layout: z.literal('NCHW'),

@@ -20,6 +20,12 @@ export const payloadLogApiFields = {
   PAYLOAD_LOG_DISABLED_MODELS: nameList(),
   /** Bound of each model's payload stream: past it new entries are dropped (and counted) until the logger catches up. */
   PAYLOAD_LOG_MAX_LENGTH: envField.positiveInt(10_000),
+  /**
+   * Uploads up to this size go on the payload stream as they came and the payload logger decodes them
+   * (no second decode in the API); larger ones are decoded by the API first, so an entry is never larger
+   * than this or the model's pixels (a full stream holds at most PAYLOAD_LOG_MAX_LENGTH of them).
+   */
+  PAYLOAD_LOG_ENCODED_MAX_BYTES: envField.positiveInt(64 * 1024),
   /** How long a prediction can receive feedback (its record's TTL in Redis). */
   FEEDBACK_WINDOW_SECONDS: envField.positiveInt(86_400),
   /** Bound of each model's feedback stream: past it POST /feedback answers 503 (feedback is never dropped). */

@@ -18,6 +18,8 @@ export const payloadLoggerSchema = commonSchema
     PAYLOAD_LOGGER_CLAIM_IDLE_MS: envField.positiveInt(60_000),
     /** Consumer name in the streams' group; unique per logger process. */
     PAYLOAD_LOGGER_ID: envField.string(hostname()),
+    /** Pixel bound when decoding a logged upload that travelled encoded (the API's MAX_IMAGE_PIXELS already admitted it). */
+    MAX_IMAGE_PIXELS: envField.positiveInt(25_000_000),
     /** Port of /metrics, /healthz and /readyz (0 = any free port). */
     METRICS_PORT: envField.port(9181),
     METRICS_HOST: envField.string('127.0.0.1'),

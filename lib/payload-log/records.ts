@@ -5,6 +5,7 @@
  * into Parquet rows. Values read back from Redis are parsed with these.
  */
 import { z } from 'zod';
+import { inputSchema } from '../model/metadata';
 import type { StreamEntry } from '../queue/stream-entries';
 
 export const topKSchema = z.array(z.object({ label: z.string(), probability: z.number() }));
@@ -34,24 +35,42 @@ export const feedbackRecordSchema = z.object({
 });
 export type FeedbackRecord = z.infer<typeof feedbackRecordSchema>;
 
-/** A sampled request, as it travels on the payloads stream and lands in Parquet. */
-export const payloadEntrySchema = z.object({
+const jsonField = <T extends z.ZodType>(schema: T, what: string) =>
+  z.string().transform((s, ctx): z.infer<T> | typeof z.NEVER => {
+    const parsed = schema.safeParse(JSON.parse(s));
+    if (parsed.success) return parsed.data;
+    ctx.addIssue({ code: 'custom', message: `${what} is invalid` });
+    return z.NEVER;
+  });
+
+const payloadCommon = z.object({
   request_id: z.string().min(1),
   model: z.string().min(1),
   version: z.string().min(1),
   ts: z.coerce.number(),
+  top_k: jsonField(topKSchema, 'top_k'),
+  latency_ms: z.coerce.number(),
+});
+
+/** A sampled request as it lands in Parquet (and as the API sends it when it decoded the upload itself). */
+export const payloadEntrySchema = payloadCommon.extend({
   height: z.coerce.number().int().positive(),
   width: z.coerce.number().int().positive(),
   channels: z.coerce.number().int().positive(),
   pixels: z.instanceof(Buffer),
-  top_k: z.string().transform((s, ctx) => {
-    const parsed = topKSchema.safeParse(JSON.parse(s));
-    if (!parsed.success) ctx.addIssue({ code: 'custom', message: 'top_k is not a top-k list' });
-    return parsed.success ? parsed.data : [];
-  }),
-  latency_ms: z.coerce.number(),
 });
 export type PayloadEntry = z.infer<typeof payloadEntrySchema>;
+
+/**
+ * A sampled request whose upload travels as it came (up to PAYLOAD_LOG_ENCODED_MAX_BYTES), with the
+ * input spec of the model that answered it: the logger decodes it to that geometry with the same
+ * function the worker ran, so the API never decodes an upload a second time for the log.
+ */
+export const encodedPayloadEntrySchema = payloadCommon.extend({
+  upload: z.instanceof(Buffer),
+  input: jsonField(inputSchema, 'input'),
+});
+export type EncodedPayloadEntry = z.infer<typeof encodedPayloadEntrySchema>;
 
 /** Accepted feedback joined to its prediction, as it travels on the feedback stream and lands in Parquet. */
 export const feedbackEntrySchema = z.object({
