@@ -9,7 +9,8 @@
  *    load generator) at each connection count, next to its in-process limit measured in this run;
  *    then one line (64 connections) for every other model the stack serves, through its own route.
  * 1b. Shadow 100% against none at 1 and 64 connections: a copy of the champion shadows every request
- *    (it runs after the reply) through a traffic plan, as in a progressive rollout's shadow step.
+ *    (it runs after the reply) through a traffic plan, as in a progressive rollout's shadow step;
+ *    rounds in ABBA order (none, shadow, shadow, none), each side the mean of its two.
  * 2. Where decoding runs and how libvips threads are set: the same load on extra API instances.
  * 2b. The payload log: the same load on extra API instances logging none, 10% and 100% of requests.
  * 3. A compute-bound CNN the benchmark makes (random weights, >= 100 MFLOP/image) served by a
@@ -185,7 +186,11 @@ async function main(): Promise<void> {
   log(`\n${modelName} v${fashion.model.version}, in-process limit ${fashion.inProcess.rps.toFixed(0)} images/s (mean batch ${fashion.inProcess.meanBatch.toFixed(1)})`);
   console.table([...fashion.levels.map((l) => ({ route: '/predict', ...row(l) })), ...(oip ? [{ route: `/v2/models/${modelName}/infer`, ...row(oip) }] : [])]);
   if (others.length) console.table(others.map((o) => ({ model: `${o.model} v${o.version}`, ...row(o.load) })));
-  if (shadow) console.table([...shadow.none.map((l) => ({ traffic: 'none', ...row(l) })), ...shadow.shadow.map((l) => ({ traffic: `shadow 100% (v${shadow.candidate})`, ...row(l) }))]);
+  if (shadow) {
+    const label = (traffic: 'none' | 'shadow') => (traffic === 'none' ? 'none' : `shadow 100% (v${shadow.candidate})`);
+    console.table(shadow.rounds.flatMap((r, i) => r.levels.map((l) => ({ round: i + 1, traffic: label(r.traffic), ...row(l) }))));
+    console.table([...shadow.none.map((l) => ({ traffic: 'none, mean of 2', ...row(l) })), ...shadow.shadow.map((l) => ({ traffic: `${label('shadow')}, mean of 2`, ...row(l) }))]);
+  }
   if (variants.length) console.table(variants.map((v) => ({ variant: v.variant, ...row(v.load) })));
   if (payloadLog.length) console.table(payloadLog.map((v) => ({ 'payload log': v.variant, ...row(v.load) })));
   if (heavy) {

@@ -11,8 +11,28 @@ export interface ShadowResult {
   /** The champion, and the copy of it that ran as the shadow candidate. */
   champion: string;
   candidate: string;
+  /** Per connection count, the mean of the two rounds of each (ABBA order, below). */
   none: LoadResult[];
   shadow: LoadResult[];
+  /** Every measurement, in the order taken: none, shadow, shadow, none. */
+  rounds: Array<{ traffic: 'none' | 'shadow'; levels: LoadResult[] }>;
+}
+
+/** The mean of two measurements of the same level (percentiles averaged: an estimate, said so in the README). */
+function meanLoad(a: LoadResult, b: LoadResult): LoadResult {
+  const avg = (x: number, y: number) => (x + y) / 2;
+  return {
+    connections: a.connections,
+    seconds: a.seconds + b.seconds,
+    requests: a.requests + b.requests,
+    rps: avg(a.rps, b.rps),
+    p50: avg(a.p50, b.p50),
+    p90: avg(a.p90, b.p90),
+    p99: avg(a.p99, b.p99),
+    max: Math.max(a.max, b.max),
+    non2xx: a.non2xx + b.non2xx,
+    socketErrors: a.socketErrors + b.socketErrors,
+  };
 }
 
 /** A new version with the champion's ONNX file and tags: a candidate that costs exactly what the champion costs. */
@@ -28,10 +48,13 @@ async function registerCopy(mlflow: MlflowClient, modelName: string): Promise<{ 
 
 /**
  * "Shadow costs the user nothing": the default model at each connection count
- * with no traffic plan, then with a copy of the champion shadowing 100% of the
+ * with no traffic plan, and with a copy of the champion shadowing 100% of the
  * requests (every request also runs on the candidate after the reply). The
  * plan goes through the registry tag and the fleet controller as a
  * progressive rollout's would; it is removed (and the copy deleted) at the end.
+ * Rounds in ABBA order (none, shadow, shadow, none), each side the mean of its
+ * two: on this noisy VM a drift during the run (another tenant, the payload
+ * logger catching up) would otherwise land on whichever side ran second.
  */
 export async function benchShadow(opts: {
   url: string;
@@ -58,21 +81,35 @@ export async function benchShadow(opts: {
     }
     return levels;
   };
-  const { champion, copy } = await registerCopy(mlflow, modelName);
-  try {
-    const none = await measure('none');
-    const plan: TrafficPlan = { version: copy, mode: 'shadow', share: 1, mirrorShare: 0, deploymentId: `bench-shadow-${Date.now()}`, setAt: Date.now() };
-    await mlflow.setRegisteredModelTag(modelName, TRAFFIC_PLAN_TAG, JSON.stringify(plan));
-    await sync();
-    await waitUntil(`v${copy} loaded beside the champion on every worker`, async () => candidateReady(await listWorkerStatuses(redis, opts.redisPrefix), modelName, copy), 120_000);
-    // The API re-reads the plans every ACTIVE_MODEL_REFRESH_MS (1 s by default).
-    await new Promise((r) => setTimeout(r, 2500));
-    const shadow = await measure('shadow 100%');
-    return { champion, candidate: copy, none, shadow };
-  } finally {
+  const clearPlan = async () => {
     await mlflow.deleteRegisteredModelTag(modelName, TRAFFIC_PLAN_TAG);
     await sync();
-    await waitUntil('the shadow plan to leave the fleet', async () => (await readTrafficState(redis, opts.redisPrefix, modelName)) === null, 30_000).catch((err: Error) => log(`  ${err.message}`));
+    await waitUntil('the shadow plan to leave the fleet', async () => (await readTrafficState(redis, opts.redisPrefix, modelName)) === null, 30_000);
+    // The API re-reads the plans every ACTIVE_MODEL_REFRESH_MS (1 s by default).
+    await new Promise((r) => setTimeout(r, 2500));
+  };
+  const { champion, copy } = await registerCopy(mlflow, modelName);
+  let planSet = false;
+  try {
+    const rounds: ShadowResult['rounds'] = [{ traffic: 'none', levels: await measure('none') }];
+    const plan: TrafficPlan = { version: copy, mode: 'shadow', share: 1, mirrorShare: 0, deploymentId: `bench-shadow-${Date.now()}`, setAt: Date.now() };
+    await mlflow.setRegisteredModelTag(modelName, TRAFFIC_PLAN_TAG, JSON.stringify(plan));
+    planSet = true;
+    await sync();
+    await waitUntil(`v${copy} loaded beside the champion on every worker`, async () => candidateReady(await listWorkerStatuses(redis, opts.redisPrefix), modelName, copy), 120_000);
+    await new Promise((r) => setTimeout(r, 2500));
+    rounds.push({ traffic: 'shadow', levels: await measure('shadow 100%') });
+    rounds.push({ traffic: 'shadow', levels: await measure('shadow 100%') });
+    planSet = false;
+    await clearPlan();
+    rounds.push({ traffic: 'none', levels: await measure('none') });
+    const mean = (traffic: 'none' | 'shadow') => {
+      const [a, b] = rounds.filter((r) => r.traffic === traffic);
+      return a!.levels.map((l, i) => meanLoad(l, b!.levels[i]!));
+    };
+    return { champion, candidate: copy, none: mean('none'), shadow: mean('shadow'), rounds };
+  } finally {
+    if (planSet) await clearPlan().catch((err: Error) => log(`  ${err.message}`));
     const res = await fetch(`${opts.trackingUri}/api/2.0/mlflow/model-versions/delete`, { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: modelName, version: copy }) });
     if (!res.ok) log(`  could not delete the copy v${copy}: HTTP ${res.status}`);
     redis.disconnect();

@@ -38,6 +38,8 @@ export class BatchLoop {
   phaseSince = Date.now();
   /** When each batch now being answered was taken on. */
   private readonly answering = new Set<number>();
+  /** The last batch's shadow and mirror runs (see answer()). */
+  private followUpTail: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: BatchLoopOptions) {}
 
@@ -80,6 +82,7 @@ export class BatchLoop {
       previous = current;
     }
     await previous;
+    await this.followUpTail;
     this.enter('stopped');
   }
 
@@ -97,13 +100,27 @@ export class BatchLoop {
       this.opts.logger.error({ err, model: this.opts.model }, 'inference batch failed');
       followUps.length = 0;
     }
+    // Shadow and mirror runs start once the replies went out, on a chain of their own: the next batch's
+    // run does not wait for them (at one connection it would wait for every shadow run, which is the
+    // whole cost of shadowing a fast model). They run on the other version's session thread. Bounded:
+    // this batch counts as done (and the batch after the next may run) only once the follow-ups of the
+    // batch before it have finished, so at most two batches' follow-ups are ever pending.
+    const before = this.followUpTail;
+    const mine = followUps.length === 0 ? before : before.then(() => this.runFollowUps(followUps));
+    this.followUpTail = mine;
     try {
-      // Shadow and mirror runs, after the replies went out: nobody waits for them, but the next batch runs after them.
+      await before;
+    } finally {
+      this.answering.delete(since);
+    }
+  }
+
+  /** Runs one batch's shadow and mirror runs in order; never rejects. */
+  private async runFollowUps(followUps: Array<() => Promise<void>>): Promise<void> {
+    try {
       for (const run of followUps) await run();
     } catch (err) {
       this.opts.logger.warn({ err, model: this.opts.model }, 'a shadow or mirror run failed');
-    } finally {
-      this.answering.delete(since);
     }
   }
 

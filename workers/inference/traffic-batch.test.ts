@@ -29,16 +29,29 @@ class CandidateSession extends FakeSession {
   }
 }
 
-function setup(withCandidate = true) {
+/** A candidate whose runs wait until the test opens the gate (a slow shadow model). */
+class GatedCandidate extends CandidateSession {
+  private open: () => void = () => undefined;
+  private readonly gate = new Promise<void>((r) => (this.open = r));
+  started = 0;
+  openGate(): void {
+    this.open();
+  }
+  override async run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.OnnxValue>> {
+    this.started++;
+    await this.gate;
+    return super.run(feeds);
+  }
+}
+
+function setup(withCandidate = true, candidate: CandidateSession = new CandidateSession((cls) => cls === 8), consumer: ConstructorParameters<typeof BatchLoop>[0]['consumer'] = idleConsumer) {
   const champion = new FakeSession();
-  const candidate = new CandidateSession((cls) => cls === 8);
   const slot = new ModelSlot(logger);
   const candidateSlot = new ModelSlot(logger);
   slot.swap({ ref: { name: 'm', version: '7', sha256: 'a'.repeat(64), artifactUri: 'x' }, metadata: identity, runner: new ModelRunner(champion, identity) });
   if (withCandidate) candidateSlot.swap({ ref: { name: 'm', version: '8', sha256: 'b'.repeat(64), artifactUri: 'y' }, metadata: identity, runner: new ModelRunner(candidate, identity) });
   const registry = createMetricsRegistry({ defaultMetrics: false });
   const metrics = createInferenceMetrics(registry);
-  const consumer = { nextBatch: () => Promise.resolve([]), complete: () => Promise.resolve(), giveBack: () => undefined };
   const loop = new BatchLoop({ model: 'm', consumer, slot, candidate: candidateSlot, metrics, logger, maxInputPixels: 1_000_000 });
   const value = async (name: string, labels: Record<string, string>) =>
     ((await registry.getSingleMetric(name)!.get()).values as Array<{ value: number; labels: Record<string, unknown> }>)
@@ -59,6 +72,8 @@ function received(overrides: Partial<InferenceRequest>, first = 3): Received {
   const request: InferenceRequest = { id: `c${n}`, requestId: `r${n}`, replyTo: 'replies:api', deadline: Date.now() + 10_000, enqueuedAt: Date.now(), model: 'm', input: pixels(first), ...overrides };
   return { entryId: `${n}-0`, request };
 }
+
+const idleConsumer = { nextBatch: () => Promise.resolve([]), complete: () => Promise.resolve(), giveBack: () => undefined };
 
 const versions = (done: Awaited<ReturnType<BatchLoop['process']>>) => done.map((d) => (d.reply?.ok ? d.reply.model.version : 'error'));
 
@@ -110,5 +125,30 @@ describe('a batch with traffic variants', () => {
     expect(champion.batchSizes).toEqual([1]);
     expect(await value('lifecycle_version_agreement_total', {})).toBe(0);
     expect(await value('lifecycle_traffic_fallbacks_total', {})).toBe(0);
+  });
+
+  it('the next batch is answered while the previous batch\'s shadow run is still running (nobody waits for a shadow run)', async () => {
+    const batches: Received[][] = [[received({ variant: 'shadow', candidateVersion: '8' }, 3)], [received({}, 1)]];
+    const completed: string[] = [];
+    const consumer = {
+      nextBatch: async () => batches.shift() ?? (await new Promise<Received[]>((r) => setTimeout(() => r([]), 5))),
+      complete: (done: Array<{ reply?: { id: string } }>) => {
+        completed.push(...done.map((d) => d.reply?.id ?? '?'));
+        return Promise.resolve();
+      },
+      giveBack: () => undefined,
+    };
+    const gated = new GatedCandidate(() => false);
+    const { loop, value } = setup(true, gated, consumer);
+    const running = loop.run();
+    const until = Date.now() + 5000;
+    while (completed.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    expect(completed).toHaveLength(2); // the second batch's reply went out...
+    expect(gated.started).toBe(1); // ...while the first one's shadow run had started and not finished
+    expect(await value('lifecycle_version_agreement_total', {})).toBe(0);
+    loop.stop();
+    gated.openGate();
+    await running; // stop() waits for the pending shadow run
+    expect(await value('lifecycle_version_agreement_total', { version: '8', agree: 'true' })).toBe(1);
   });
 });
