@@ -3,6 +3,7 @@
  * partitioned Parquet files (lib/payload-log/payload-logger.ts), applies the
  * retention, and serves /metrics. Configuration: lib/payload-log/logger-config.ts.
  */
+import { setPriority } from 'node:os';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { createLogger } from '../lib/logger';
@@ -63,6 +64,13 @@ export async function startPayloadLogger(config: PayloadLoggerConfig, logger: Lo
 async function main(): Promise<void> {
   const config = loadPayloadLoggerConfig();
   const logger = createLogger('payload-logger', config.LOG_LEVEL);
+  // Background work: when the cores are contended, serving gets them first (the logger only falls behind, which its
+  // bounded streams absorb). Only here, not in startPayloadLogger: tests run that inside the test process.
+  try {
+    setPriority(config.PAYLOAD_LOGGER_NICE);
+  } catch (err) {
+    logger.warn({ err, nice: config.PAYLOAD_LOGGER_NICE }, 'could not lower the process priority; running at the default');
+  }
   const running = await startPayloadLogger(config, logger);
   exitOnSignal(logger, { drain: () => running.close(), timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
 }

@@ -20,6 +20,8 @@ export const payloadLoggerSchema = commonSchema
     PAYLOAD_LOGGER_ID: envField.string(hostname()),
     /** Pixel bound when decoding a logged upload that travelled encoded (the API's MAX_IMAGE_PIXELS already admitted it). */
     MAX_IMAGE_PIXELS: envField.positiveInt(25_000_000),
+    /** Nice value of the logger process (0-19): decoding logged uploads yields the CPU to serving when the cores are busy. */
+    PAYLOAD_LOGGER_NICE: z.coerce.number().int().min(0).max(19).default(10),
     /** Port of /metrics, /healthz and /readyz (0 = any free port). */
     METRICS_PORT: envField.port(9181),
     METRICS_HOST: envField.string('127.0.0.1'),
