@@ -14,6 +14,8 @@ import { createApiMetrics } from '../../lib/metrics/api-metrics';
 import { createInferenceMetrics } from '../../lib/metrics/inference-metrics';
 import { startMetricsServer } from '../../lib/metrics/metrics-server';
 import { createMetricsRegistry } from '../../lib/metrics/registry';
+import { createPayloadLogMetrics } from '../../lib/payload-log/api-metrics';
+import { createLoggerMetrics } from '../../lib/payload-log/logger-metrics';
 import { createWorkerMetrics } from '../../lib/temporal/worker-metrics';
 import { findPrometheusBinary, startPrometheus, type RunningPrometheus } from './support/prometheus';
 import { ROOT } from './support/env';
@@ -25,11 +27,11 @@ const PROMETHEUS_COMPOSE = resolve(ROOT, 'infra/prometheus/prometheus.compose.ym
 const ALERTS = resolve(ROOT, 'infra/prometheus/alerts.yml');
 const ALERT_TESTS = resolve(ROOT, 'infra/prometheus/alerts.test.yml');
 
-/** Jobs the dashboard and alert rules assume; temporal-sdk and payload-logger (no panel reads it yet) have no in-process target here. */
-const JOBS_WITH_TARGETS = ['api', 'inference-worker', 'pipeline-worker', 'training-worker'];
+/** Jobs the dashboard and alert rules assume; temporal-sdk has no in-process target here. */
+const JOBS_WITH_TARGETS = ['api', 'inference-worker', 'pipeline-worker', 'training-worker', 'payload-logger'];
 /** The local stack's supervisord exports restart counters; containers have no supervisord. */
 const LOCAL_ONLY_JOBS = ['supervisor'];
-const SCRAPED_JOBS = [...JOBS_WITH_TARGETS, 'temporal-sdk', 'payload-logger', ...LOCAL_ONLY_JOBS];
+const SCRAPED_JOBS = [...JOBS_WITH_TARGETS, 'temporal-sdk', ...LOCAL_ONLY_JOBS];
 /** Referenced by panels/rules with a fallback (`or vector(...)`) until the API exports it. */
 const METRICS_NOT_YET_EXPORTED = new Set(['lifecycle_inference_queue_limit']);
 
@@ -98,6 +100,11 @@ describe('Grafana dashboard and alert rules on a real Prometheus', () => {
       const registry = createMetricsRegistry();
       return { registry, metrics: createInferenceMetrics(registry) };
     });
+    // The payload log's metrics: the API's (live accuracy read from the shared windows at scrape time) and the logger's.
+    const payloadLog = createPayloadLogMetrics(apiRegistry, () => Promise.resolve(new Map([['fashion-mnist-classifier', [{ version: '3', n: 120, correct: 100 }, { version: '4', n: 80, correct: 70 }]]])));
+    const loggerRegistry = createMetricsRegistry();
+    const backlog = [{ stream: { key: 'plog', model: 'fashion-mnist-classifier', table: 'payloads' as const }, length: 12 }];
+    const logger = createLoggerMetrics(loggerRegistry, () => Promise.resolve(backlog));
     const pipeline = createWorkerMetrics('pipeline-worker');
     const training = createWorkerMetrics('training-worker');
 
@@ -139,6 +146,14 @@ describe('Grafana dashboard and alert rules on a real Prometheus', () => {
         metrics.trafficPlanSetAt.set({ model, version: '4', mode: 'canary' }, Date.now() / 1000 - 60);
         metrics.trafficPlanMaxDuration.set({ model, version: '4', mode: 'canary' }, 1800);
       });
+      for (const version of ['3', '4']) {
+        payloadLog.feedback.inc({ model: 'fashion-mnist-classifier', version, outcome: 'correct' }, 3);
+        payloadLog.feedback.inc({ model: 'fashion-mnist-classifier', version, outcome: 'wrong' });
+      }
+      payloadLog.logged.inc({ model: 'fashion-mnist-classifier' }, 5);
+      payloadLog.dropped.inc({ model: 'fashion-mnist-classifier' });
+      logger.written.inc({ table: 'payloads', model: 'fashion-mnist-classifier' }, 5);
+      logger.written.inc({ table: 'feedback', model: 'fashion-mnist-classifier' }, 2);
       for (const activity of ['pullDataset', 'registerModel']) {
         pipeline.activityDuration.observe({ activity, outcome: 'success' }, 2);
         pipeline.activityTotal.inc({ activity, outcome: 'success' });
@@ -162,6 +177,8 @@ describe('Grafana dashboard and alert rules on a real Prometheus', () => {
       const server = await startMetricsServer({ registry, port: 0, host: '127.0.0.1', health });
       add('inference-worker', server.port, server.close);
     }
+    const loggerServer = await startMetricsServer({ registry: loggerRegistry, port: 0, host: '127.0.0.1', health });
+    add('payload-logger', loggerServer.port, loggerServer.close);
     for (const [job, worker] of [['pipeline-worker', pipeline], ['training-worker', training]] as const) {
       const server = await startMetricsServer({ registry: worker.registry, port: 0, host: '127.0.0.1', health });
       add(job, server.port, server.close);
