@@ -74,7 +74,13 @@ export const workerPartition: Drill = {
     net.heal('wp');
     const healedAt = Date.now();
     ctx.log(`link back after ${((healedAt - cutAt) / 1000).toFixed(1)} s`);
-    const before = await metric(`${metrics}/metrics`, 'lifecycle_inference_requests_processed_total');
+    // Read with retries: the first request over a link that just came back can fail (a fresh CI run saw "fetch failed" here).
+    let before = Infinity;
+    const reached = await waitFor(async () => {
+      before = await metric(`${metrics}/metrics`, 'lifecycle_inference_requests_processed_total');
+      return true;
+    }, 30_000);
+    ctx.expect(reached !== null, `${workerId}'s metrics were unreachable for 30 s after its link came back`);
     const back = await waitFor(async () => (await metric(`${metrics}/metrics`, 'lifecycle_inference_requests_processed_total')) > before, 60_000);
     ctx.expect(back !== null, `${workerId} did not serve again within 60 s of its link coming back`);
     ctx.expect(!proc.exited, `${workerId} exited: it should have rejoined without a restart`);
