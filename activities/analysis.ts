@@ -56,28 +56,25 @@ export async function liveMetrics(prometheus: PrometheusClient, input: Omit<Anal
   );
   const stats = (version: string): VersionStats => {
     const mine = (rows: typeof requests) => rows!.filter((r) => r.labels.version === version);
-    const count = (rows: typeof requests) => Math.round(mine(rows).reduce((s, r) => s + finite(r.value), 0));
     const quantile = mine(p99)[0]?.value;
     return {
       version,
-      requests: count(requests),
-      errors: count(requests!.filter((r) => r.labels.outcome === 'error')),
+      requests: total(requests!, { version }),
+      errors: total(requests!, { version, outcome: 'error' }),
       p99Seconds: quantile !== undefined && Number.isFinite(quantile) ? quantile : null,
-      latencySamples: count(latencyCount),
+      latencySamples: total(latencyCount!, { version }),
       predictions: Object.fromEntries(mine(predictions).filter((r) => r.labels.label !== undefined).map((r) => [r.labels.label!, Math.round(finite(r.value))])),
     };
   };
-  const agreeCount = (value: string) => Math.round(agreement!.filter((r) => r.labels.agree === value).reduce((s, r) => s + finite(r.value), 0));
-  const agree = agreeCount('true');
+  const agree = total(agreement!, { agree: 'true' });
   const labelled = (version: string) => {
-    const of = (outcome: string) => Math.round(feedback!.filter((r) => r.labels.version === version && r.labels.outcome === outcome).reduce((s, r) => s + finite(r.value), 0));
-    const correct = of('correct');
-    return { correct, total: correct + of('wrong') };
+    const correct = total(feedback!, { version, outcome: 'correct' });
+    return { correct, total: correct + total(feedback!, { version, outcome: 'wrong' }) };
   };
   return {
     champion: stats(input.championVersion),
     candidate: stats(input.candidateVersion),
-    agreement: { agree, total: agree + agreeCount('false') },
+    agreement: { agree, total: agree + total(agreement!, { agree: 'false' }) },
     windowSeconds,
     feedback: { champion: labelled(input.championVersion), candidate: labelled(input.candidateVersion) },
   };
@@ -106,4 +103,10 @@ export type AnalysisActivities = ReturnType<typeof createAnalysisActivities>;
 
 function finite(x: number): number {
   return Number.isFinite(x) ? x : 0;
+}
+
+/** The rounded sum of the rows whose labels include every one of `labels`. */
+function total(rows: Array<{ labels: Record<string, string | undefined>; value: number }>, labels: Record<string, string>): number {
+  const matches = rows.filter((r) => Object.entries(labels).every(([k, v]) => r.labels[k] === v));
+  return Math.round(matches.reduce((s, r) => s + finite(r.value), 0));
 }

@@ -6,7 +6,7 @@ import type { PayloadLogMetrics } from '../../lib/payload-log/api-metrics';
 import { appendIfRoom } from '../../lib/payload-log/append-if-room';
 import type { PayloadLogApiConfig } from '../../lib/payload-log/config';
 import { payloadLogKeys } from '../../lib/payload-log/keys';
-import { toStreamFields, type PredictionRecord } from '../../lib/payload-log/records';
+import { pixelFields, toStreamFields, type PredictionRecord } from '../../lib/payload-log/records';
 import type { InferenceResult } from '../../lib/queue/inference-client';
 
 /** One answered image: its request id (`<id>#<index>` inside a batch), its answer and its upload. */
@@ -128,7 +128,7 @@ export class PredictionRecorder {
       fields = toStreamFields({ ...common, upload: image.upload, input: JSON.stringify(model.metadata.input) });
     } else {
       const pixels = await decodeToPixels(image.upload, model.metadata.input, { maxInputPixels: this.opts.maxImagePixels });
-      fields = toStreamFields({ ...common, height: pixels.height, width: pixels.width, channels: pixels.channels, pixels: Buffer.from(pixels.data.buffer, pixels.data.byteOffset, pixels.data.byteLength) });
+      fields = toStreamFields({ ...common, ...pixelFields(pixels) });
     }
     // Every time (one cheap pipelined command per sampled image): a Redis that restarted empty is told again.
     await this.opts.redis.sadd(this.keys.models, model.name);

@@ -32,6 +32,8 @@ import { chiSquareHomogeneity, jensenShannonDistance, twoProportionZTest, wilson
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const f3 = (x: number) => x.toFixed(3);
+/** A z statistic for a reason; +-Infinity when neither side varied. */
+const zText = (z: number) => (Number.isFinite(z) ? z.toFixed(2) : String(z));
 
 export function evaluateCriteria(m: LiveMetrics, step: RolloutStep, c: RolloutCriteria): CriterionResult[] {
   const conf = pct(c.confidence);
@@ -78,7 +80,7 @@ export function evaluateCriteria(m: LiveMetrics, step: RolloutStep, c: RolloutCr
     minSamples: n,
     detail:
       `candidate ${cand.errors}/${cand.requests} vs champion ${champ.errors}/${champ.requests} errors; one-sided two-proportion z-test ` +
-      `(H1: candidate > champion + ${f3(c.errorRatioMargin)}) z=${Number.isFinite(test.z) ? test.z.toFixed(2) : String(test.z)} p=${test.pValue.toPrecision(3)} at ${conf}`,
+      `(H1: candidate > champion + ${f3(c.errorRatioMargin)}) z=${zText(test.z)} p=${test.pValue.toPrecision(3)} at ${conf}`,
   });
 
   const latencyLimit = champ.p99Seconds === null ? null : c.maxLatencyRatio * champ.p99Seconds + c.latencySlackMs / 1000;
@@ -139,7 +141,7 @@ function liveAccuracy(m: LiveMetrics, c: RolloutCriteria): CriterionResult {
     minSamples: c.minFeedback,
     detail:
       `${counts}; one-sided two-proportion z-test (H1: candidate wrong > champion wrong + ${f3(c.liveAccuracyMargin)}) ` +
-      `z=${Number.isFinite(test.z) ? test.z.toFixed(2) : String(test.z)} p=${test.pValue.toPrecision(3)} at ${pct(c.confidence)}`,
+      `z=${zText(test.z)} p=${test.pValue.toPrecision(3)} at ${pct(c.confidence)}`,
   };
 }
 

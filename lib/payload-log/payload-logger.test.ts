@@ -44,23 +44,27 @@ describe('PayloadLogger (real Redis, a flaky writer)', () => {
     await redis.quit();
   });
 
+  /** Runs a logger with `writer` (flushing every 10 ms) until model m's payload stream is empty, at most 5 s, then stops it. */
+  async function drain({ writer, written }: ReturnType<typeof flakyWriter>) {
+    const reader = new LogStreamReader({ redis, prefix, consumer: 'c1', claimIdleMs: 60_000 });
+    const metrics = createLoggerMetrics(new Registry(), () => reader.backlog());
+    const logger = new PayloadLogger({ reader, writer, root: '/unused', metrics, logger: createLogger('test', 'silent'), batchSize: 100, flushMs: 10, pollMs: 10, retentionDays: 30, retentionIntervalMs: 3_600_000, claimIntervalMs: 60_000, maxInputPixels: 1_000_000 });
+    logger.start();
+    try {
+      const until = Date.now() + 5000;
+      while ((await redis.xlen(payloadLogKeys(prefix).payloads('m'))) > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      await logger.stop();
+    }
+    return { written, metrics };
+  }
+
   it('acks only after a successful write: entries of a failed write stay pending and are written on the next round', async () => {
     const keys = payloadLogKeys(prefix);
     const append = appendIfRoom(redis);
     await redis.sadd(keys.models, 'm');
     for (const id of ['a', 'b', 'c']) expect(await append(keys.payloads('m'), 10, entry(id))).toBe(true);
-    const registry = new Registry();
-    const reader = new LogStreamReader({ redis, prefix, consumer: 'c1', claimIdleMs: 60_000 });
-    const metrics = createLoggerMetrics(registry, () => reader.backlog());
-    const { writer, written } = flakyWriter(1);
-    const logger = new PayloadLogger({ reader, writer, root: '/unused', metrics, logger: createLogger('test', 'silent'), batchSize: 100, flushMs: 10, pollMs: 10, retentionDays: 30, retentionIntervalMs: 3_600_000, claimIntervalMs: 60_000, maxInputPixels: 1_000_000 });
-    logger.start();
-    try {
-      const until = Date.now() + 5000;
-      while ((await redis.xlen(keys.payloads('m'))) > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    } finally {
-      await logger.stop();
-    }
+    const { written, metrics } = await drain(flakyWriter(1));
     expect(written.map((r) => r.request_id).sort()).toEqual(['a', 'b', 'c']);
     expect((await metrics.errors.get()).values).toEqual([expect.objectContaining({ labels: { stage: 'write' }, value: 1 })]);
     expect(await redis.xpending(keys.payloads('m'), PAYLOAD_LOGGER_GROUP)).toEqual([0, null, null, null]);
@@ -108,23 +112,12 @@ describe('PayloadLogger (real Redis, a flaky writer)', () => {
       toStreamFields({ request_id: id, model: 'm', version: '1', ts: Date.now(), top_k: JSON.stringify([{ label: 'a', probability: 1 }]), latency_ms: 1, upload: bytes, input: JSON.stringify(input) });
     await append(keys.payloads('m'), 10, encoded('good', upload));
     await append(keys.payloads('m'), 10, encoded('bad', Buffer.from('\x89PNG not really')));
-    const registry = new Registry();
-    const reader = new LogStreamReader({ redis, prefix, consumer: 'c1', claimIdleMs: 60_000 });
-    const metrics = createLoggerMetrics(registry, () => reader.backlog());
-    const { writer, written } = flakyWriter(0);
-    const logger = new PayloadLogger({ reader, writer, root: '/unused', metrics, logger: createLogger('test', 'silent'), batchSize: 100, flushMs: 10, pollMs: 10, retentionDays: 30, retentionIntervalMs: 3_600_000, claimIntervalMs: 60_000, maxInputPixels: 1_000_000 });
-    logger.start();
-    try {
-      const until = Date.now() + 5000;
-      while ((await redis.xlen(keys.payloads('m'))) > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    } finally {
-      await logger.stop();
-    }
+    const { written, metrics } = await drain(flakyWriter(0));
     expect(written.map((r) => r.request_id)).toEqual(['good']);
     const expected = await decodeToPixels(upload, input, { maxInputPixels: 1_000_000 });
     expect(written[0]).toMatchObject({ height: expected.height, width: expected.width, channels: expected.channels });
     expect(written[0]!.pixels.equals(Buffer.from(expected.data))).toBe(true);
-    expect((await registry.getSingleMetric('lifecycle_payload_logger_errors_total')!.get()).values.find((v) => v.labels.stage === 'invalid')?.value).toBe(1);
+    expect((await metrics.errors.get()).values.find((v) => v.labels.stage === 'invalid')?.value).toBe(1);
     expect(await redis.xlen(keys.payloads('m'))).toBe(0);
   });
 });

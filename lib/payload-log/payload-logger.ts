@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { decodeToPixels } from '../model/preprocess';
 import type { LoggerMetrics } from './logger-metrics';
 import type { ParquetWriter } from './parquet-writer';
-import { encodedPayloadEntrySchema, feedbackEntrySchema, fromStreamEntry, payloadEntrySchema, type FeedbackEntry, type PayloadEntry } from './records';
+import { encodedPayloadEntrySchema, feedbackEntrySchema, fromStreamEntry, payloadEntrySchema, pixelFields, type FeedbackEntry, type PayloadEntry } from './records';
 import { applyRetention } from './retention';
 import type { LogStreamReader, ReadEntry } from './stream-reader';
 
@@ -151,7 +151,7 @@ export class PayloadLogger {
     const { upload, input, ...rest } = encoded;
     try {
       const pixels = await decodeToPixels(upload, input, { maxInputPixels: this.opts.maxInputPixels });
-      return { ...rest, height: pixels.height, width: pixels.width, channels: pixels.channels, pixels: Buffer.from(pixels.data.buffer, pixels.data.byteOffset, pixels.data.byteLength) };
+      return { ...rest, ...pixelFields(pixels) };
     } catch (err) {
       this.opts.logger.warn({ err, requestId: encoded.request_id }, 'a logged upload could not be decoded');
       return null;

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { inputSchema } from '../model/metadata';
+import type { Pixels } from '../model/preprocess';
 import type { StreamEntry } from '../queue/stream-entries';
 
 export const topKSchema = z.array(z.object({ label: z.string(), probability: z.number() }));
@@ -60,6 +61,11 @@ export const payloadEntrySchema = payloadCommon.extend({
   pixels: z.instanceof(Buffer),
 });
 export type PayloadEntry = z.infer<typeof payloadEntrySchema>;
+
+/** Decoded pixels as a payload entry's geometry and pixel fields (the bytes shared, not copied). */
+export function pixelFields(pixels: Pixels): Pick<PayloadEntry, 'height' | 'width' | 'channels' | 'pixels'> {
+  return { height: pixels.height, width: pixels.width, channels: pixels.channels, pixels: Buffer.from(pixels.data.buffer, pixels.data.byteOffset, pixels.data.byteLength) };
+}
 
 /**
  * A sampled request whose upload travels as it came (up to PAYLOAD_LOG_ENCODED_MAX_BYTES), with the
