@@ -60,7 +60,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const metrics = createApiMetrics(registry, queueDepths, config.MAX_QUEUE_LENGTH);
   const maxBatchFiles = config.MAX_BATCH_FILES ?? 32;
   const payloadLog = deps.payloadLog
-    ? setUpPayloadLog(deps.payloadLog, { registry, models: deps.models, traffic: deps.traffic, defaultModel: config.MODEL_NAME, maxImagePixels: config.MAX_IMAGE_PIXELS, retryAfterSeconds: config.RETRY_AFTER_SECONDS, logger: deps.logger })
+    ? setUpPayloadLog(deps.payloadLog, { registry, models: deps.models, traffic: deps.traffic, defaultModel: config.MODEL_NAME, retryAfterSeconds: config.RETRY_AFTER_SECONDS, logger: deps.logger })
     : null;
 
   // Explicit type arguments keep the default FastifyInstance type although the logger is a pino Logger.
@@ -114,6 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     workerDecodeMaxBytes: config.DECODE_IN_WORKER_MAX_BYTES ?? 64 * 1024,
     maxImagePixels: config.MAX_IMAGE_PIXELS,
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+    sampleForLog: payloadLog ? (model) => payloadLog.sampler.sampled(model) : undefined,
   });
   await app.register(predictRoutes, {
     predictor,

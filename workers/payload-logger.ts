@@ -9,7 +9,6 @@ import type { Logger } from 'pino';
 import { createLogger } from '../lib/logger';
 import { startMetricsServer } from '../lib/metrics/metrics-server';
 import { createMetricsRegistry } from '../lib/metrics/registry';
-import { configureSharp } from '../lib/model/sharp-config';
 import { loadPayloadLoggerConfig, type PayloadLoggerConfig } from '../lib/payload-log/logger-config';
 import { createLoggerMetrics } from '../lib/payload-log/logger-metrics';
 import { ParquetWriter } from '../lib/payload-log/parquet-writer';
@@ -26,8 +25,6 @@ export interface RunningPayloadLogger {
 
 /** Wires Redis, the Parquet writer and the metrics server around the logger loop. */
 export async function startPayloadLogger(config: PayloadLoggerConfig, logger: Logger, timing: { retentionIntervalMs?: number; claimIntervalMs?: number } = {}): Promise<RunningPayloadLogger> {
-  // Logged uploads are decoded one at a time on one libvips thread (payload-logger.ts): the logger yields the cores to serving.
-  configureSharp(1);
   const redis = createRedisConnection(config.REDIS_URL, { name: `payload-logger:${config.PAYLOAD_LOGGER_ID}`, logger });
   const reader = new LogStreamReader({ redis, prefix: config.REDIS_PREFIX, consumer: config.PAYLOAD_LOGGER_ID, claimIdleMs: config.PAYLOAD_LOGGER_CLAIM_IDLE_MS });
   const writer = await ParquetWriter.open(config.PAYLOAD_LOGGER_ID);
@@ -46,7 +43,6 @@ export async function startPayloadLogger(config: PayloadLoggerConfig, logger: Lo
     retentionDays: config.PAYLOAD_LOG_RETENTION_DAYS,
     retentionIntervalMs: timing.retentionIntervalMs ?? 3_600_000,
     claimIntervalMs: timing.claimIntervalMs ?? 10_000,
-    maxInputPixels: config.MAX_IMAGE_PIXELS,
   });
   const server = await startMetricsServer({ registry, port: config.METRICS_PORT, host: config.METRICS_HOST, health: () => ({ ok: true }) });
   loop.start();

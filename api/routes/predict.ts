@@ -98,7 +98,7 @@ export const predictRoutes: FastifyPluginCallback<PredictRouteOptions> = (app, o
       version = result.model.version;
       count(modelName, version, 200);
       timed(modelName, reply, 200);
-      opts.recorder?.record(model, [{ requestId: request.id, result, upload: bytes }], reply.elapsedTime);
+      opts.recorder?.record(model, [{ requestId: request.id, result }]);
       return { request_id: request.id, model: result.model, predictions: result.predictions };
     } catch (err) {
       const status = toHttpError(err, opts.retryAfterSeconds).statusCode;
@@ -136,7 +136,7 @@ export const predictRoutes: FastifyPluginCallback<PredictRouteOptions> = (app, o
     });
     timed(modelName, reply, 200);
     // Batch images are known to feedback as `<request_id>#<index>`, the ids they were queued with.
-    opts.recorder?.record(model, outcomes.flatMap((o, i) => (o.ok ? [{ requestId: `${request.id}#${i}`, result: o.result, upload: uploads[i]!.bytes }] : [])), reply.elapsedTime);
+    opts.recorder?.record(model, outcomes.flatMap((o, i) => (o.ok ? [{ requestId: `${request.id}#${i}`, result: o.result }] : [])));
     return { request_id: request.id, results };
   };
 

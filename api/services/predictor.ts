@@ -20,6 +20,8 @@ export interface PredictorOptions {
   workerDecodeMaxBytes: number;
   maxImagePixels: number;
   requestTimeoutMs: number;
+  /** Whether a request for `model` goes to the payload log (PayloadSampler); none when absent. */
+  sampleForLog?: (model: string) => boolean;
 }
 
 export interface Upload {
@@ -142,6 +144,9 @@ export class Predictor {
   }
 
   private item(model: ActiveModel, input: RequestInput, requestId: string, receivedAt: number): InferItem {
-    return { requestId, model: model.name, input, deadline: receivedAt + this.opts.requestTimeoutMs };
+    const item: InferItem = { requestId, model: model.name, input, deadline: receivedAt + this.opts.requestTimeoutMs };
+    // The worker that answers writes the sampled input to the payload log: it holds the pixels as its model saw them.
+    if (this.opts.sampleForLog?.(model.name)) item.log = true;
+    return item;
   }
 }

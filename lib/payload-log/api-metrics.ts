@@ -49,21 +49,9 @@ export function createPayloadLogMetrics(registry: Registry, readWindows: () => P
   return {
     liveAccuracy,
     liveAccuracySamples,
-    logged: new Counter({
-      name: 'lifecycle_payload_log_entries_total',
-      help: 'Sampled payloads put on the payload-log stream, per model',
-      labelNames: ['model'] as const,
-      registers,
-    }),
-    dropped: new Counter({
-      name: 'lifecycle_payload_log_dropped_total',
-      help: 'Sampled payloads dropped because the model\'s payload-log stream was at PAYLOAD_LOG_MAX_LENGTH (logger down or behind)',
-      labelNames: ['model'] as const,
-      registers,
-    }),
     errors: new Counter({
       name: 'lifecycle_payload_log_errors_total',
-      help: 'Prediction records or payloads that could not be written (Redis unreachable, undecodable upload), per model and kind',
+      help: 'Prediction records or payloads that could not be written (Redis unreachable), per model and kind',
       labelNames: ['model', 'kind'] as const,
       registers,
     }),

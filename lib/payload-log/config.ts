@@ -14,18 +14,10 @@ const nameList = () =>
  * e.g. 20 requests/s for a day = 1.7M records ≈ 0.5 GB; size the window for your traffic.
  */
 export const payloadLogApiFields = {
-  /** Share of answered images (0..1) whose input goes to the payload log; 0 = none. */
+  /** Share of requests (0..1) marked for the payload log (the answering worker writes them); 0 = none. */
   PAYLOAD_LOG_SAMPLE: z.coerce.number().min(0).max(1).default(0.1),
   /** Models whose payloads are never logged (payloads are user data); comma-separated names. */
   PAYLOAD_LOG_DISABLED_MODELS: nameList(),
-  /** Bound of each model's payload stream: past it new entries are dropped (and counted) until the logger catches up. */
-  PAYLOAD_LOG_MAX_LENGTH: envField.positiveInt(10_000),
-  /**
-   * Uploads up to this size go on the payload stream as they came and the payload logger decodes them
-   * (no second decode in the API); larger ones are decoded by the API first, so an entry is never larger
-   * than this or the model's pixels (a full stream holds at most PAYLOAD_LOG_MAX_LENGTH of them).
-   */
-  PAYLOAD_LOG_ENCODED_MAX_BYTES: envField.positiveInt(64 * 1024),
   /** How long a prediction can receive feedback (its record's TTL in Redis). */
   FEEDBACK_WINDOW_SECONDS: envField.positiveInt(86_400),
   /** Bound of each model's feedback stream: past it POST /feedback answers 503 (feedback is never dropped). */

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { commonSchema, envField, loadConfig, servingSchema } from '../env';
+import { commonSchema, envField, loadConfig } from '../env';
 
 export const payloadLoggerSchema = commonSchema
   .extend({
@@ -18,9 +18,7 @@ export const payloadLoggerSchema = commonSchema
     PAYLOAD_LOGGER_CLAIM_IDLE_MS: envField.positiveInt(60_000),
     /** Consumer name in the streams' group; unique per logger process. */
     PAYLOAD_LOGGER_ID: envField.string(hostname()),
-    /** Pixel bound when decoding a logged upload that travelled encoded (the API's MAX_IMAGE_PIXELS already admitted it). */
-    MAX_IMAGE_PIXELS: servingSchema.shape.MAX_IMAGE_PIXELS,
-    /** Nice value of the logger process (0-19): decoding logged uploads yields the CPU to serving when the cores are busy. */
+    /** Nice value of the logger process (0-19): its Parquet encoding and compression yield the CPU to serving when the cores are busy. */
     PAYLOAD_LOGGER_NICE: z.coerce.number().int().min(0).max(19).default(10),
     /** Port of /metrics, /healthz and /readyz (0 = any free port). */
     METRICS_PORT: envField.port(9181),

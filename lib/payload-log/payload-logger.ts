@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
-import { decodeToPixels } from '../model/preprocess';
 import type { LoggerMetrics } from './logger-metrics';
 import type { ParquetWriter } from './parquet-writer';
-import { encodedPayloadEntrySchema, feedbackEntrySchema, fromStreamEntry, payloadEntrySchema, pixelFields, type FeedbackEntry, type PayloadEntry } from './records';
+import { feedbackEntrySchema, fromStreamEntry, payloadEntrySchema, type FeedbackEntry, type PayloadEntry } from './records';
 import { applyRetention } from './retention';
 import type { LogStreamReader, ReadEntry } from './stream-reader';
 
@@ -23,8 +22,6 @@ export interface PayloadLoggerOptions {
   retentionIntervalMs: number;
   /** How often entries abandoned by a dead logger are claimed. */
   claimIntervalMs: number;
-  /** Pixel bound when decoding an upload that travelled encoded (MAX_IMAGE_PIXELS, as the API and workers use). */
-  maxInputPixels: number;
 }
 
 /**
@@ -109,7 +106,7 @@ export class PayloadLogger {
     const feedback: FeedbackEntry[] = [];
     for (const e of entries) {
       if (!e.fields) continue; // deleted while pending: nothing to write, ack it
-      const row = e.stream.table === 'payloads' ? await this.payloadRow(e) : fromStreamEntry(feedbackEntrySchema, e);
+      const row = e.stream.table === 'payloads' ? fromStreamEntry(payloadEntrySchema, e, ['pixels']) : fromStreamEntry(feedbackEntrySchema, e);
       if (!row) {
         this.opts.metrics.errors.inc({ stage: 'invalid' });
         this.opts.logger.warn({ stream: e.stream.key, id: e.id }, 'malformed payload-log entry dropped');
@@ -137,24 +134,6 @@ export class PayloadLogger {
       metrics.errors.inc({ stage: 'ack' });
       this.opts.logger.warn({ err }, 'acknowledging written entries failed');
       this.recovering = true;
-    }
-  }
-
-  /**
-   * A payload entry as its Parquet row: as sent, or decoded here when its upload travelled encoded.
-   * One decode at a time: the logger shares the machine with serving and must not take every core.
-   */
-  private async payloadRow(e: ReadEntry): Promise<PayloadEntry | null> {
-    if (!e.fields?.has('upload')) return fromStreamEntry(payloadEntrySchema, e, ['pixels']);
-    const encoded = fromStreamEntry(encodedPayloadEntrySchema, e, ['upload']);
-    if (!encoded) return null;
-    const { upload, input, ...rest } = encoded;
-    try {
-      const pixels = await decodeToPixels(upload, input, { maxInputPixels: this.opts.maxInputPixels });
-      return { ...rest, ...pixelFields(pixels) };
-    } catch (err) {
-      this.opts.logger.warn({ err, requestId: encoded.request_id }, 'a logged upload could not be decoded');
-      return null;
     }
   }
 

@@ -5,7 +5,6 @@
  * into Parquet rows. Values read back from Redis are parsed with these.
  */
 import { z } from 'zod';
-import { inputSchema } from '../model/metadata';
 import type { Pixels } from '../model/preprocess';
 import type { StreamEntry } from '../queue/stream-entries';
 
@@ -53,7 +52,7 @@ const payloadCommon = z.object({
   latency_ms: z.coerce.number(),
 });
 
-/** A sampled request as it lands in Parquet (and as the API sends it when it decoded the upload itself). */
+/** A sampled request as the answering worker puts it on the stream and as it lands in Parquet: the pixels its model ran on. */
 export const payloadEntrySchema = payloadCommon.extend({
   height: z.coerce.number().int().positive(),
   width: z.coerce.number().int().positive(),
@@ -66,17 +65,6 @@ export type PayloadEntry = z.infer<typeof payloadEntrySchema>;
 export function pixelFields(pixels: Pixels): Pick<PayloadEntry, 'height' | 'width' | 'channels' | 'pixels'> {
   return { height: pixels.height, width: pixels.width, channels: pixels.channels, pixels: Buffer.from(pixels.data.buffer, pixels.data.byteOffset, pixels.data.byteLength) };
 }
-
-/**
- * A sampled request whose upload travels as it came (up to PAYLOAD_LOG_ENCODED_MAX_BYTES), with the
- * input spec of the model that answered it: the logger decodes it to that geometry with the same
- * function the worker ran, so the API never decodes an upload a second time for the log.
- */
-export const encodedPayloadEntrySchema = payloadCommon.extend({
-  upload: z.instanceof(Buffer),
-  input: jsonField(inputSchema, 'input'),
-});
-export type EncodedPayloadEntry = z.infer<typeof encodedPayloadEntrySchema>;
 
 /** Accepted feedback joined to its prediction, as it travels on the feedback stream and lands in Parquet. */
 export const feedbackEntrySchema = z.object({

@@ -35,6 +35,8 @@ export interface InferItem {
   candidateVersion?: string;
   /** Top-k of the reply (see InferenceRequest.k); the worker's default when absent. */
   k?: number;
+  /** Sampled for the payload log (see InferenceRequest.log). */
+  log?: boolean;
 }
 
 export type InferenceResult = Omit<InferenceSuccess, 'id' | 'ok'>;

@@ -62,6 +62,12 @@ describe('request messages', () => {
     expect(decodeRequest(toFields(encodeRequest(pixelsRequest)))).not.toHaveProperty('k');
   });
 
+  it('marks a request sampled for the payload log, and leaves the mark out otherwise', () => {
+    expect(decodeRequest(toFields(encodeRequest({ ...pixelsRequest, log: true }))).log).toBe(true);
+    expect(encodeRequest(pixelsRequest)).not.toContain('log');
+    expect(decodeRequest(toFields(encodeRequest({ ...pixelsRequest, log: false })))).not.toHaveProperty('log');
+  });
+
   it('rejects a top-k below 1', () => {
     const fields = toFields(encodeRequest(pixelsRequest));
     fields.set('k', Buffer.from('0'));

@@ -42,6 +42,11 @@ export interface InferenceRequest {
    * every class (its `probabilities` output); /predict keeps the default, so its replies stay small.
    */
   k?: number;
+  /**
+   * Sampled for the payload log (the API decides: PAYLOAD_LOG_SAMPLE, or every request of a rollout step):
+   * the worker that answers writes the input as its model saw it to the model's payload stream.
+   */
+  log?: boolean;
 }
 
 /** Failure codes a worker answers with; the API maps each to one HTTP status. */
@@ -86,6 +91,7 @@ export function encodeRequest(req: InferenceRequest): Array<string | Buffer> {
   // Only requests of a progressive rollout carry these: the plain path stays as it was.
   if (req.variant) head.push('var', req.variant, 'cv', req.candidateVersion ?? '');
   if (req.k !== undefined) head.push('k', String(req.k));
+  if (req.log) head.push('log', '1');
   const { input } = req;
   if (input.kind === 'image') return [...head, 'img', bytes(input.image)];
   return [...head, 'geo', `${input.height},${input.width},${input.channels}`, 'px', bytes(input.pixels)];
@@ -144,6 +150,7 @@ export function decodeRequest(fields: Map<string, Buffer>): InferenceRequest {
     model: text(fields, 'model'),
     input: decodeInput(fields),
     ...topK(fields),
+    ...(fields.get('log')?.toString('utf8') === '1' ? { log: true } : {}),
   };
 }
 

@@ -15,6 +15,7 @@ import { createInferenceMetrics } from '../../lib/metrics/inference-metrics';
 import { startMetricsServer } from '../../lib/metrics/metrics-server';
 import { createMetricsRegistry } from '../../lib/metrics/registry';
 import { createPayloadLogMetrics } from '../../lib/payload-log/api-metrics';
+import { createPayloadWriteMetrics } from '../../lib/payload-log/payload-writer';
 import { createLoggerMetrics } from '../../lib/payload-log/logger-metrics';
 import { createWorkerMetrics } from '../../lib/temporal/worker-metrics';
 import { findPrometheusBinary, startPrometheus, type RunningPrometheus } from './support/prometheus';
@@ -100,7 +101,9 @@ describe('Grafana dashboard and alert rules on a real Prometheus', () => {
       const registry = createMetricsRegistry();
       return { registry, metrics: createInferenceMetrics(registry) };
     });
-    // The payload log's metrics: the API's (live accuracy read from the shared windows at scrape time) and the logger's.
+    // The payload log's metrics: the API's (live accuracy read from the shared windows at scrape time), the
+    // inference worker's (it writes the sampled entries) and the logger's.
+    const payloadWrites = createPayloadWriteMetrics(inference[0]!.registry);
     const payloadLog = createPayloadLogMetrics(apiRegistry, () => Promise.resolve(new Map([['fashion-mnist-classifier', [{ version: '3', n: 120, correct: 100 }, { version: '4', n: 80, correct: 70 }]]])));
     const loggerRegistry = createMetricsRegistry();
     const backlog = [{ stream: { key: 'plog', model: 'fashion-mnist-classifier', table: 'payloads' as const }, length: 12 }];
@@ -150,8 +153,8 @@ describe('Grafana dashboard and alert rules on a real Prometheus', () => {
         payloadLog.feedback.inc({ model: 'fashion-mnist-classifier', version, outcome: 'correct' }, 3);
         payloadLog.feedback.inc({ model: 'fashion-mnist-classifier', version, outcome: 'wrong' });
       }
-      payloadLog.logged.inc({ model: 'fashion-mnist-classifier' }, 5);
-      payloadLog.dropped.inc({ model: 'fashion-mnist-classifier' });
+      payloadWrites.logged.inc({ model: 'fashion-mnist-classifier' }, 5);
+      payloadWrites.dropped.inc({ model: 'fashion-mnist-classifier' });
       logger.written.inc({ table: 'payloads', model: 'fashion-mnist-classifier' }, 5);
       logger.written.inc({ table: 'feedback', model: 'fashion-mnist-classifier' }, 2);
       for (const activity of ['pullDataset', 'registerModel']) {

@@ -14,7 +14,7 @@ jest.setTimeout(120_000);
 const TOKEN = 'integration-labeller-token-42';
 const MODEL = 'test-classifier';
 
-describe('payload log: API -> bounded Redis stream -> logger -> Parquet (real Redis, onnxruntime, DuckDB)', () => {
+describe('payload log: API marks, worker -> bounded Redis stream -> logger -> Parquet (real Redis, onnxruntime, DuckDB)', () => {
   const fixture = useServingStack('payload-log');
   let stack: ServingStack;
   let dir: string;
@@ -80,8 +80,10 @@ describe('payload log: API -> bounded Redis stream -> logger -> Parquet (real Re
 
   it('serves on when the logger is killed under load: the stream stays bounded, drops are counted, accepted entries all reach Parquet', async () => {
     const maxLength = 15;
-    await stack.startApi({ PAYLOAD_LOG_SAMPLE: '1', PAYLOAD_LOG_MAX_LENGTH: String(maxLength) });
-    await (await stack.startWorker()).ready();
+    // The API marks every request; the worker that answers one writes it to the bounded stream.
+    await stack.startApi({ PAYLOAD_LOG_SAMPLE: '1' });
+    const worker = await stack.startWorker({ PAYLOAD_LOG_MAX_LENGTH: String(maxLength) });
+    await worker.ready();
     const child = startProcess('workers/payload-logger.ts', {
       REDIS_URL: stack.redisUrl,
       REDIS_PREFIX: stack.prefix,
@@ -109,7 +111,7 @@ describe('payload log: API -> bounded Redis stream -> logger -> Parquet (real Re
     expect(maxSeen).toBeLessThanOrEqual(maxLength);
     // Every sampled request is either logged or counted as dropped (the last writes finish just after their replies).
     const counts = async () => {
-      const text = await scrape(`${stack.baseUrl}/metrics`);
+      const text = await worker.registry.metrics();
       return { logged: scrapeValue(text, 'lifecycle_payload_log_entries_total', { model: MODEL }), dropped: scrapeValue(text, 'lifecycle_payload_log_dropped_total', { model: MODEL }) };
     };
     const { logged, dropped } = await stack.waitFor(async () => {
@@ -117,6 +119,7 @@ describe('payload log: API -> bounded Redis stream -> logger -> Parquet (real Re
       return c.logged + c.dropped === 180 ? c : null;
     }, 5000, 'every sampled request to be logged or counted as dropped');
     expect(dropped).toBeGreaterThan(0);
+    expect(scrapeValue(await worker.registry.metrics(), 'lifecycle_payload_log_errors_total')).toBe(0);
     expect(scrapeValue(await scrape(`${stack.baseUrl}/metrics`), 'lifecycle_payload_log_errors_total')).toBe(0);
 
     // A new logger (same consumer name: it re-reads what the killed one read but never wrote) drains the rest.

@@ -10,6 +10,9 @@ import { testMetadata } from '../../tests/support/metadata';
 import { histogramStats, metricTotal } from '../../tests/support/metrics';
 import { BatchLoop } from './batch-loop';
 import { ModelRunner } from '../../lib/model/model-runner';
+import { decodeToPixels } from '../../lib/model/preprocess';
+import type { PayloadEntry } from '../../lib/payload-log/records';
+import type { Completion } from '../../lib/queue/request-consumer';
 import { ModelSlot } from './model-slot';
 
 const logger = createLogger('test', 'silent');
@@ -131,5 +134,54 @@ describe('BatchLoop.process', () => {
     expect(await histogramStats(registry, 'lifecycle_inference_batch_size')).toEqual({ count: 1, sum: 3 });
     const text = await registry.metrics();
     expect(text).toContain('lifecycle_inference_requests_processed_total{model="m"} 3');
+  });
+});
+
+describe('BatchLoop payload log (requests marked `log`)', () => {
+  it('collects an entry for each answered marked request: the pixels its model ran on, its version, its answer and its time', async () => {
+    const { loop } = setup();
+    const png = await sharp({ create: { width: 40, height: 40, channels: 3, background: { r: 9, g: 9, b: 9 } } }).png().toBuffer();
+    const fromPixels = received({ log: true, enqueuedAt: Date.now() - 20 }, pixels(3));
+    const fromUpload = received({ log: true }, { kind: 'image', image: png });
+    const notMarked = received({}, pixels(8));
+    const badUpload = received({ log: true }, { kind: 'image', image: Buffer.from('not an image') });
+    const payloads: PayloadEntry[] = [];
+    const done = await loop.process([fromPixels, fromUpload, notMarked, badUpload], undefined, undefined, payloads);
+    expect(payloads.map((p) => p.request_id)).toEqual([fromPixels.request!.requestId, fromUpload.request!.requestId]);
+    const answer = (r: Received) => {
+      const reply = done.find((d) => d.entryId === r.entryId)?.reply;
+      return reply?.ok ? reply.predictions : [];
+    };
+    expect(payloads[0]).toMatchObject({ model: 'm', version: '7', height: 28, width: 28, channels: 1, top_k: answer(fromPixels) });
+    expect(payloads[0]!.pixels[0]).toBe(3);
+    expect(payloads[0]!.latency_ms).toBeGreaterThanOrEqual(20);
+    // An upload the worker decoded is logged as its model saw it: resized and converted to the model's geometry.
+    const expected = await decodeToPixels(png, identity.input, { maxInputPixels: 1_000_000 });
+    expect(payloads[1]).toMatchObject({ height: 28, width: 28, channels: 1, top_k: answer(fromUpload) });
+    expect(payloads[1]!.pixels.equals(Buffer.from(expected.data))).toBe(true);
+  });
+
+  it('writes a batch\'s entries only after its replies went out', async () => {
+    const events: string[] = [];
+    const batches: Received[][] = [[received({ log: true }), received({ log: true })]];
+    const consumer = {
+      nextBatch: async () => batches.shift() ?? (await new Promise<Received[]>((r) => setTimeout(() => r([]), 5))),
+      complete: async (completions: Completion[]) => {
+        await new Promise((r) => setTimeout(r, 20)); // a reply round trip
+        events.push(`replied ${completions.length}`);
+      },
+      giveBack: () => undefined,
+    };
+    const session = new FakeSession();
+    const slot = new ModelSlot(logger);
+    slot.swap({ ref: { name: 'm', version: '7', sha256: 'a'.repeat(64), artifactUri: 'x' }, metadata: identity, runner: new ModelRunner(session, identity) });
+    const payloadLog = { write: (entries: readonly PayloadEntry[]) => void events.push(`logged ${entries.length}`) };
+    const loop = new BatchLoop({ model: 'm', consumer, slot, metrics: createInferenceMetrics(createMetricsRegistry({ defaultMetrics: false })), logger, maxInputPixels: 1_000_000, payloadLog });
+    const running = loop.run();
+    const until = Date.now() + 5000;
+    while (events.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    loop.stop();
+    await running;
+    expect(events).toEqual(['replied 2', 'logged 2']);
   });
 });

@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
 import type { InferenceMetrics } from '../../lib/metrics/inference-metrics';
+import type { PayloadLogWriter } from '../../lib/payload-log/payload-writer';
+import type { PayloadEntry } from '../../lib/payload-log/records';
 import type { InferenceReply } from '../../lib/queue/messages';
 import type { Completion, Received, RequestConsumer } from '../../lib/queue/request-consumer';
 import type { LoadedModel } from './model-loader';
 import type { ModelSlot } from './model-slot';
-import { runBatch, type Runnable } from './run-batch';
+import { runBatch, type RunContext, type Runnable } from './run-batch';
 import { serveRouted } from './traffic-batch';
 
 export interface BatchLoopOptions {
@@ -18,6 +20,8 @@ export interface BatchLoopOptions {
   logger: Logger;
   /** Pixel bound for uploads decoded here (DECODE_IN=worker). */
   maxInputPixels: number;
+  /** Where the answered requests marked `log` go once their replies are out (none: they are not logged). */
+  payloadLog?: Pick<PayloadLogWriter, 'write'>;
 }
 
 export type LoopPhase = 'waiting-for-model' | 'reading' | 'processing' | 'stopped';
@@ -91,8 +95,11 @@ export class BatchLoop {
     const since = Date.now();
     this.answering.add(since);
     const followUps: Array<() => Promise<void>> = [];
+    const payloads: PayloadEntry[] = [];
     try {
-      await this.opts.consumer.complete(await this.process(batch, after, followUps));
+      await this.opts.consumer.complete(await this.process(batch, after, followUps, payloads));
+      // After the replies: the log never delays an answer (and an entry given back is logged when it is answered).
+      if (payloads.length > 0) this.opts.payloadLog?.write(payloads);
     } catch (err) {
       // A failed reply, the model unloaded under the batch: the entries stay pending under our name and
       // the next read takes them from our own pending list (or another worker's reaper does).
@@ -126,10 +133,12 @@ export class BatchLoop {
 
   /**
    * Decides the fate of every entry of a batch and runs the valid ones (also used for entries reclaimed from a dead worker).
-   * Runs that must wait until the replies are sent (shadow, mirror) are pushed on `followUps` (dropped when not given).
+   * Runs that must wait until the replies are sent (shadow, mirror) are pushed on `followUps`, and the payload-log
+   * entries of requests marked `log` on `payloads` (both dropped when not given).
    */
-  async process(batch: Received[], after: Promise<void> = Promise.resolve(), followUps?: Array<() => Promise<void>>): Promise<Completion[]> {
+  async process(batch: Received[], after: Promise<void> = Promise.resolve(), followUps?: Array<() => Promise<void>>, payloads?: PayloadEntry[]): Promise<Completion[]> {
     const { metrics, logger, model } = this.opts;
+    const ctx = { ...this.opts, payloads };
     const now = Date.now();
     const done: Completion[] = [];
     const runnable: Runnable[] = [];
@@ -151,17 +160,17 @@ export class BatchLoop {
     if (runnable.length === 0) return done;
     const { candidate } = this.opts;
     if (candidate && runnable.some((r) => r.request.variant !== undefined)) {
-      const routed = await serveRouted({ ...this.opts, champion: this.opts.slot, candidate }, runnable, after);
+      const routed = await serveRouted({ ...ctx, champion: this.opts.slot, candidate }, runnable, after);
       if (routed.followUp) followUps?.push(routed.followUp);
       return [...done, ...routed.completions];
     }
     // The model is taken once for the whole batch: preprocessing and inference use the same version.
-    return this.opts.slot.use(async (loaded) => [...done, ...(await this.prepareAndRun(runnable, loaded, after))]);
+    return this.opts.slot.use(async (loaded) => [...done, ...(await this.prepareAndRun(ctx, runnable, loaded, after))]);
   }
 
-  private async prepareAndRun(runnable: Runnable[], loaded: LoadedModel, after: Promise<void>): Promise<Completion[]> {
+  private async prepareAndRun(ctx: RunContext, runnable: Runnable[], loaded: LoadedModel, after: Promise<void>): Promise<Completion[]> {
     const { metrics, logger, model } = this.opts;
-    const outcomes = await runBatch(this.opts, runnable, loaded, after);
+    const outcomes = await runBatch(ctx, runnable, loaded, after);
     const served = { name: loaded.ref.name, version: loaded.ref.version };
     let ok = 0;
     const done = outcomes.map(({ item, ...o }): Completion => {

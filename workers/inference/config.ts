@@ -43,6 +43,8 @@ export const inferenceWorkerSchema = servingSchema
     INFERENCE_THREAD_ABOVE_MS: envField.positiveInt(5),
     /** onnxruntime threads per inference (1 = scale with workers, not threads). */
     INTRA_OP_NUM_THREADS: envField.positiveInt(1),
+    /** Bound of each model's payload-log stream: past it, sampled requests are not logged (and are counted) until the logger catches up. */
+    PAYLOAD_LOG_MAX_LENGTH: envField.positiveInt(10_000),
     /** Graceful shutdown gives up after this long. */
     SHUTDOWN_TIMEOUT_MS: envField.positiveInt(30_000),
   })

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { InferenceMetrics } from '../../lib/metrics/inference-metrics';
+import type { PayloadLogWriter } from '../../lib/payload-log/payload-writer';
 import { RequestConsumer } from '../../lib/queue/request-consumer';
 import { BatchLoop } from './batch-loop';
 import { ModelSlot } from './model-slot';
@@ -18,6 +19,8 @@ export interface ModelServerOptions {
   maxInputPixels: number;
   readBlockMs?: number;
   metrics: InferenceMetrics;
+  /** The worker's payload-log writer (requests marked `log`). */
+  payloadLog?: Pick<PayloadLogWriter, 'write'>;
   logger: Logger;
 }
 
@@ -59,6 +62,7 @@ export class ModelServer {
       metrics: opts.metrics,
       logger: opts.logger,
       maxInputPixels: opts.maxInputPixels,
+      payloadLog: opts.payloadLog,
     });
   }
 

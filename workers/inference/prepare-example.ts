@@ -13,13 +13,19 @@ export class ExampleError extends Error {
   }
 }
 
+/** A request's input for one model: its normalised tensor, and the uint8 pixels it was made from (what the payload log keeps). */
+export interface PreparedExample {
+  example: Float32Array;
+  pixels: Pixels;
+}
+
 /**
  * A request's input as the normalised example of the model that will run it:
  * decoded here if the API sent the upload itself, resized if it was prepared
  * for another input geometry (a rollout between versions of different sizes),
  * and always normalised with this model's own metadata.
  */
-export async function prepareExample(input: RequestInput, metadata: ModelMetadata, maxInputPixels: number): Promise<Float32Array> {
+export async function prepareExample(input: RequestInput, metadata: ModelMetadata, maxInputPixels: number): Promise<PreparedExample> {
   let pixels: Pixels;
   try {
     pixels =
@@ -30,5 +36,5 @@ export async function prepareExample(input: RequestInput, metadata: ModelMetadat
     if (err instanceof PreprocessError) throw new ExampleError(err.code, err.message);
     throw new ExampleError('INVALID_REQUEST', `cannot prepare the input: ${(err as Error).message}`);
   }
-  return pixelsToTensor(pixels.data, metadata.input, metadata.normalization);
+  return { example: pixelsToTensor(pixels.data, metadata.input, metadata.normalization), pixels };
 }

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { InferenceMetrics } from '../../lib/metrics/inference-metrics';
 import { topK, type Prediction } from '../../lib/model/postprocess';
+import type { Pixels } from '../../lib/model/preprocess';
+import { pixelFields, type PayloadEntry } from '../../lib/payload-log/records';
 import type { InferenceFailureCode, InferenceRequest } from '../../lib/queue/messages';
 import type { LoadedModel } from './model-loader';
 import { ExampleError, prepareExample } from './prepare-example';
@@ -18,6 +20,8 @@ export interface RunContext {
   metrics: InferenceMetrics;
   logger: Logger;
   maxInputPixels: number;
+  /** Where an answering run puts the payload-log entries of its requests marked `log` (written once the replies are out). */
+  payloads?: PayloadEntry[];
 }
 
 /**
@@ -38,14 +42,15 @@ export async function runBatch(
   const { metrics, logger, model, maxInputPixels } = ctx;
   const outcomes: RunOutcome[] = [];
   const prepared = await Promise.all(
-    items.map((item) =>
-      (examples?.get(item) ? Promise.resolve(examples.get(item)!) : prepareExample(item.request.input, loaded.metadata, maxInputPixels)).then(
-        (example) => ({ item, example }),
+    items.map((item) => {
+      const reused = examples?.get(item);
+      return (reused ? Promise.resolve({ example: reused, pixels: null }) : prepareExample(item.request.input, loaded.metadata, maxInputPixels)).then(
+        ({ example, pixels }) => ({ item, example, pixels }),
         (err: unknown) => ({ item, error: err instanceof ExampleError ? err : new ExampleError('INVALID_REQUEST', String(err)) }),
-      ),
-    ),
+      );
+    }),
   );
-  const valid: Array<{ item: Runnable; example: Float32Array }> = [];
+  const valid: Array<{ item: Runnable; example: Float32Array; pixels: Pixels | null }> = [];
   for (const p of prepared) {
     if ('error' in p) {
       if (answering) metrics.failed.inc({ model, reason: p.error.code.toLowerCase() });
@@ -70,10 +75,12 @@ export async function runBatch(
     endTimer?.();
     endVersionTimer();
     metrics.versionRequests.inc({ ...version, outcome: 'ok' }, valid.length);
-    valid.forEach(({ item }, i) => {
+    const answeredAt = Date.now();
+    valid.forEach(({ item, example, pixels }, i) => {
       const top = predictions[i] ?? [];
       if (top[0]) metrics.versionPredictions.inc({ ...version, label: top[0].label });
-      outcomes.push({ item, ok: true, predictions: top, example: valid[i]!.example });
+      outcomes.push({ item, ok: true, predictions: top, example });
+      if (answering && item.request.log && pixels) ctx.payloads?.push(payloadEntry(item, loaded, top, pixels, answeredAt));
     });
   } catch (err) {
     logger.error({ err, size: valid.length, model, version: loaded.ref.version }, 'inference run failed');
@@ -82,4 +89,18 @@ export async function runBatch(
     for (const { item } of valid) outcomes.push({ item, ok: false, code: 'INFERENCE_FAILED', message: 'The model failed to run' });
   }
   return outcomes;
+}
+
+/** A sampled request's payload-log entry: the pixels exactly as `loaded` saw them, its answer, and its time in the queue and the run. */
+function payloadEntry(item: Runnable, loaded: LoadedModel, predictions: Prediction[], pixels: Pixels, answeredAt: number): PayloadEntry {
+  const { request } = item;
+  return {
+    request_id: request.requestId,
+    model: loaded.ref.name,
+    version: loaded.ref.version,
+    ts: answeredAt,
+    top_k: predictions.map((p) => ({ label: p.label, probability: p.probability })),
+    latency_ms: Math.max(0, answeredAt - request.enqueuedAt),
+    ...pixelFields(pixels),
+  };
 }

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '../../lib/logger';
 import { createInferenceMetrics, type InferenceMetrics } from '../../lib/metrics/inference-metrics';
 import { startMetricsServer, type MetricsServer } from '../../lib/metrics/metrics-server';
 import { createMetricsRegistry } from '../../lib/metrics/registry';
+import { createPayloadWriteMetrics, PayloadLogWriter } from '../../lib/payload-log/payload-writer';
 import { periodic } from '../../lib/process/periodic';
 import { readModelMetadata, type ModelMetadata } from '../../lib/model/metadata';
 import { createRedisConnection, waitUntilReady } from '../../lib/queue/redis-connection';
@@ -61,6 +62,7 @@ export class InferenceWorker {
   private readonly controller: FleetController;
   private readonly reaper: Reaper;
   private readonly commands: FleetCommands;
+  private readonly payloadLog: PayloadLogWriter;
   private readonly wanted: string[] | 'all';
   private timers: Timer[] = [];
   private controllerTimer: Timer | null = null;
@@ -77,6 +79,13 @@ export class InferenceWorker {
     this.subscriber = this.connect('fleet-commands', 'subscriber');
     this.registry = opts.metricsRegistry ?? createMetricsRegistry();
     this.metrics = createInferenceMetrics(this.registry);
+    this.payloadLog = new PayloadLogWriter({
+      redis: this.writer,
+      prefix: config.REDIS_PREFIX,
+      maxLength: config.PAYLOAD_LOG_MAX_LENGTH,
+      metrics: createPayloadWriteMetrics(this.registry),
+      logger,
+    });
     this.wanted = servedModels(config);
     this.status = new StatusReporter({
       redis: this.writer,
@@ -286,6 +295,7 @@ export class InferenceWorker {
       maxInputPixels: config.MAX_IMAGE_PIXELS,
       readBlockMs: this.opts.readBlockMs,
       metrics: this.metrics,
+      payloadLog: this.payloadLog,
       logger: this.logger,
     });
     this.servers.set(name, server);
@@ -355,6 +365,7 @@ export class InferenceWorker {
     this.deployer.stop();
     await this.deployer.idle();
     await Promise.all(servers.map((s) => s.close()));
+    await this.payloadLog.settled();
     await this.status.stop();
     await this.metricsServer?.close();
     await Promise.all([this.writer, this.subscriber].map((c) => c.quit().catch(() => c.disconnect())));
