@@ -12,7 +12,7 @@ const common = {
   // Shares Node's typed arrays with the test realm, so real onnxruntime-node sessions work under Jest.
   testEnvironment: '<rootDir>/tests/support/onnx-node-environment.ts',
   transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.jest.json' }],
     [`node_modules/(${esmOnly.join('|')})/.+\\.js$`]: ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs' }, diagnostics: false }],
   },
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],

@@ -2,7 +2,7 @@
  * `npm run bench`: the serving benchmark, run against a stack started by `make up`.
  *
  *   npm run bench -- [--url http://127.0.0.1:8000] [--json FILE] [--chart FILE.png] [--seconds 10]
- *                    [--connections 1,4,16,64] [--accuracy 10000] [--heavy-workers 2]
+ *                    [--connections 1,4,16,64] [--accuracy 10000] [--heavy-workers 2] [--heavy-batch 64]
  *                    [--skip oip,others,shadow,variants,payload-log,heavy,accuracy] [--strict]
  *
  * 1. The default model (Fashion-MNIST, decode-bound) through the running API with wrk (a native
@@ -85,6 +85,7 @@ async function main(): Promise<void> {
       connections: { type: 'string', default: '1,4,16,64' },
       accuracy: { type: 'string', default: '10000' },
       'heavy-workers': { type: 'string', default: process.env.INFERENCE_WORKERS ?? '2' },
+      'heavy-batch': { type: 'string', default: '64' },
       skip: { type: 'string', default: '' },
       strict: { type: 'boolean', default: false },
     },
@@ -173,7 +174,7 @@ async function main(): Promise<void> {
     }
     if (!skip.has('heavy')) {
       log('\n== compute-bound CNN (made here, random weights), a fleet of its own');
-      heavy = await benchHeavy({ mlflow, redisUrl, trackingUri, workDir, workers: Number(values['heavy-workers']), connections: 64, seconds, maxBatchSize: 64, log });
+      heavy = await benchHeavy({ mlflow, redisUrl, trackingUri, workDir, workers: Number(values['heavy-workers']), connections: 64, seconds, maxBatchSize: Number(values['heavy-batch']), log });
     }
     if (!skip.has('accuracy') && Number(values.accuracy) > 0) {
       log(`\n== held-out accuracy through ${values.url}/predict`);

@@ -16,6 +16,17 @@ export ONNXRUNTIME_NODE_INSTALL_CUDA=skip
 profile="${TEST_PROFILE:-all}"
 bash infra/local/setup.sh
 bash infra/local/setup.sh test-system
+# The deployment tools (.venv-tools: mostly a pip download) install in the background while the test venv,
+# lint and typecheck run; jest waits for them (deploy-config.test.ts would otherwise install them itself, serially).
+tools_log="$(mktemp)"
+tools_pid=""
+if [[ "$profile" == all ]]; then bash infra/k8s/tools/setup-tools.sh >"$tools_log" 2>&1 & tools_pid=$!; fi
+wait_for_tools() {
+  [[ -n "$tools_pid" ]] || return 0
+  wait "$tools_pid" || echo "[test] the deployment tools did not install in the background; deploy-config.test.ts tries again and reports why" >&2
+  cat "$tools_log" >&2
+  tools_pid=""
+}
 bash infra/local/setup.sh test-venv
 
 export LIFECYCLE_STATE_DIR="${LIFECYCLE_STATE_DIR:-$ROOT/.lifecycle/test}"
@@ -34,6 +45,8 @@ start_services() {  # STATE_DIR SERVICE...: starts them; the ones not running be
   LIFECYCLE_STATE_DIR="$dir" stackctl services up "$@"
 }
 cleanup() {
+  if [[ -n "$tools_pid" ]]; then kill "$tools_pid" 2>/dev/null || true; fi
+  rm -f "$tools_log"
   if [[ ${#pg_started[@]} -gt 0 ]]; then LIFECYCLE_STATE_DIR="$PG_STATE" stackctl services down "${pg_started[@]}" >/dev/null 2>&1 || true; fi
   if [[ ${#started[@]} -gt 0 ]]; then stackctl services down "${started[@]}" >/dev/null 2>&1 || true; fi
 }
@@ -50,6 +63,7 @@ rc=0
 if [[ "$profile" == all ]]; then
   log "lint"; npx eslint .
   log "typecheck"; npx tsc -p tsconfig.json --noEmit
+  wait_for_tools
   log "jest (unit + integration against real Redis, Temporal, MLflow on SQLite, DVC, onnxruntime)"
   set +e
   npx jest --ci --json --outputFile="$STATE/jest-results.json" "$@"
