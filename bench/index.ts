@@ -2,7 +2,7 @@
  * `npm run bench`: the serving benchmark, run against a stack started by `make up`.
  *
  *   npm run bench -- [--url http://127.0.0.1:8000] [--json FILE] [--chart FILE.png] [--seconds 10]
- *                    [--connections 1,4,16,64] [--accuracy 10000] [--heavy-workers 2] [--heavy-batch 64]
+ *                    [--connections 1,4,16,64] [--accuracy 10000] [--heavy-workers 2] [--heavy-batch 64] [--shadow-cycles 2]
  *                    [--skip oip,others,shadow,variants,payload-log,heavy,accuracy] [--strict]
  *
  * 1. The default model (Fashion-MNIST, decode-bound) through the running API with wrk (a native
@@ -10,7 +10,7 @@
  *    then one line (64 connections) for every other model the stack serves, through its own route.
  * 1b. Shadow 100% against none at 1 and 64 connections: a copy of the champion shadows every request
  *    (it runs after the reply) through a traffic plan, as in a progressive rollout's shadow step;
- *    rounds in ABBA order (none, shadow, shadow, none), each side the mean of its two.
+ *    rounds in ABBA order (none, shadow, shadow, none), twice (--shadow-cycles), each side the mean of its rounds.
  * 2. Where decoding runs and how libvips threads are set: the same load on extra API instances.
  * 2b. The payload log: the same load on extra API instances logging none, 10% and 100% of requests.
  * 3. A compute-bound CNN the benchmark makes (random weights, >= 100 MFLOP/image) served by a
@@ -86,6 +86,7 @@ async function main(): Promise<void> {
       accuracy: { type: 'string', default: '10000' },
       'heavy-workers': { type: 'string', default: process.env.INFERENCE_WORKERS ?? '2' },
       'heavy-batch': { type: 'string', default: '64' },
+      'shadow-cycles': { type: 'string', default: '2' },
       skip: { type: 'string', default: '' },
       strict: { type: 'boolean', default: false },
     },
@@ -138,7 +139,7 @@ async function main(): Promise<void> {
     if (!skip.has('shadow')) {
       log(`\n== shadow 100% against none (a copy of the champion as the candidate, ${seconds} s per level)`);
       const prefix = process.env.REDIS_PREFIX ?? 'lc:';
-      shadow = await benchShadow({ url: `${values.url}/predict`, mlflow, redisUrl, redisPrefix: prefix, modelName, trackingUri, bodies: samples.slice(0, 200).map((s) => s.png), connections: [1, 64], seconds, log });
+      shadow = await benchShadow({ url: `${values.url}/predict`, mlflow, redisUrl, redisPrefix: prefix, modelName, trackingUri, bodies: samples.slice(0, 200).map((s) => s.png), connections: [1, 64], seconds, cycles: Number(values['shadow-cycles']), log });
     }
     if (!skip.has('variants')) {
       log('\n== decode placement and libvips threads (extra API instances of the stack, 64 connections)');
@@ -190,7 +191,7 @@ async function main(): Promise<void> {
   if (shadow) {
     const label = (traffic: 'none' | 'shadow') => (traffic === 'none' ? 'none' : `shadow 100% (v${shadow.candidate})`);
     console.table(shadow.rounds.flatMap((r, i) => r.levels.map((l) => ({ round: i + 1, traffic: label(r.traffic), ...row(l) }))));
-    console.table([...shadow.none.map((l) => ({ traffic: 'none, mean of 2', ...row(l) })), ...shadow.shadow.map((l) => ({ traffic: `${label('shadow')}, mean of 2`, ...row(l) }))]);
+    console.table([...shadow.none.map((l) => ({ traffic: `none, mean of ${shadow.rounds.length / 2}`, ...row(l) })), ...shadow.shadow.map((l) => ({ traffic: `${label('shadow')}, mean of ${shadow.rounds.length / 2}`, ...row(l) }))]);
   }
   if (variants.length) console.table(variants.map((v) => ({ variant: v.variant, ...row(v.load) })));
   if (payloadLog.length) console.table(payloadLog.map((v) => ({ 'payload log': v.variant, ...row(v.load) })));

@@ -11,27 +11,28 @@ export interface ShadowResult {
   /** The champion, and the copy of it that ran as the shadow candidate. */
   champion: string;
   candidate: string;
-  /** Per connection count, the mean of the two rounds of each (ABBA order, below). */
+  /** Per connection count, the mean of the rounds of each (ABBA order, below). */
   none: LoadResult[];
   shadow: LoadResult[];
-  /** Every measurement, in the order taken: none, shadow, shadow, none. */
+  /** Every measurement, in the order taken: none, shadow, shadow, none, per cycle. */
   rounds: Array<{ traffic: 'none' | 'shadow'; levels: LoadResult[] }>;
 }
 
-/** The mean of two measurements of the same level (percentiles averaged: an estimate, said so in the README). */
-function meanLoad(a: LoadResult, b: LoadResult): LoadResult {
-  const avg = (x: number, y: number) => (x + y) / 2;
+/** The mean of several measurements of the same level (percentiles averaged: an estimate, said so in the README). */
+function meanLoad(runs: LoadResult[]): LoadResult {
+  const avg = (pick: (l: LoadResult) => number) => runs.reduce((sum, l) => sum + pick(l), 0) / runs.length;
+  const sum = (pick: (l: LoadResult) => number) => runs.reduce((total, l) => total + pick(l), 0);
   return {
-    connections: a.connections,
-    seconds: a.seconds + b.seconds,
-    requests: a.requests + b.requests,
-    rps: avg(a.rps, b.rps),
-    p50: avg(a.p50, b.p50),
-    p90: avg(a.p90, b.p90),
-    p99: avg(a.p99, b.p99),
-    max: Math.max(a.max, b.max),
-    non2xx: a.non2xx + b.non2xx,
-    socketErrors: a.socketErrors + b.socketErrors,
+    connections: runs[0]!.connections,
+    seconds: sum((l) => l.seconds),
+    requests: sum((l) => l.requests),
+    rps: avg((l) => l.rps),
+    p50: avg((l) => l.p50),
+    p90: avg((l) => l.p90),
+    p99: avg((l) => l.p99),
+    max: Math.max(...runs.map((l) => l.max)),
+    non2xx: sum((l) => l.non2xx),
+    socketErrors: sum((l) => l.socketErrors),
   };
 }
 
@@ -52,9 +53,10 @@ async function registerCopy(mlflow: MlflowClient, modelName: string): Promise<{ 
  * requests (every request also runs on the candidate after the reply). The
  * plan goes through the registry tag and the fleet controller as a
  * progressive rollout's would; it is removed (and the copy deleted) at the end.
- * Rounds in ABBA order (none, shadow, shadow, none), each side the mean of its
- * two: on this noisy VM a drift during the run (another tenant, the payload
- * logger catching up) would otherwise land on whichever side ran second.
+ * Rounds in ABBA order (none, shadow, shadow, none), `cycles` times, each side
+ * the mean of its rounds: on this noisy VM a drift during the run (another
+ * tenant, the payload logger catching up) would otherwise land on whichever
+ * side ran second, and one round's p50 moves by about 10% from the next.
  */
 export async function benchShadow(opts: {
   url: string;
@@ -65,6 +67,8 @@ export async function benchShadow(opts: {
   bodies: Buffer[];
   connections: number[];
   seconds: number;
+  /** ABBA cycles (none, shadow, shadow, none) to average over: the 1-connection p50 moves by 10% between rounds here. */
+  cycles: number;
   trackingUri: string;
   log: (line: string) => void;
 }): Promise<ShadowResult> {
@@ -91,21 +95,24 @@ export async function benchShadow(opts: {
   const { champion, copy } = await registerCopy(mlflow, modelName);
   let planSet = false;
   try {
-    const rounds: ShadowResult['rounds'] = [{ traffic: 'none', levels: await measure('none') }];
-    const plan: TrafficPlan = { version: copy, mode: 'shadow', share: 1, mirrorShare: 0, deploymentId: `bench-shadow-${Date.now()}`, setAt: Date.now() };
-    await mlflow.setRegisteredModelTag(modelName, TRAFFIC_PLAN_TAG, JSON.stringify(plan));
-    planSet = true;
-    await sync();
-    await waitUntil(`v${copy} loaded beside the champion on every worker`, async () => candidateReady(await listWorkerStatuses(redis, opts.redisPrefix), modelName, copy), 120_000);
-    await new Promise((r) => setTimeout(r, 2500));
-    rounds.push({ traffic: 'shadow', levels: await measure('shadow 100%') });
-    rounds.push({ traffic: 'shadow', levels: await measure('shadow 100%') });
-    planSet = false;
-    await clearPlan();
-    rounds.push({ traffic: 'none', levels: await measure('none') });
+    const rounds: ShadowResult['rounds'] = [];
+    for (let cycle = 0; cycle < opts.cycles; cycle++) {
+      rounds.push({ traffic: 'none', levels: await measure('none') });
+      const plan: TrafficPlan = { version: copy, mode: 'shadow', share: 1, mirrorShare: 0, deploymentId: `bench-shadow-${Date.now()}`, setAt: Date.now() };
+      await mlflow.setRegisteredModelTag(modelName, TRAFFIC_PLAN_TAG, JSON.stringify(plan));
+      planSet = true;
+      await sync();
+      await waitUntil(`v${copy} loaded beside the champion on every worker`, async () => candidateReady(await listWorkerStatuses(redis, opts.redisPrefix), modelName, copy), 120_000);
+      await new Promise((r) => setTimeout(r, 2500));
+      rounds.push({ traffic: 'shadow', levels: await measure('shadow 100%') });
+      rounds.push({ traffic: 'shadow', levels: await measure('shadow 100%') });
+      planSet = false;
+      await clearPlan();
+      rounds.push({ traffic: 'none', levels: await measure('none') });
+    }
     const mean = (traffic: 'none' | 'shadow') => {
-      const [a, b] = rounds.filter((r) => r.traffic === traffic);
-      return a!.levels.map((l, i) => meanLoad(l, b!.levels[i]!));
+      const side = rounds.filter((r) => r.traffic === traffic);
+      return side[0]!.levels.map((_, i) => meanLoad(side.map((r) => r.levels[i]!)));
     };
     return { champion, candidate: copy, none: mean('none'), shadow: mean('shadow'), rounds };
   } finally {
