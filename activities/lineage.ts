@@ -124,9 +124,9 @@ function isNumberRecord(v: unknown): v is Record<string, number> {
   return !!v && typeof v === 'object' && Object.values(v).every((x) => typeof x === 'number');
 }
 
-/** Uploads the evaluation files (confusion matrix image and JSON, metrics, history, run info) under `evaluation/`. */
+/** Uploads the evaluation files (confusion matrix image and JSON, metrics, history, run info, drift reference) under `evaluation/`. */
 export async function uploadTrainingArtifacts(mlflow: MlflowClient, run: RunInfo, dir: string): Promise<void> {
-  for (const name of ['confusion_matrix.png', 'confusion_matrix.json', 'metrics.json', 'history.json', 'run_info.json']) {
+  for (const name of ['confusion_matrix.png', 'confusion_matrix.json', 'metrics.json', 'history.json', 'run_info.json', 'drift_reference.json']) {
     const file = join(dir, name);
     if (!existsSync(file)) continue;
     await mlflow.uploadArtifact(`${run.artifactUri}/evaluation/${name}`, await readFile(file), name.endsWith('.png') ? 'image/png' : 'application/json');

@@ -4,7 +4,8 @@
     python trainer/train.py --data DATASET_DIR --params PARAMS.json --out OUT_DIR [--resume CHECKPOINT]
 
 Writes OUT_DIR/model.onnx (with lifecycle.* metadata), metrics.json, history.json, run_info.json,
-confusion_matrix.json, confusion_matrix.png, and after every epoch OUT_DIR/checkpoints/epoch-NNNN.pt
+confusion_matrix.json, confusion_matrix.png, drift_reference.json (reference statistics of the test split
+for drift monitoring: lifecycle_trainer/reference.py), and after every epoch OUT_DIR/checkpoints/epoch-NNNN.pt
 (the two newest are kept), from which --resume continues bit-exactly. Progress goes to stdout as one
 JSON object per line; logs and errors go to stderr. Exit codes: 0 ok, 2 bad input (dataset, params,
 arguments, a checkpoint that does not fit: retrying cannot help), 1 any other failure.
@@ -61,6 +62,7 @@ def train(data_dir: Path, params: Params, out_dir: Path, resume: Path | None = N
     from lifecycle_trainer.data import Geometry, default_workers, fingerprint, load_dataset, stratified_split
     from lifecycle_trainer.export import choose_golden, export_onnx, input_spec
     from lifecycle_trainer.model import Normalization, SmallCNN, evaluate
+    from lifecycle_trainer.reference import drift_reference
     from lifecycle_trainer.report import (
         Exact,
         confusion_json,
@@ -185,6 +187,9 @@ def train(data_dir: Path, params: Params, out_dir: Path, resume: Path | None = N
         labels,
         f"Test split confusion matrix - accuracy {test.accuracy:.2%} (n={len(y_test)})",
     )
+
+    # What live traffic is compared with for drift: the test split's inputs as the model sees them, and its answers.
+    write_json(out_dir / "drift_reference.json", drift_reference(ds.test.images, test.probabilities, labels))
 
     golden_idx = choose_golden(ds.test.images, ds.test.labels, test.probabilities, len(labels))
     model = model.to(memory_format=torch.contiguous_format)

@@ -100,6 +100,10 @@ describe('trainAndPromote on real services', () => {
     expect(metricKeys).toEqual(expect.arrayContaining(['test_accuracy', 'train_loss', 'training_duration_seconds', 'test_accuracy_per_class/T-shirt/top', 'test_accuracy_per_class/Ankle boot']));
     const png = await mlflow.downloadArtifact(`${firstRun.info.artifact_uri}/evaluation/confusion_matrix.png`);
     expect(png.subarray(1, 4).toString()).toBe('PNG');
+    // The drift reference of the test split (what live traffic is compared with), 10 test images per class here.
+    const reference = JSON.parse((await mlflow.downloadArtifact(`${firstRun.info.artifact_uri}/evaluation/drift_reference.json`)).toString()) as { n: number; sample: { rows: number }; predicted_class_distribution: Record<string, number> };
+    expect(reference).toMatchObject({ n: 100, sample: { rows: 100 } });
+    expect(Object.values(reference.predicted_class_distribution).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
   });
 
   it('registers the MLflow-native logged model: the version source points to it and serving gets its ONNX file', async () => {

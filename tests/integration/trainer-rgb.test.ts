@@ -80,6 +80,30 @@ describe('trainer: RGB input geometry and per-channel normalisation', () => {
     expect(Object.keys(metrics.per_class_test_accuracy)).toEqual(RGB_CLASSES.map((c) => c.label));
   });
 
+  it('writes drift_reference.json: the test split\'s input features as serving decodes it, and the model\'s predicted classes on it', async () => {
+    const { pixels } = await readTestSplit();
+    const predicted = (await classify(pixels.map((p) => pixelsToTensor(p, metadata.input, metadata.normalization)))).map(argmaxLabel);
+    const reference = JSON.parse(await readFile(join(out, 'drift_reference.json'), 'utf8')) as {
+      n: number;
+      summary: Record<string, { mean: number }>;
+      predicted_class_distribution: Record<string, number>;
+      sample: { rows: number; brightness: number[]; ink: number[]; predicted: string[] };
+    };
+    // Computed here independently from the decoded PNGs (HWC uint8, what the payload log keeps for live requests).
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const brightness = pixels.map((p) => mean(Array.from(p)) / 255);
+    const ink = pixels.map((p) => Array.from(p).filter((v) => v > 127).length / p.length);
+    expect(reference.n).toBe(pixels.length);
+    expect(reference.sample.rows).toBe(pixels.length); // a split this small is kept whole
+    expect(reference.summary.brightness!.mean).toBeCloseTo(mean(brightness), 5);
+    reference.sample.brightness.forEach((b, i) => expect(b).toBeCloseTo(brightness[i]!, 5));
+    reference.sample.ink.forEach((v, i) => expect(v).toBeCloseTo(ink[i]!, 5));
+    expect(reference.sample.predicted).toEqual(predicted);
+    for (const label of metadata.labels) {
+      expect(reference.predicted_class_distribution[label]).toBeCloseTo(predicted.filter((l) => l === label).length / predicted.length, 5);
+    }
+  });
+
   it('depends on channel order: the red-up test images with red and blue swapped are classified blue-up', async () => {
     const { pixels, labels } = await readTestSplit();
     const swapped = pixels
