@@ -5,6 +5,7 @@ import type { PayloadLogMetrics } from '../../lib/payload-log/api-metrics';
 import type { PayloadLogApiConfig } from '../../lib/payload-log/config';
 import { payloadLogKeys } from '../../lib/payload-log/keys';
 import type { PredictionRecord } from '../../lib/payload-log/records';
+import { BackgroundWork } from '../../lib/process/background-work';
 import type { InferenceResult } from '../../lib/queue/inference-client';
 
 /** One answered image: its request id (`<id>#<index>` inside a batch) and its answer. */
@@ -34,7 +35,7 @@ const round4 = (p: number) => Math.round(p * 10_000) / 10_000;
  */
 export class PredictionRecorder {
   private readonly keys: ReturnType<typeof payloadLogKeys>;
-  private readonly pending = new Set<Promise<unknown>>();
+  private readonly background = new BackgroundWork();
   /** model/version pairs whose labels this process has already published. */
   private readonly labelsWritten = new Set<string>();
 
@@ -49,17 +50,15 @@ export class PredictionRecorder {
   }
 
   /** Resolves when every write started so far has finished (graceful shutdown, tests). */
-  async settled(): Promise<void> {
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  settled(): Promise<void> {
+    return this.background.settled();
   }
 
   private track(work: Promise<unknown>, model: string): void {
-    const p = work.catch((err: unknown) => {
+    this.background.run(work, (err) => {
       this.opts.metrics.errors.inc({ model, kind: 'record' });
       this.opts.logger.debug({ err, model }, 'prediction record write failed');
     });
-    this.pending.add(p);
-    void p.finally(() => this.pending.delete(p));
   }
 
   private async writeRecord(model: ActiveModel, image: AnsweredImage, now: number): Promise<void> {

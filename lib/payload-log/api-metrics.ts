@@ -1,5 +1,6 @@
 import { VERSION_METRICS } from '../metrics/version-metric-names';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { createPayloadLogErrorsCounter } from './payload-writer';
 
 export interface AccuracyWindow {
   version: string;
@@ -49,12 +50,7 @@ export function createPayloadLogMetrics(registry: Registry, readWindows: () => P
   return {
     liveAccuracy,
     liveAccuracySamples,
-    errors: new Counter({
-      name: 'lifecycle_payload_log_errors_total',
-      help: 'Prediction records or payloads that could not be written (Redis unreachable), per model and kind',
-      labelNames: ['model', 'kind'] as const,
-      registers,
-    }),
+    errors: createPayloadLogErrorsCounter(registers),
     feedback: new Counter({
       name: VERSION_METRICS.feedback,
       help: 'Accepted ground-truth feedback (repeats not counted) per model, the version that answered, and whether it was right',

@@ -1,9 +1,20 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
+import { BackgroundWork } from '../process/background-work';
 import { appendIfRoom } from './append-if-room';
 import { payloadLogKeys } from './keys';
 import { toStreamFields, type PayloadEntry } from './records';
+
+/** Prediction records (the API) or payloads (the inference workers) that could not be written. */
+export function createPayloadLogErrorsCounter(registers: Registry[]) {
+  return new Counter({
+    name: 'lifecycle_payload_log_errors_total',
+    help: 'Prediction records or payloads that could not be written (Redis unreachable), per model and kind',
+    labelNames: ['model', 'kind'] as const,
+    registers,
+  });
+}
 
 /** The payload log's counters on the process that writes the entries (an inference worker). */
 export function createPayloadWriteMetrics(registry: Registry) {
@@ -21,12 +32,7 @@ export function createPayloadWriteMetrics(registry: Registry) {
       labelNames: ['model'] as const,
       registers,
     }),
-    errors: new Counter({
-      name: 'lifecycle_payload_log_errors_total',
-      help: 'Prediction records or payloads that could not be written (Redis unreachable), per model and kind',
-      labelNames: ['model', 'kind'] as const,
-      registers,
-    }),
+    errors: createPayloadLogErrorsCounter(registers),
   };
 }
 export type PayloadWriteMetrics = ReturnType<typeof createPayloadWriteMetrics>;
@@ -52,7 +58,7 @@ export interface PayloadLogWriterOptions {
 export class PayloadLogWriter {
   private readonly keys: ReturnType<typeof payloadLogKeys>;
   private readonly append: ReturnType<typeof appendIfRoom>;
-  private readonly pending = new Set<Promise<unknown>>();
+  private readonly background = new BackgroundWork();
 
   constructor(private readonly opts: PayloadLogWriterOptions) {
     this.keys = payloadLogKeys(opts.prefix);
@@ -61,18 +67,16 @@ export class PayloadLogWriter {
 
   write(entries: readonly PayloadEntry[]): void {
     for (const entry of entries) {
-      const p = this.writeOne(entry).catch((err: unknown) => {
+      this.background.run(this.writeOne(entry), (err) => {
         this.opts.metrics.errors.inc({ model: entry.model, kind: 'payload' });
         this.opts.logger.debug({ err, model: entry.model }, 'payload log write failed');
       });
-      this.pending.add(p);
-      void p.finally(() => this.pending.delete(p));
     }
   }
 
   /** Resolves when every write started so far has finished (graceful shutdown, tests). */
-  async settled(): Promise<void> {
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  settled(): Promise<void> {
+    return this.background.settled();
   }
 
   private async writeOne(entry: PayloadEntry): Promise<void> {

@@ -43,17 +43,14 @@ const jsonField = <T extends z.ZodType>(schema: T, what: string) =>
     return z.NEVER;
   });
 
-const payloadCommon = z.object({
+/** A sampled request as the answering worker puts it on the stream and as it lands in Parquet: the pixels its model ran on. */
+export const payloadEntrySchema = z.object({
   request_id: z.string().min(1),
   model: z.string().min(1),
   version: z.string().min(1),
   ts: z.coerce.number(),
   top_k: jsonField(topKSchema, 'top_k'),
   latency_ms: z.coerce.number(),
-});
-
-/** A sampled request as the answering worker puts it on the stream and as it lands in Parquet: the pixels its model ran on. */
-export const payloadEntrySchema = payloadCommon.extend({
   height: z.coerce.number().int().positive(),
   width: z.coerce.number().int().positive(),
   channels: z.coerce.number().int().positive(),

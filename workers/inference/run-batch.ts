@@ -99,7 +99,7 @@ function payloadEntry(item: Runnable, loaded: LoadedModel, predictions: Predicti
     model: loaded.ref.name,
     version: loaded.ref.version,
     ts: answeredAt,
-    top_k: predictions.map((p) => ({ label: p.label, probability: p.probability })),
+    top_k: predictions,
     latency_ms: Math.max(0, answeredAt - request.enqueuedAt),
     ...pixelFields(pixels),
   };
