@@ -13,11 +13,14 @@ import { recordRolloutEvidence, type RolloutEvidenceInput } from './rollout-evid
 import { finishRun, startRun, type RunEnd, type StartRunInput } from './tracking';
 import { TRAINER_USAGE_EXIT_CODE, trainModel, type TrainModelInput } from './training';
 import { inspectDatasets, type InspectDatasetsInput } from './trigger';
+import { measureDrift, type DriftDeps, type MeasureDriftInput } from './drift';
 
 /** The serving side's rollout activities (activities/rollout.ts), registered on the pipeline queue beside ours. */
 export type { RolloutActivities } from './rollout';
 /** The live analysis of a progressive rollout (activities/analysis.ts), registered on the pipeline queue. */
 export type { AnalysisActivities } from './analysis';
+/** A drift check's result (activities/drift.ts), the monitorModel workflow's result. */
+export type { DriftCheck } from './drift';
 
 export interface PipelineActivityDeps {
   mlflow: MlflowClient;
@@ -84,5 +87,17 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
   };
 }
 
+/**
+ * Activities of the `ml-monitoring` task queue, served by training workers beside
+ * `ml-training` (they hold the Python environment), with their own concurrency so
+ * a drift check never waits behind a training.
+ */
+export function createMonitoringActivities(deps: Omit<DriftDeps, 'signal'>) {
+  return {
+    measureDrift: (input: MeasureDriftInput) => guard(() => withKeepAlive(() => measureDrift(input, { ...deps, signal: Context.current().cancellationSignal }))),
+  };
+}
+
 export type PipelineActivities = ReturnType<typeof createPipelineActivities>;
+export type MonitoringActivities = ReturnType<typeof createMonitoringActivities>;
 export type TrainingActivities = ReturnType<typeof createTrainingActivities>;

@@ -6,6 +6,7 @@ import { InvalidInputError } from '../lib/lifecycle/input';
 import { UsageError } from './args';
 import { createContext } from './config';
 import { models, modelsOptions } from './commands/models';
+import { monitor, monitorOptions } from './commands/monitor';
 import { promote, promoteOptions } from './commands/promote';
 import { rolloutControl, rolloutControlOptions } from './commands/rollout-control';
 import { schedule, scheduleOptions } from './commands/schedule';
@@ -27,9 +28,11 @@ const USAGE = `Lifecycle CLI: npm run lifecycle -- <command> [options]      (eve
              version (same gate, saga and progressive rollout; --force skips the gate, never the live analysis)
   approve|abort|pause|resume  [--reason TEXT] [--workflow-id ID]   steer the model's running progressive rollout
   rollback   [--no-deploy]                      promote the version the champion replaced
-  schedule   create|update|pause|resume|delete|list|describe [--kind retrain|data-trigger] [--every 1d]
+  schedule   create|update|pause|resume|delete|list|describe [--kind retrain|data-trigger|monitor] [--every 1d]
              [--input JSON] [--params JSON] [--param k=v] [--path P ...] [--id ID] [--paused]
   trigger    [--path P ...] [--rev REV] [--params JSON] [--no-deploy]   run the data check once
+  monitor    [--version N] [--window MINUTES] [--drift JSON]   one drift check of the served version now: live window
+             of the payload log against the training-time reference; report in the version's MLflow run
   models     [--outcome promoted|rejected|rolled-back|failed|cancelled]
              versions with aliases, test accuracy, dataset digest, outcome and serving workers
 
@@ -37,7 +40,7 @@ Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, PIPELINE_TASK_QUEUE, TRAINING
              REDIS_URL, REDIS_PREFIX, MODEL_NAME (see .env.example).`;
 
 const CONTROL = ['approve', 'abort', 'pause', 'resume'] as const;
-const COMMANDS = ['train', 'status', 'promote', 'rollback', 'schedule', 'trigger', 'models', ...CONTROL];
+const COMMANDS = ['train', 'status', 'promote', 'rollback', 'schedule', 'trigger', 'monitor', 'models', ...CONTROL];
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -48,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
   if (!COMMANDS.includes(command)) throw new UsageError(`unknown command ${command}`);
   const parse = <O extends ParseArgsOptionsConfig>(options: O) =>
     parseArgs({ args: rest, options: { ...options, model: { type: 'string' as const } }, allowPositionals: true, strict: true });
-  const ctx = createContext(parse({ ...trainOptions, ...statusOptions, ...promoteOptions, ...scheduleOptions, ...triggerOptions, ...modelsOptions, ...rolloutControlOptions }).values.model);
+  const ctx = createContext(parse({ ...trainOptions, ...statusOptions, ...promoteOptions, ...scheduleOptions, ...triggerOptions, ...monitorOptions, ...modelsOptions, ...rolloutControlOptions }).values.model);
   try {
     switch (command) {
       case 'train':
@@ -72,6 +75,8 @@ async function main(argv: string[]): Promise<number> {
         return await rolloutControl(ctx, command, parse(rolloutControlOptions).values);
       case 'trigger':
         return await trigger(ctx, parse(triggerOptions).values);
+      case 'monitor':
+        return await monitor(ctx, parse(monitorOptions).values);
       default:
         return await models(ctx, parse(modelsOptions).values);
     }

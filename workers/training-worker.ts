@@ -5,7 +5,8 @@ import { MlflowClient } from '../lib/mlflow/client';
 import { datasetDeps, temporalWorkerSchema } from '../lib/temporal/worker-config';
 import { createWorker } from '../lib/temporal/start-worker';
 import { runWorkerProcess } from '../lib/temporal/worker-process';
-import { createTrainingActivities } from '../activities';
+import { createMonitoringActivities, createTrainingActivities } from '../activities';
+import { createDriftMetrics } from '../lib/monitoring/drift-metrics';
 
 const schema = temporalWorkerSchema.extend({
   TASK_QUEUE: envField.string('ml-training'),
@@ -19,21 +20,43 @@ const schema = temporalWorkerSchema.extend({
   TRAINING_WORK_DIR: envField.string('.lifecycle/training'),
   /** At most this long between heartbeats reaching the server: epoch progress and the newest checkpoint (what a retry resumes from). */
   HEARTBEAT_THROTTLE_MS: envField.positiveInt(2000),
+  /** Drift checks (monitorModel) are served on this queue, beside TASK_QUEUE, with their own concurrency. */
+  MONITORING_TASK_QUEUE: envField.string('ml-monitoring'),
+  MAX_CONCURRENT_MONITORS: envField.positiveInt(2),
+  MONITOR_SCRIPT: envField.string('trainer/monitor_drift.py'),
+  /** Root of the payload log's Parquet files: the payload logger's PAYLOAD_LOG_DIR (a shared volume in production). */
+  PAYLOAD_LOG_DIR: envField.string('.lifecycle/payload-log'),
 });
 
 /**
  * Training worker: serves trainModel (the only place dataset files are
  * materialised) and evaluateVersion (the fair gate's champion re-evaluation,
- * which needs the same data), so training capacity scales on its own.
+ * which needs the same data), so training capacity scales on its own; and,
+ * on MONITORING_TASK_QUEUE, the drift checks (the same Python environment).
  */
-runWorkerProcess('training-worker', schema, async ({ config, root, connection, interceptors }) => {
+runWorkerProcess('training-worker', schema, async ({ config, root, connection, interceptors, registry }) => {
   const workDir = resolve(root, config.TRAINING_WORK_DIR);
   mkdirSync(workDir, { recursive: true });
+  const mlflow = new MlflowClient({ trackingUri: config.MLFLOW_TRACKING_URI });
+  const python = resolve(root, config.LIFECYCLE_VENV, 'bin/python');
+  const monitoring = await createWorker(connection, config, {
+    taskQueue: config.MONITORING_TASK_QUEUE,
+    activities: createMonitoringActivities({
+      mlflow,
+      python,
+      script: resolve(root, config.MONITOR_SCRIPT),
+      payloadDir: resolve(root, config.PAYLOAD_LOG_DIR),
+      workDir,
+      metrics: createDriftMetrics(registry),
+    }),
+    maxConcurrentActivityTaskExecutions: config.MAX_CONCURRENT_MONITORS,
+    interceptors,
+  });
   const worker = await createWorker(connection, config, {
     taskQueue: config.TASK_QUEUE,
     activities: createTrainingActivities({
-      mlflow: new MlflowClient({ trackingUri: config.MLFLOW_TRACKING_URI }),
-      python: resolve(root, config.LIFECYCLE_VENV, 'bin/python'),
+      mlflow,
+      python,
       trainerScript: resolve(root, config.TRAINER_SCRIPT),
       logModelScript: resolve(root, config.LOG_MODEL_SCRIPT),
       workDir,
@@ -44,5 +67,5 @@ runWorkerProcess('training-worker', schema, async ({ config, root, connection, i
     maxHeartbeatThrottleInterval: config.HEARTBEAT_THROTTLE_MS,
     interceptors,
   });
-  return { worker };
+  return { worker, companions: [monitoring] };
 });

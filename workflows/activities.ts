@@ -1,7 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { RetryPolicy } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
-import type { AnalysisActivities, PipelineActivities, RolloutActivities, TrainingActivities } from '../activities/index';
+import type { AnalysisActivities, MonitoringActivities, PipelineActivities, RolloutActivities, TrainingActivities } from '../activities/index';
 import type { SagaTimeouts, TrafficActivities } from '../lib/lifecycle/types';
 import { summarized } from './activity-summaries';
 
@@ -90,3 +90,17 @@ export function lifecycleActivities(t: SagaTimeouts, trainingTaskQueue: string) 
 }
 
 export type LifecycleActivities = ReturnType<typeof lifecycleActivities>;
+
+/**
+ * The drift check, on the monitoring queue: a few minutes at most (a Python process
+ * over one window); retried a few times, then the workflow fails and the next
+ * scheduled check tries again.
+ */
+export function monitoringActivities(taskQueue: string) {
+  return summarized(proxyActivities<MonitoringActivities>({
+    taskQueue,
+    startToCloseTimeout: '10 minutes',
+    heartbeatTimeout: '1 minute',
+    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3 },
+  }));
+}

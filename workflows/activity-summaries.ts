@@ -30,6 +30,8 @@ export function activitySummary(name: string, args: unknown[]): string {
     case 'getChampion':
     case 'championVersion':
       return `read the champion of ${f('')}`;
+    case 'measureDrift':
+      return `compare the last ${f('settings.windowMinutes')} min of ${f('modelName')} v${f('version')}'s payload log with its drift reference`;
     case 'getVersionInfo':
       return `read ${version('')} and its run`;
     case 'rollbackTarget':

@@ -5,3 +5,4 @@ export { trainAndPromote, progressQuery, statusQuery } from './train-and-promote
 export { trainAndPromote as 'train-and-promote' } from './train-and-promote';
 export { promoteVersion } from './promote-version';
 export { checkDatasetUpdates } from './check-datasets';
+export { monitorModel } from './monitor-model';

@@ -5,12 +5,13 @@ import { dataTriggerWorkflowId } from '../lib/lifecycle/ids';
 import { FakeWorld, SPLIT_A, fleetAgrees } from '../tests/workflows/fake-world';
 import { Harness, uid } from '../tests/workflows/harness';
 import { maybeRecordHistory } from '../tests/workflows/test-env';
+import type { monitorModel } from './monitor-model';
 
 // Each test runs real workflow executions on a local dev server: seconds, not jest's 5 s default.
 jest.setTimeout(60_000);
 
-/** promoteVersion (CLI promote/rollback) and checkDatasetUpdates (the data trigger) with fake activities. */
-describe('promoteVersion and checkDatasetUpdates (workflows, fake activities)', () => {
+/** promoteVersion (CLI promote/rollback), checkDatasetUpdates (the data trigger) and monitorModel (the drift check) with fake activities. */
+describe('promoteVersion, checkDatasetUpdates and monitorModel (workflows, fake activities)', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await Harness.start();
@@ -103,5 +104,48 @@ describe('promoteVersion and checkDatasetUpdates (workflows, fake activities)', 
     const result = await h.run(world, (tq) => check(world, tq));
     expect(result.started).toEqual([]);
     expect(result.skipped.map((s) => s.reason)).toEqual([expect.stringMatching(/already has a version/), expect.stringMatching(/dvc push pending/)]);
+  });
+
+  describe('monitorModel', () => {
+    const monitor = (world: FakeWorld, tq: string, input: Record<string, unknown> = {}) =>
+      h.client.workflow.execute<typeof monitorModel>('monitorModel', { taskQueue: tq, workflowId: uid('monitor'), args: [{ modelName: world.modelName, monitoringTaskQueue: tq, ...input }] });
+
+    it("checks the champion's window, ending at the workflow's start, with the default settings", async () => {
+      const world = new FakeWorld(uid('m'));
+      world.seedChampion(0.8);
+      world.drifted = true;
+      const before = Date.now();
+      const result = await h.run(world, async (tq) => {
+        const handle = await h.client.workflow.start<typeof monitorModel>('monitorModel', { taskQueue: tq, workflowId: uid('monitor'), args: [{ modelName: world.modelName, monitoringTaskQueue: tq }] });
+        const r = await handle.result();
+        await maybeRecordHistory(handle, 'monitor-model-drift');
+        return r;
+      });
+      expect(result).toMatchObject({ modelName: world.modelName, version: '1', status: 'ok', drift: true });
+      expect(world.driftChecks).toHaveLength(1);
+      const check = world.driftChecks[0]!;
+      expect(check).toMatchObject({ modelName: world.modelName, version: '1', settings: { windowMinutes: 60, threshold: 0.1, alpha: 0.05, driftShare: 0.5, minRows: 200 } });
+      expect(check.untilMs).toBeGreaterThanOrEqual(before - 1000);
+      expect(check.untilMs).toBeLessThanOrEqual(Date.now());
+    });
+
+    it('checks a given version with given settings, and reports a model without a champion without checking', async () => {
+      const world = new FakeWorld(uid('m'));
+      const none = await h.run(world, (tq) => monitor(world, tq));
+      expect(none).toEqual({ modelName: world.modelName, version: null, status: 'no_champion' });
+      expect(world.calls).toEqual(['championVersion']);
+      const given = await h.run(world, (tq) => monitor(world, tq, { version: '7', drift: { windowMinutes: 5, minRows: 50 } }));
+      expect(given).toMatchObject({ version: '7', drift: false });
+      expect(world.driftChecks[0]!.settings).toMatchObject({ windowMinutes: 5, minRows: 50, threshold: 0.1 });
+      expect(world.calls).toEqual(['championVersion', 'measureDrift']); // the given version: no champion lookup
+    });
+
+    it('fails at once, naming the field, on bad input', async () => {
+      const world = new FakeWorld(uid('m'));
+      const err = await h.run(world, (tq) => monitor(world, tq, { drift: { alpha: 2 } })).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      expect(((err as WorkflowFailedError).cause as ApplicationFailure).message).toMatch(/drift\.alpha/);
+      expect(world.calls).toEqual([]);
+    });
   });
 });

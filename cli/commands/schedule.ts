@@ -1,5 +1,5 @@
 import type { CheckDatasetsInput, TrainAndPromoteInput } from '../../lib/lifecycle/types';
-import { checkDatasetsInputSchema, parseInput, trainAndPromoteInputSchema } from '../../lib/lifecycle/input';
+import { checkDatasetsInputSchema, monitorModelInputSchema, parseInput, trainAndPromoteInputSchema, type MonitorModelInput } from '../../lib/lifecycle/input';
 import { scheduleId } from '../../lib/lifecycle/ids';
 import {
   createSchedule,
@@ -52,7 +52,7 @@ function everyOf(v: ScheduleValues): Duration | undefined {
 
 function kindOf(v: ScheduleValues): ScheduleKind {
   const kind = v.kind ?? 'retrain';
-  if (kind !== 'retrain' && kind !== 'data-trigger') throw new UsageError(`--kind must be retrain or data-trigger, got ${kind}`);
+  if (kind !== 'retrain' && kind !== 'data-trigger' && kind !== 'monitor') throw new UsageError(`--kind must be retrain, data-trigger or monitor, got ${kind}`);
   return kind;
 }
 
@@ -65,6 +65,11 @@ function inputOf(ctx: CliContext, kind: ScheduleKind, v: ScheduleValues): Record
   if (kind === 'retrain') {
     const input: TrainAndPromoteInput = { modelName: ctx.model, trainingTaskQueue: ctx.config.TRAINING_TASK_QUEUE, ...given, ...(params ? { params } : {}) };
     parseInput(trainAndPromoteInputSchema, input, 'trainAndPromote');
+    return input;
+  }
+  if (kind === 'monitor') {
+    const input: MonitorModelInput = { modelName: ctx.model, ...given };
+    parseInput(monitorModelInputSchema, input, 'monitorModel');
     return input;
   }
   const input: CheckDatasetsInput = {
@@ -92,7 +97,8 @@ export async function schedule(ctx: CliContext, action: string | undefined, v: S
   const id = v.id ?? scheduleId(ctx.model, kind);
   switch (action) {
     case 'create': {
-      const every = everyOf(v) ?? (kind === 'retrain' ? '7 days' : '5 minutes');
+      const defaults: Record<ScheduleKind, Duration> = { retrain: '7 days', 'data-trigger': '5 minutes', monitor: '15 minutes' };
+      const every = everyOf(v) ?? defaults[kind];
       const created = await createSchedule(client, { kind, modelName: ctx.model, id, every, input: inputOf(ctx, kind, v), taskQueue: ctx.config.PIPELINE_TASK_QUEUE, paused: v.paused });
       console.log(`created schedule ${created}`);
       break;

@@ -9,6 +9,6 @@ export function dataTriggerWorkflowId(modelName: string, digest: string): string
 }
 
 /** Default Schedule ids, one per model and kind. */
-export function scheduleId(modelName: string, kind: 'retrain' | 'data-trigger'): string {
+export function scheduleId(modelName: string, kind: 'retrain' | 'data-trigger' | 'monitor'): string {
   return `${kind}-${modelName}`;
 }

@@ -5,6 +5,7 @@
  * so the workflow bundle can import it.
  */
 import { z } from 'zod';
+import { driftSettingsSchema } from '../monitoring/drift-result';
 import { durationSchema as duration } from './duration';
 import { rolloutInputSchema } from './rollout-config';
 
@@ -121,6 +122,19 @@ export const checkDatasetsInputSchema = z
   .strict();
 export type CheckDatasetsInput = z.input<typeof checkDatasetsInputSchema>;
 export type CheckDatasetsConfig = z.output<typeof checkDatasetsInputSchema>;
+
+/** monitorModel: one drift check of a model's served version (the champion unless `version` is given). */
+export const monitorModelInputSchema = z
+  .object({
+    modelName: modelName.default('fashion-mnist-classifier'),
+    /** The version to check; default: the `champion` alias at the time of the check. */
+    version: z.string().regex(/^\d+$/, 'a version number').optional(),
+    /** The task queue of the drift check (training workers serve it beside ml-training). */
+    monitoringTaskQueue: z.string().min(1).default('ml-monitoring'),
+    drift: driftSettingsSchema.default(driftSettingsSchema.parse({})),
+  })
+  .strict();
+export type MonitorModelInput = z.input<typeof monitorModelInputSchema>;
 
 /** Parses workflow input, turning zod's issues into one readable line per bad field. */
 export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, what: string): z.output<S> {

@@ -7,12 +7,14 @@ import { LIFECYCLE_SEARCH_ATTRIBUTES } from '../lifecycle/search-attributes';
  * Lifecycle's Temporal Schedules (visible on the Temporal UI's Schedules page):
  *  - `retrain`: starts trainAndPromote every interval (periodic retraining);
  *  - `data-trigger`: starts checkDatasetUpdates every interval, which starts
- *    trainAndPromote once per new dataset digest.
+ *    trainAndPromote once per new dataset digest;
+ *  - `monitor`: starts monitorModel every interval (a drift check of the served version).
  * Overlapping runs are skipped: a slow training is never stacked on itself.
  */
-export type ScheduleKind = 'retrain' | 'data-trigger';
+export type ScheduleKind = 'retrain' | 'data-trigger' | 'monitor';
 
-const WORKFLOW_OF: Record<ScheduleKind, string> = { retrain: 'trainAndPromote', 'data-trigger': 'checkDatasetUpdates' };
+const WORKFLOW_OF: Record<ScheduleKind, string> = { retrain: 'trainAndPromote', 'data-trigger': 'checkDatasetUpdates', monitor: 'monitorModel' };
+const SUMMARY_OF: Record<ScheduleKind, string> = { retrain: 'scheduled retrain', 'data-trigger': 'scheduled data check', monitor: 'scheduled drift check' };
 
 export interface LifecycleSchedule {
   kind: ScheduleKind;
@@ -50,7 +52,7 @@ export async function createSchedule(client: Client, s: LifecycleSchedule): Prom
       workflowId: id,
       args: [s.input],
       // Each started execution shows in the Temporal UI as what it is and whose it is.
-      staticSummary: `${s.kind === 'retrain' ? 'scheduled retrain' : 'scheduled data check'} of ${s.modelName} (schedule ${id})`,
+      staticSummary: `${SUMMARY_OF[s.kind]} of ${s.modelName} (schedule ${id})`,
       typedSearchAttributes: [{ key: LIFECYCLE_SEARCH_ATTRIBUTES.model, value: s.modelName }],
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
@@ -89,11 +91,11 @@ export async function describeSchedule(client: Client, id: string): Promise<Sche
   }
 }
 
-/** Every schedule whose id starts with one of lifecycle's prefixes (`retrain-`, `data-trigger-`) or `prefix`. */
+/** Every schedule whose id starts with one of lifecycle's prefixes (`retrain-`, `data-trigger-`, `monitor-`) or `prefix`. */
 export async function listSchedules(client: Client, prefix?: string): Promise<ScheduleSummary[]> {
   const out: ScheduleSummary[] = [];
   for await (const s of client.schedule.list()) {
-    const matches = prefix ? s.scheduleId.startsWith(prefix) : /^(retrain|data-trigger)-/.test(s.scheduleId);
+    const matches = prefix ? s.scheduleId.startsWith(prefix) : /^(retrain|data-trigger|monitor)-/.test(s.scheduleId);
     if (!matches) continue;
     const summary = await describeSchedule(client, s.scheduleId);
     if (summary) out.push(summary);

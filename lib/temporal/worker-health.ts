@@ -51,7 +51,7 @@ export interface WorkerHealthOptions {
  * lost server shows up even while the SDK keeps retrying its polls silently.
  */
 export class WorkerHealth {
-  private worker: Worker | null = null;
+  private workers: Worker[] = [];
   private lastOk: number | null = null;
   private lastError: string | null = null;
   private timer: NodeJS.Timeout | undefined;
@@ -66,8 +66,9 @@ export class WorkerHealth {
     this.now = opts.now ?? Date.now;
   }
 
-  attach(worker: Worker): void {
-    this.worker = worker;
+  /** The process's workers (one per task queue): it is healthy and ready only when each is. */
+  attach(...workers: Worker[]): void {
+    this.workers = workers;
   }
 
   start(): void {
@@ -96,12 +97,20 @@ export class WorkerHealth {
   }
 
   health(): HealthDoc {
-    const doc = evaluateHealth(this.worker?.getStatus() ?? null, this.connectionUp());
-    return this.lastError && !doc.ok ? { ...doc, error: this.lastError } : doc;
+    return this.worst(evaluateHealth);
   }
 
   ready(): HealthDoc {
-    const doc = evaluateReadiness(this.worker?.getStatus() ?? null, this.connectionUp());
-    return this.lastError && !doc.ok ? { ...doc, error: this.lastError } : doc;
+    return this.worst(evaluateReadiness);
+  }
+
+  /** The first worker's document that is not ok (named by its task queue when there are several), else the first's. */
+  private worst(evaluate: typeof evaluateHealth): HealthDoc {
+    const up = this.connectionUp();
+    const docs = this.workers.length ? this.workers.map((w) => ({ queue: w.options.taskQueue, doc: evaluate(w.getStatus(), up) })) : [{ queue: '', doc: evaluate(null, up) }];
+    const bad = docs.find((d) => !d.doc.ok);
+    if (!bad) return docs[0]!.doc;
+    const doc = this.workers.length > 1 ? { ...bad.doc, taskQueue: bad.queue } : bad.doc;
+    return this.lastError ? { ...doc, error: this.lastError } : doc;
   }
 }

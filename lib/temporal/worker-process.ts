@@ -1,4 +1,5 @@
 import type { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
+import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import { loadConfig } from '../env';
 import { createLogger, type Logger } from '../logger';
@@ -17,6 +18,15 @@ export interface WorkerProcessContext<C> {
   connection: NativeConnection;
   /** Activity timing and outcome metrics; pass to Worker.create. */
   interceptors: NonNullable<WorkerOptions['interceptors']>;
+  /** The process's /metrics registry, for metrics of its own activities. */
+  registry: Registry;
+}
+
+export interface BuiltWorkers {
+  worker: Worker;
+  /** More task queues served by the same process (own concurrency each); health and shutdown cover them too. */
+  companions?: Worker[];
+  close?: () => Promise<void>;
 }
 
 /**
@@ -30,7 +40,7 @@ export interface WorkerProcessContext<C> {
 export function runWorkerProcess<S extends z.ZodObject & z.ZodType<TemporalWorkerConfig>>(
   name: string,
   schema: S,
-  build: (ctx: WorkerProcessContext<z.infer<S>>) => Promise<{ worker: Worker; close?: () => Promise<void> }>,
+  build: (ctx: WorkerProcessContext<z.infer<S>>) => Promise<BuiltWorkers>,
 ): void {
   runMain(name, async () => {
     const config = loadConfig(schema);
@@ -47,10 +57,21 @@ export function runWorkerProcess<S extends z.ZodObject & z.ZodType<TemporalWorke
       health: () => health.health(),
       ready: () => health.ready(),
     });
-    const { worker, close } = await build({ config, logger, root: projectRoot(), connection, interceptors: { activity: [activityMetricsInterceptor(metrics)] } });
-    health.attach(worker);
-    logger.info({ taskQueue: worker.options.taskQueue, temporal: config.TEMPORAL_ADDRESS, metricsPort: metricsServer.port }, `${name} started`);
-    await worker.run();
+    const built = await build({
+      config,
+      logger,
+      root: projectRoot(),
+      connection,
+      interceptors: { activity: [activityMetricsInterceptor(metrics)] },
+      registry: metrics.registry,
+    });
+    const { worker, close } = built;
+    const workers = [worker, ...(built.companions ?? [])];
+    health.attach(...workers);
+    const taskQueues = workers.map((w) => w.options.taskQueue);
+    logger.info({ taskQueue: worker.options.taskQueue, taskQueues, temporal: config.TEMPORAL_ADDRESS, metricsPort: metricsServer.port }, `${name} started`);
+    // Each Worker drains on SIGINT/SIGTERM (the SDK's shutdown signals) and its run() then resolves.
+    await Promise.all(workers.map((w) => w.run()));
     health.stop();
     await close?.();
     await connection.close();

@@ -18,6 +18,7 @@ import { createPayloadLogMetrics } from '../../lib/payload-log/api-metrics';
 import { createPayloadWriteMetrics } from '../../lib/payload-log/payload-writer';
 import { createLoggerMetrics } from '../../lib/payload-log/logger-metrics';
 import { createWorkerMetrics } from '../../lib/temporal/worker-metrics';
+import { createDriftMetrics } from '../../lib/monitoring/drift-metrics';
 import { findPrometheusBinary, startPrometheus, type RunningPrometheus } from './support/prometheus';
 import { ROOT } from './support/env';
 
@@ -110,6 +111,7 @@ describe('Grafana dashboard and alert rules on a real Prometheus', () => {
     const logger = createLoggerMetrics(loggerRegistry, () => Promise.resolve(backlog));
     const pipeline = createWorkerMetrics('pipeline-worker');
     const training = createWorkerMetrics('training-worker');
+    const drift = createDriftMetrics(training.registry);
 
     exercise = () => {
       for (const [status, seconds] of [['200', 0.03], ['200', 0.08], ['400', 0.002], ['503', 0.001], ['504', 10]] as const) {
@@ -164,6 +166,25 @@ describe('Grafana dashboard and alert rules on a real Prometheus', () => {
       training.activityDuration.observe({ activity: 'trainModel', outcome: 'success' }, 95);
       training.activityTotal.inc({ activity: 'trainModel', outcome: 'success' });
       training.activityTotal.inc({ activity: 'trainModel', outcome: 'failure' });
+      // The drift check runs on the training worker's monitoring queue and exports on its /metrics.
+      drift.record(
+        {
+          model: 'fashion-mnist-classifier',
+          version: '3',
+          window: { since: '', until: '' },
+          rows: 500,
+          reference_rows: 2000,
+          status: 'ok',
+          drift: true,
+          drifted_share: 0.6,
+          settings: { threshold: 0.1, alpha: 0.05, drift_share: 0.5, min_rows: 200 },
+          features: {
+            brightness: { kind: 'numerical', distance: 0.9, distance_name: 'w', test: 'ks', p_value: 0, drifted: true },
+            predicted: { kind: 'categorical', distance: 0.05, distance_name: 'js', test: 'chi2', p_value: 0.3, drifted: false },
+          },
+        },
+        Date.now(),
+      );
     };
     exercise();
 

@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { PipelineActivities, RolloutActivities, TrainingActivities } from '../../activities/index';
+import type { DriftCheck, MonitoringActivities, PipelineActivities, RolloutActivities, TrainingActivities } from '../../activities/index';
+import type { MeasureDriftInput } from '../../activities/drift';
 import type { AnalysisActivities, AnalyzeStepInput } from '../../activities/analysis';
 import type { RolloutEvidenceInput } from '../../activities/rollout-evidence';
 import { decideStep } from '../../lib/analysis/decide';
@@ -28,7 +29,7 @@ interface FakeRun {
   reason?: string;
 }
 
-type AllActivities = PipelineActivities & TrainingActivities & RolloutActivities & TrafficActivities & AnalysisActivities;
+type AllActivities = PipelineActivities & TrainingActivities & RolloutActivities & TrafficActivities & AnalysisActivities & MonitoringActivities;
 export type ActivityName = keyof AllActivities;
 
 /**
@@ -73,6 +74,10 @@ export class FakeWorld {
   live: (input: AnalyzeStepInput, call: number) => LiveMetrics = (input) => healthyLive(input.championVersion, input.candidateVersion);
   /** The rollout evidence written on each version, newest last. */
   readonly rolloutRecords = new Map<string, RolloutRecord[]>();
+
+  /** What measureDrift answers, and the checks it was asked for. */
+  drifted = false;
+  readonly driftChecks: MeasureDriftInput[] = [];
 
   constructor(readonly modelName: string) {}
 
@@ -323,6 +328,11 @@ export class FakeWorld {
         const v = w.version(input.model.version)!;
         v.tags['lifecycle.rollout.evidence'] = JSON.stringify(input.record);
         if (input.record.outcome === 'rolled-back') v.tags['lifecycle.outcome'] = 'rolled-back';
+      },
+      async measureDrift(input: MeasureDriftInput): Promise<DriftCheck> {
+        await w.enter('measureDrift');
+        w.driftChecks.push(input);
+        return { modelName: input.modelName, version: input.version, status: 'ok', drift: w.drifted, driftedShare: w.drifted ? 0.8 : 0, rows: 500, features: {} };
       },
       async finalizeRollout(input: { model: RegisteredVersion }) {
         await w.enter('finalizeRollout');

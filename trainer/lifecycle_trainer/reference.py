@@ -24,9 +24,9 @@ FEATURES = {
 def image_features(images: np.ndarray) -> dict[str, np.ndarray]:
     """Per image (uint8 [N, H, W] or [N, H, W, C]): the features named in FEATURES, float64 [N] each."""
     n = images.shape[0]
-    flat = images.reshape(n, -1).astype(np.float64) / 255.0
     if n == 0:
         return {name: np.zeros(0) for name in FEATURES}
+    flat = images.reshape(n, -1).astype(np.float64) / 255.0
     return {
         "brightness": flat.mean(axis=1),
         "contrast": flat.std(axis=1),

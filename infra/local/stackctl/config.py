@@ -228,6 +228,8 @@ def app_programs(s):
         if prog.kind == 'pipeline-worker':
             # The progressive-rollout analysis queries this stack's own Prometheus (an offset stack has its own port).
             prog.defaults['PROMETHEUS_URL'] = f"http://127.0.0.1:{p['PROMETHEUS_PORT']}"
+        if prog.kind == 'training-worker':
+            prog.defaults['PAYLOAD_LOG_DIR'] = f'{s.state}/payload-log'  # the drift checks read the logger's Parquet files
         if prog.kind == 'api':
             prog.defaults['FEEDBACK_TOKENS_FILE'] = feedback_tokens_file(s)  # written by `apps up` (feedback_token.py)
     return out
