@@ -14,6 +14,7 @@ import { finishRun, startRun, type RunEnd, type StartRunInput } from './tracking
 import { TRAINER_USAGE_EXIT_CODE, trainModel, type TrainModelInput } from './training';
 import { inspectDatasets, type InspectDatasetsInput } from './trigger';
 import { measureDrift, type DriftDeps, type MeasureDriftInput } from './drift';
+import { curateDataset, newLabels, type CurateInput } from './curation';
 
 /** The serving side's rollout activities (activities/rollout.ts), registered on the pipeline queue beside ours. */
 export type { RolloutActivities } from './rollout';
@@ -21,6 +22,7 @@ export type { RolloutActivities } from './rollout';
 export type { AnalysisActivities } from './analysis';
 /** A drift check's result (activities/drift.ts), the monitorModel workflow's result. */
 export type { DriftCheck } from './drift';
+export type { CurationResult } from './curation';
 
 export interface PipelineActivityDeps {
   mlflow: MlflowClient;
@@ -92,9 +94,13 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
  * `ml-training` (they hold the Python environment), with their own concurrency so
  * a drift check never waits behind a training.
  */
-export function createMonitoringActivities(deps: Omit<DriftDeps, 'signal'>) {
+export function createMonitoringActivities(deps: Omit<DriftDeps, 'signal'> & { datasets: Omit<DatasetDeps, 'onProgress'> }) {
   return {
     measureDrift: (input: MeasureDriftInput) => guard(() => withKeepAlive(() => measureDrift(input, { ...deps, signal: Context.current().cancellationSignal }))),
+    /** How many labelled payloads of the model no curated version holds yet (the curation policy's condition). */
+    countNewLabels: (modelName: string) => guard(async () => (await newLabels(deps.mlflow, deps.payloadDir, modelName)).length),
+    curateDataset: (input: CurateInput) =>
+      guard(() => withKeepAlive((beat) => curateDataset(input, { mlflow: deps.mlflow, datasets: deps.datasets, payloadDir: deps.payloadDir, onProgress: (message) => beat({ message }) }))),
   };
 }
 

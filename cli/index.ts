@@ -7,6 +7,7 @@ import { UsageError } from './args';
 import { createContext } from './config';
 import { models, modelsOptions } from './commands/models';
 import { monitor, monitorOptions } from './commands/monitor';
+import { curate, curateOptions } from './commands/curate';
 import { promote, promoteOptions } from './commands/promote';
 import { rolloutControl, rolloutControlOptions } from './commands/rollout-control';
 import { schedule, scheduleOptions } from './commands/schedule';
@@ -33,6 +34,8 @@ const USAGE = `Lifecycle CLI: npm run lifecycle -- <command> [options]      (eve
   trigger    [--path P ...] [--rev REV] [--params JSON] [--no-deploy]   run the data check once
   monitor    [--version N] [--window MINUTES] [--drift JSON]   one drift check of the served version now: live window
              of the payload log against the training-time reference; report in the version's MLflow run
+  curate     [--min-labels N] [--hold-out 0.2] [--no-train] [--params JSON]   a new DVC dataset version: the
+             champion's data + labelled payloads since the last curation; then trains on it (data trigger)
   models     [--outcome promoted|rejected|rolled-back|failed|cancelled]
              versions with aliases, test accuracy, dataset digest, outcome and serving workers
 
@@ -40,7 +43,7 @@ Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, PIPELINE_TASK_QUEUE, TRAINING
              REDIS_URL, REDIS_PREFIX, MODEL_NAME (see .env.example).`;
 
 const CONTROL = ['approve', 'abort', 'pause', 'resume'] as const;
-const COMMANDS = ['train', 'status', 'promote', 'rollback', 'schedule', 'trigger', 'monitor', 'models', ...CONTROL];
+const COMMANDS = ['train', 'status', 'promote', 'rollback', 'schedule', 'trigger', 'monitor', 'curate', 'models', ...CONTROL];
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -51,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
   if (!COMMANDS.includes(command)) throw new UsageError(`unknown command ${command}`);
   const parse = <O extends ParseArgsOptionsConfig>(options: O) =>
     parseArgs({ args: rest, options: { ...options, model: { type: 'string' as const } }, allowPositionals: true, strict: true });
-  const ctx = createContext(parse({ ...trainOptions, ...statusOptions, ...promoteOptions, ...scheduleOptions, ...triggerOptions, ...monitorOptions, ...modelsOptions, ...rolloutControlOptions }).values.model);
+  const ctx = createContext(parse({ ...trainOptions, ...statusOptions, ...promoteOptions, ...scheduleOptions, ...triggerOptions, ...monitorOptions, ...curateOptions, ...modelsOptions, ...rolloutControlOptions }).values.model);
   try {
     switch (command) {
       case 'train':
@@ -77,6 +80,8 @@ async function main(argv: string[]): Promise<number> {
         return await trigger(ctx, parse(triggerOptions).values);
       case 'monitor':
         return await monitor(ctx, parse(monitorOptions).values);
+      case 'curate':
+        return await curate(ctx, parse(curateOptions).values);
       default:
         return await models(ctx, parse(modelsOptions).values);
     }

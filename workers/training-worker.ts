@@ -48,6 +48,7 @@ runWorkerProcess('training-worker', schema, async ({ config, root, connection, i
       payloadDir: resolve(root, config.PAYLOAD_LOG_DIR),
       workDir,
       metrics: createDriftMetrics(registry),
+      datasets: datasetDeps(config, root),
     }),
     maxConcurrentActivityTaskExecutions: config.MAX_CONCURRENT_MONITORS,
     interceptors,

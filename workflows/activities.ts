@@ -104,3 +104,13 @@ export function monitoringActivities(taskQueue: string) {
     retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3 },
   }));
 }
+
+/** Building a dataset version (copy, dvc add, dvc push, git push): minutes for a large base; retried, it reuses what an earlier attempt published. */
+export function curationActivities(taskQueue: string) {
+  return summarized(proxyActivities<MonitoringActivities>({
+    taskQueue,
+    startToCloseTimeout: '1 hour',
+    heartbeatTimeout: '2 minutes',
+    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+  }));
+}

@@ -30,6 +30,10 @@ export function activitySummary(name: string, args: unknown[]): string {
     case 'getChampion':
     case 'championVersion':
       return `read the champion of ${f('')}`;
+    case 'countNewLabels':
+      return `count the labelled payloads of ${f('')} no curated version holds yet`;
+    case 'curateDataset':
+      return `build a dataset version of ${f('modelName')} from its labelled payloads (at least ${f('minLabels')})`;
     case 'measureDrift':
       return `compare the last ${f('settings.windowMinutes')} min of ${f('modelName')} v${f('version')}'s payload log with its drift reference`;
     case 'getVersionInfo':

@@ -6,3 +6,4 @@ export { trainAndPromote as 'train-and-promote' } from './train-and-promote';
 export { promoteVersion } from './promote-version';
 export { checkDatasetUpdates } from './check-datasets';
 export { monitorModel } from './monitor-model';
+export { curateDataset } from './curate-dataset';

@@ -1,10 +1,16 @@
-import { workflowInfo } from '@temporalio/workflow';
+import { ParentClosePolicy, startChild, workflowInfo } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { monitorModelInputSchema, parseInput, sagaTimeoutsSchema } from '../lib/lifecycle/input';
+import { driftCurationWorkflowId } from '../lib/lifecycle/ids';
 import type { DriftCheck } from '../activities/index';
 import { lifecycleActivities, monitoringActivities } from './activities';
+import { curateDataset } from './curate-dataset';
 import { validInput } from './failures';
 
-export type MonitorResult = DriftCheck | { modelName: string; version: null; status: 'no_champion' };
+/** What the curation policy did after a drifted check: started a curation, or why not. */
+export type CurationDecision = { started: string } | { skipped: string };
+
+export type MonitorResult = (DriftCheck & { curation?: CurationDecision }) | { modelName: string; version: null; status: 'no_champion' };
 
 /**
  * One drift check of a model, run by a Temporal Schedule (`lifecycle schedule
@@ -13,16 +19,36 @@ export type MonitorResult = DriftCheck | { modelName: string; version: null; sta
  * window ends at the workflow's own time, so a retried check judges the same
  * requests. The result (scores, flag, report) is the workflow's result, the
  * version's MLflow run and the monitoring worker's /metrics.
+ *
+ * With a `curate` policy, a drifted check with enough new labels starts
+ * curateDataset: once per champion version (the child's id is derived from
+ * model and version and duplicates are rejected), never within the cooldown
+ * of the last curation (the curation itself checks it), and independent of
+ * this run (it outlives it).
  */
 export async function monitorModel(raw?: unknown): Promise<MonitorResult> {
   const input = validInput(() => parseInput(monitorModelInputSchema, raw, 'monitorModel'));
   const registry = lifecycleActivities(sagaTimeoutsSchema.parse({}), 'ml-training').registry;
   const version = input.version ?? (await registry.championVersion(input.modelName));
   if (version === null) return { modelName: input.modelName, version: null, status: 'no_champion' };
-  return monitoringActivities(input.monitoringTaskQueue).measureDrift({
-    modelName: input.modelName,
-    version,
-    untilMs: workflowInfo().runStartTime.getTime(),
-    settings: input.drift,
-  });
+  const monitoring = monitoringActivities(input.monitoringTaskQueue);
+  const check = await monitoring.measureDrift({ modelName: input.modelName, version, untilMs: workflowInfo().runStartTime.getTime(), settings: input.drift });
+  const policy = input.curate;
+  if (!policy || check.status !== 'ok' || !check.drift) return check;
+  const labels = await monitoring.countNewLabels(input.modelName);
+  if (labels < policy.minLabels) return { ...check, curation: { skipped: `${labels} new labelled payload(s), fewer than ${policy.minLabels}` } };
+  const workflowId = driftCurationWorkflowId(input.modelName, version);
+  try {
+    await startChild(curateDataset, {
+      workflowId,
+      args: [{ ...policy, modelName: input.modelName, monitoringTaskQueue: input.monitoringTaskQueue, pipelineTaskQueue: workflowInfo().taskQueue }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      staticSummary: `curate ${input.modelName}'s data from production: v${version} drifted (${labels} new labels; started by ${workflowInfo().workflowId})`,
+    });
+    return { ...check, curation: { started: workflowId } };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    return { ...check, curation: { skipped: `${workflowId} was already started for this drifted version` } };
+  }
 }

@@ -6,6 +6,7 @@ import { FakeWorld, SPLIT_A, fleetAgrees } from '../tests/workflows/fake-world';
 import { Harness, uid } from '../tests/workflows/harness';
 import { maybeRecordHistory } from '../tests/workflows/test-env';
 import type { monitorModel } from './monitor-model';
+import type { curateDataset } from './curate-dataset';
 
 // Each test runs real workflow executions on a local dev server: seconds, not jest's 5 s default.
 jest.setTimeout(60_000);
@@ -146,6 +147,58 @@ describe('promoteVersion, checkDatasetUpdates and monitorModel (workflows, fake 
       expect(err).toBeInstanceOf(WorkflowFailedError);
       expect(((err as WorkflowFailedError).cause as ApplicationFailure).message).toMatch(/drift\.alpha/);
       expect(world.calls).toEqual([]);
+    });
+  });
+
+  describe('curation (curateDataset, and the monitor policy that starts it)', () => {
+    const POLICY = { minLabels: 50, cooldown: '1 hour' };
+
+    it('a drifted check with enough new labels starts one curation per champion version; it publishes and runs the data trigger on the new revision', async () => {
+      const world = new FakeWorld(uid('m'));
+      world.seedChampion(0.8);
+      world.drifted = true;
+      world.newLabels = 120;
+      const run = (tq: string) =>
+        h.client.workflow.execute<typeof monitorModel>('monitorModel', { taskQueue: tq, workflowId: uid('monitor'), args: [{ modelName: world.modelName, monitoringTaskQueue: tq, curate: POLICY }] });
+      const [first, second] = await h.run(world, async (tq) => {
+        const a = await run(tq);
+        const b = await run(tq);
+        // The curation outlives the monitor run that started it: wait for it and its data check.
+        await h.client.workflow.getHandle(`curate-${world.modelName}-v1-drift`).result();
+        return [a, b];
+      });
+      expect(first).toMatchObject({ drift: true, curation: { started: `curate-${world.modelName}-v1-drift` } });
+      expect(second).toMatchObject({ drift: true });
+      expect((second as { curation?: { skipped?: string } }).curation?.skipped).toMatch(/already started/);
+      expect(world.curations).toHaveLength(1);
+      expect(world.curations[0]).toMatchObject({ modelName: world.modelName, minLabels: 50, holdOutShare: 0.2, cooldownMs: 3_600_000, force: false });
+      expect(world.inspected).toEqual([expect.objectContaining({ modelName: world.modelName, paths: [`data/${world.modelName}-curated`], rev: 'lifecycle-curated/x', repo: '/repo' })]);
+    });
+
+    it('starts no curation without drift, or with too few labels, and says why', async () => {
+      const world = new FakeWorld(uid('m'));
+      world.seedChampion(0.8);
+      world.newLabels = 10;
+      const run = (tq: string) =>
+        h.client.workflow.execute<typeof monitorModel>('monitorModel', { taskQueue: tq, workflowId: uid('monitor'), args: [{ modelName: world.modelName, monitoringTaskQueue: tq, curate: POLICY }] });
+      const calm = await h.run(world, run);
+      expect(calm).toMatchObject({ drift: false });
+      expect(calm).not.toHaveProperty('curation');
+      world.drifted = true;
+      const few = await h.run(world, run);
+      expect(few).toMatchObject({ drift: true, curation: { skipped: '10 new labelled payload(s), fewer than 50' } });
+      expect(world.calls).not.toContain('curateDataset');
+    });
+
+    it('a curation that builds nothing (cooldown, too few labels) starts no training', async () => {
+      const world = new FakeWorld(uid('m'));
+      world.curationResult = (input) => ({ status: 'cooldown', modelName: input.modelName, labels: 300, reason: 'the last curation was 5 min ago' });
+      const result = await h.run(world, (tq) =>
+        h.client.workflow.execute<typeof curateDataset>('curateDataset', { taskQueue: tq, workflowId: uid('curate'), args: [{ modelName: world.modelName, monitoringTaskQueue: tq, force: true }] }),
+      );
+      expect(result).toMatchObject({ status: 'cooldown' });
+      expect(world.curations[0]).toMatchObject({ force: true, minLabels: 100 });
+      expect(world.calls).not.toContain('inspectDatasets');
     });
   });
 });

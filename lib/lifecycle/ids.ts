@@ -12,3 +12,13 @@ export function dataTriggerWorkflowId(modelName: string, digest: string): string
 export function scheduleId(modelName: string, kind: 'retrain' | 'data-trigger' | 'monitor'): string {
   return `${kind}-${modelName}`;
 }
+
+/** The one automatic curation a drifted champion version may start (the monitor's policy). */
+export function driftCurationWorkflowId(modelName: string, version: string): string {
+  return `curate-${modelName}-v${version}-drift`;
+}
+
+/** The data check a curated dataset version starts (once per digest). */
+export function curatedDataCheckWorkflowId(modelName: string, digest: string): string {
+  return `data-check-curated-${modelName}-${digest}`;
+}

@@ -123,6 +123,34 @@ export const checkDatasetsInputSchema = z
 export type CheckDatasetsInput = z.input<typeof checkDatasetsInputSchema>;
 export type CheckDatasetsConfig = z.output<typeof checkDatasetsInputSchema>;
 
+/** The curation settings, shared by `lifecycle curate` and the monitor's automatic policy. */
+export const curationSettingsSchema = z
+  .object({
+    /** Fewer new labelled payloads than this: no version is built. */
+    minLabels: z.number().int().positive().default(100),
+    /** Share of the new labelled payloads held out for the test split. */
+    holdOutShare: z.number().min(0).max(0.5).default(0.2),
+    /** At most one curation per model in this long. */
+    cooldown: duration.default('6 hours'),
+  })
+  .strict();
+
+/** curateDataset: a new dataset version from the labelled payloads, then the data trigger on it. */
+export const curateDatasetInputSchema = curationSettingsSchema
+  .extend({
+    modelName: modelName.default('fashion-mnist-classifier'),
+    /** Ignore the cooldown (an operator's explicit `lifecycle curate`). */
+    force: z.boolean().default(false),
+    /** Start training on the new version (through the data trigger) once it is published. */
+    train: z.boolean().default(true),
+    /** The trainAndPromote input of that training (dataset and modelName are set by the curation). */
+    trainInput: trainAndPromoteInputSchema.omit({ dataset: true, modelName: true }).partial().default({}),
+    pipelineTaskQueue: z.string().min(1).optional(),
+    monitoringTaskQueue: z.string().min(1).default('ml-monitoring'),
+  })
+  .strict();
+export type CurateDatasetInput = z.input<typeof curateDatasetInputSchema>;
+
 /** monitorModel: one drift check of a model's served version (the champion unless `version` is given). */
 export const monitorModelInputSchema = z
   .object({
@@ -132,6 +160,12 @@ export const monitorModelInputSchema = z
     /** The task queue of the drift check (training workers serve it beside ml-training). */
     monitoringTaskQueue: z.string().min(1).default('ml-monitoring'),
     drift: driftSettingsSchema.default(driftSettingsSchema.parse({})),
+    /**
+     * The automatic curation policy: when the check finds drift and at least `minLabels` new
+     * labelled payloads exist, start curateDataset, once per champion version (its workflow id is
+     * derived from model and version) and never within `cooldown` of the last curation. Off when absent.
+     */
+    curate: curationSettingsSchema.extend({ trainInput: trainAndPromoteInputSchema.omit({ dataset: true, modelName: true }).partial().default({}) }).optional(),
   })
   .strict();
 export type MonitorModelInput = z.input<typeof monitorModelInputSchema>;

@@ -1,6 +1,8 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { DriftCheck, MonitoringActivities, PipelineActivities, RolloutActivities, TrainingActivities } from '../../activities/index';
+import type { CurationResult, DriftCheck, MonitoringActivities, PipelineActivities, RolloutActivities, TrainingActivities } from '../../activities/index';
 import type { MeasureDriftInput } from '../../activities/drift';
+import type { CurateInput } from '../../activities/curation';
+import type { InspectDatasetsInput } from '../../activities/trigger';
 import type { AnalysisActivities, AnalyzeStepInput } from '../../activities/analysis';
 import type { RolloutEvidenceInput } from '../../activities/rollout-evidence';
 import { decideStep } from '../../lib/analysis/decide';
@@ -78,6 +80,20 @@ export class FakeWorld {
   /** What measureDrift answers, and the checks it was asked for. */
   drifted = false;
   readonly driftChecks: MeasureDriftInput[] = [];
+  /** Labelled payloads no curated version holds; what curateDataset answers; the curations and data checks asked for. */
+  newLabels = 0;
+  curationResult: (input: CurateInput) => CurationResult = (input) => ({
+    status: 'curated',
+    modelName: input.modelName,
+    dataset: { repo: '/repo', path: `data/${input.modelName}-curated`, rev: 'lifecycle-curated/x', commit: 'd'.repeat(40), digest: 'curated0digest' },
+    base: { path: 'data/x', commit: 'c'.repeat(40), digest: this.datasetDigest, championVersion: this.aliases.champion ?? '1' },
+    added: { train: 80, test: 20 },
+    skipped: 0,
+    labelledBy: { ci: 100 },
+    labelsUntil: 1,
+  });
+  readonly curations: CurateInput[] = [];
+  readonly inspected: InspectDatasetsInput[] = [];
 
   constructor(readonly modelName: string) {}
 
@@ -165,7 +181,8 @@ export class FakeWorld {
         await w.enter('resolveDataset');
         return { ...dataset, digest: w.datasetDigest };
       },
-      async inspectDatasets() {
+      async inspectDatasets(input: InspectDatasetsInput) {
+        w.inspected.push(input);
         await w.enter('inspectDatasets');
         return w.datasetChecks;
       },
@@ -328,6 +345,15 @@ export class FakeWorld {
         const v = w.version(input.model.version)!;
         v.tags['lifecycle.rollout.evidence'] = JSON.stringify(input.record);
         if (input.record.outcome === 'rolled-back') v.tags['lifecycle.outcome'] = 'rolled-back';
+      },
+      async countNewLabels() {
+        await w.enter('countNewLabels');
+        return w.newLabels;
+      },
+      async curateDataset(input: CurateInput): Promise<CurationResult> {
+        await w.enter('curateDataset');
+        w.curations.push(input);
+        return w.curationResult(input);
       },
       async measureDrift(input: MeasureDriftInput): Promise<DriftCheck> {
         await w.enter('measureDrift');
