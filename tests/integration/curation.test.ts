@@ -37,7 +37,7 @@ describe('curateDataset: a new DVC dataset version from labelled payloads (real 
   /** 10 production images of each of classes 0-2 (held-out Fashion-MNIST pixels), their request ids and labels. */
   const production = () => {
     const source = defaultSourceDir();
-    return [0, 1, 2].flatMap((c) => loadClass(source, c).test.slice(500, 510).map((img, i) => ({ id: `req-${c}-${i}`, label: LABELS[c]! as string, pixels: img.pixels })));
+    return [0, 1, 2].flatMap((c) => loadClass(source, c).test.slice(500, 510).map((img, i) => ({ id: `req-${c}-${i}`, label: LABELS[c]!, pixels: img.pixels })));
   };
 
   beforeAll(async () => {
@@ -59,10 +59,10 @@ describe('curateDataset: a new DVC dataset version from labelled payloads (real 
       payloadDir(),
       requests.map((r, i) => ({ request_id: r.id, model: modelName, version: champion.version, ts: now - 60_000 + i, top_k: [{ label: 'Bag', probability: 0.9 }], latency_ms: 3, height: 28, width: 28, channels: 1, pixels: r.pixels })),
     );
-    const labelled = requests.slice(0, 25).map((r, i) => ({ request_id: r.id, label: r.label, by: i % 2 ? 'bob' : 'alice' }));
+    const labelled: { request_id: string; label: string; by: string }[] = requests.slice(0, 25).map((r, i) => ({ request_id: r.id, label: r.label, by: i % 2 ? 'bob' : 'alice' }));
     labelled.push({ request_id: requests[25]!.id, label: 'Unicorn', by: 'bob' });
     // A label without a logged request (not sampled): it has no pixels and cannot be used.
-    labelled.push({ request_id: 'never-logged', label: LABELS[0]!, by: 'alice' });
+    labelled.push({ request_id: 'never-logged', label: LABELS[0], by: 'alice' });
     await writer.writeFeedback(
       payloadDir(),
       labelled.map((f, i) => ({ request_id: f.request_id, model: modelName, version: champion.version, ts: now - 30_000 + i, label: f.label, predicted: 'Bag', correct: f.label === 'Bag', labelled_by: f.by, predicted_at: now - 60_000 })),
