@@ -57,6 +57,7 @@ export const errorHandlerPlugin = fastifyPlugin<{ retryAfterSeconds: number; lim
     const batch = request.routeOptions.url?.endsWith('/batch') ?? false;
     const http = toHttpError(err, opts.retryAfterSeconds, opts.limits, batch);
     if (http.statusCode >= 500 && http.statusCode !== 503) request.log.error({ err, code: http.code }, 'request failed');
+    else if (http.cause instanceof Error) request.log.warn({ code: http.code, message: http.message, cause: http.cause.message }, 'request rejected');
     else request.log.info({ code: http.code, message: http.message }, 'request rejected');
     void reply.code(http.statusCode).headers(http.headers).send(errorBody(http.statusCode, http.code, http.message));
   });

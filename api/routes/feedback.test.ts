@@ -174,7 +174,11 @@ describe('POST /feedback', () => {
     expect(await sample('lifecycle_feedback_total', { model: 'fashion-mnist-classifier', version: '3', outcome: 'wrong' })).toBe(1);
     expect(await sample('lifecycle_live_accuracy', { model: 'fashion-mnist-classifier', version: '3' })).toBeCloseTo(0.5);
     // Window of 3: a, b, c, d -> the oldest (a, wrong) falls out, leaving b, c, d all correct.
-    await feedback([{ request_id: 'c', label: 'Bag' }, { request_id: 'd', label: 'Bag' }]);
+    const more = await feedback([{ request_id: 'c', label: 'Bag' }, { request_id: 'd', label: 'Bag' }]);
+    expect(more.statusCode).toBe(200);
+    expect((more.json<{ results: Array<{ statusCode: number }> }>()).results.map((r) => r.statusCode)).toEqual([202, 202]);
+    // Every accepted feedback is on the stream for the logger (a failing script used to stop before its XADD).
+    expect(await redis.xlen(payloadLogKeys(prefix).feedbackStream('fashion-mnist-classifier'))).toBe(4);
     expect(await sample('lifecycle_live_accuracy', { model: 'fashion-mnist-classifier', version: '3' })).toBeCloseTo(1);
     expect(await sample('lifecycle_live_accuracy_samples', { model: 'fashion-mnist-classifier', version: '3' })).toBe(3);
     // Another API instance (here: a plain scrape of the shared window) reads the same value: it lives in Redis.

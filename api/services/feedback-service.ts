@@ -43,9 +43,11 @@ export class FeedbackService {
       for (const item of items) results.push(await this.one(candidates, item, credential));
     } catch (err) {
       if (err instanceof HttpError) throw err;
-      throw new HttpError(503, 'FEEDBACK_UNAVAILABLE', 'Feedback cannot be stored right now (Redis unreachable); retry: repeats are idempotent', {
+      const unavailable = new HttpError(503, 'FEEDBACK_UNAVAILABLE', 'Feedback cannot be stored right now (Redis unreachable); retry: repeats are idempotent', {
         'retry-after': String(this.opts.retryAfterSeconds),
       });
+      unavailable.cause = err; // logged by the error handler: a script error is not an outage, and must be seen
+      throw unavailable;
     }
     return results;
   }

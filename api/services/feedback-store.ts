@@ -25,9 +25,10 @@ redis.call('LPUSH', KEYS[3], correct)
 redis.call('HINCRBY', KEYS[4], version .. ':n', 1)
 redis.call('HINCRBY', KEYS[4], version .. ':correct', correct)
 if redis.call('LLEN', KEYS[3]) > tonumber(ARGV[3]) then
-  local old = tonumber(redis.call('RPOP', KEYS[3]))
   redis.call('HINCRBY', KEYS[4], version .. ':n', -1)
-  redis.call('HINCRBY', KEYS[4], version .. ':correct', -old)
+  -- Only a correct outcome leaving changes the sum. (Never pass -old: Lua formats minus zero as
+  -- "-0", which HINCRBY refuses, and a script error leaves its earlier writes in place.)
+  if redis.call('RPOP', KEYS[3]) == '1' then redis.call('HINCRBY', KEYS[4], version .. ':correct', -1) end
 end
 redis.call('XADD', KEYS[5], '*', unpack(ARGV, 7))
 return {'stored', ''}
