@@ -9,6 +9,7 @@ import { canaryRedisRestart } from './faults/canary-redis-restart';
 import { canaryRollback } from './faults/canary-rollback';
 import { corruptModel } from './faults/corrupt-model';
 import { driftShift } from './faults/drift-shift';
+import { feedbackLoop } from './faults/feedback-loop';
 import { mlflowOutage } from './faults/mlflow-outage';
 import { apiPartition, workerPartition } from './faults/partition';
 import { pipelineKill } from './faults/pipeline-kill';
@@ -19,4 +20,4 @@ import { trainKill } from './faults/train-kill';
 import { pipelineTerm, trainTerm } from './faults/graceful-stop';
 import { workerKill, workerTerm } from './faults/worker-signal';
 
-export const DRILLS: Drill[] = [workerKill, workerTerm, redisRestart, workerPartition, apiPartition, apiKill, rollout, badRollout, trainKill, pipelineKill, mlflowOutage, temporalRestart, corruptModel, pipelineTerm, trainTerm, canaryRollback, canaryInverted, canaryPromote, canaryPipelineKill, canaryRedisRestart, driftShift];
+export const DRILLS: Drill[] = [workerKill, workerTerm, redisRestart, workerPartition, apiPartition, apiKill, rollout, badRollout, trainKill, pipelineKill, mlflowOutage, temporalRestart, corruptModel, pipelineTerm, trainTerm, canaryRollback, canaryInverted, canaryPromote, canaryPipelineKill, canaryRedisRestart, driftShift, feedbackLoop];
