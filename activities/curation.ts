@@ -42,9 +42,14 @@ export type CurationResult =
       dataset: CuratedDataset;
       /** The dataset it grew from: the champion's training data. */
       base: { path: string; commit: string; digest: string; championVersion: string };
+      /** Distinct images added to each split. */
       added: { train: number; test: number };
       /** Labels that are not one of the dataset's classes. */
       skipped: number;
+      /** Labelled requests whose image another one already brought (same pixels, same label). */
+      duplicates: number;
+      /** Images that requests labelled differently: left out. */
+      conflicting: number;
       /** Samples per credential that labelled them. */
       labelledBy: Record<string, number>;
       labelsUntil: number;
@@ -65,8 +70,6 @@ export async function newLabels(mlflow: MlflowClient, payloadDir: string, modelN
   return readLabelledPayloads(payloadDir, modelName, Number.isFinite(until) ? until : 0);
 }
 
-const digestOf = (s: string) => createHash('sha256').update(s).digest('hex');
-
 /** The same deterministic, uncompressed PNG the default datasets use (scripts/prepare-dataset.ts), at the payload's own geometry. */
 function encode(p: LabelledPayload): Promise<Buffer> {
   const image = sharp(Buffer.from(p.pixels), { raw: { width: p.width, height: p.height, channels: p.channels as 1 | 3 } });
@@ -86,9 +89,9 @@ async function classFolders(dir: string): Promise<Map<string, string>> {
 
 /**
  * A new dataset version of the model from production: the champion's training data plus the
- * labelled payloads since the last curation, each as a PNG in its class folder; a share of the
- * new samples (chosen by a hash of the request id, so stable across retries) goes to the test
- * split, the rest to train. The old test split is kept whole, so the candidate is gated on the
+ * labelled payloads since the last curation, each distinct image once as a PNG in its class
+ * folder; a share of them (chosen by a hash of the image's content, so stable across retries and
+ * never the same image on both sides) goes to the test split, the rest to train. The old test split is kept whole, so the candidate is gated on the
  * old held-out images plus held-out production ones, and the fair gate re-measures the champion
  * on that same split. Published like any version: `dvc add` and `dvc push` in a clone of the
  * dataset repository at the champion's dataset commit, a commit with a manifest (sources and
@@ -126,19 +129,31 @@ export async function curateDataset(input: CurateInput, deps: CurationDeps): Pro
     const added = { train: 0, test: 0 };
     const labelledBy: Record<string, number> = {};
     let skipped = 0;
-    deps.onProgress?.(`writing ${labels.length} labelled payloads`);
+    // One sample per distinct image: production repeats inputs, and the split is made by content, so
+    // the same image can never be in train and in test (which would inflate the candidate's test score).
+    // An image labelled differently by different requests is left out (conflicting).
+    const byContent = new Map<string, { sample: LabelledPayload; folder: string } | null>();
     for (const p of labels) {
       const folder = folders.get(p.label);
       if (!folder) {
         skipped += 1;
         continue;
       }
-      const hash = digestOf(p.requestId);
+      const hash = createHash('sha256').update(`${p.height}x${p.width}x${p.channels}:`).update(p.pixels).digest('hex');
+      const seen = byContent.get(hash);
+      if (seen === undefined) byContent.set(hash, { sample: p, folder });
+      else if (seen !== null && seen.folder !== folder) byContent.set(hash, null);
+    }
+    const duplicates = labels.length - skipped - byContent.size;
+    const conflicting = [...byContent.values()].filter((v) => v === null).length;
+    deps.onProgress?.(`writing ${byContent.size - conflicting} distinct labelled images (${duplicates} repeats, ${conflicting} conflicting)`);
+    for (const [hash, entry] of byContent) {
+      if (entry === null) continue;
       const split = parseInt(hash.slice(0, 8), 16) / 0x1_0000_0000 < input.holdOutShare ? 'test' : 'train';
-      await mkdir(join(target, split, folder), { recursive: true });
-      await writeFile(join(target, split, folder, `prod-${hash.slice(0, 16)}.png`), await encode(p));
+      await mkdir(join(target, split, entry.folder), { recursive: true });
+      await writeFile(join(target, split, entry.folder, `prod-${hash.slice(0, 16)}.png`), await encode(entry.sample));
       added[split] += 1;
-      labelledBy[p.labelledBy] = (labelledBy[p.labelledBy] ?? 0) + 1;
+      labelledBy[entry.sample.labelledBy] = (labelledBy[entry.sample.labelledBy] ?? 0) + 1;
     }
     deps.onProgress?.(`dvc add ${path}`);
     await dvc('add', '--quiet', relative(checkout.dvcRoot, target));
@@ -149,7 +164,7 @@ export async function curateDataset(input: CurateInput, deps: CurationDeps): Pro
     await dvc('push', '--quiet', relative(checkout.dvcRoot, `${target}.dvc`));
     const labelsUntil = labels.at(-1)!.labelledAt;
     const tag = `lifecycle-curated/${modelName}/${digest.slice(0, 12)}`;
-    const manifest = { model: modelName, base: { path: base.path, commit: base.commit, digest: base.digest, championVersion: champion }, added, skipped, labelledBy, labelsUntil, holdOutShare: input.holdOutShare };
+    const manifest = { model: modelName, base: { path: base.path, commit: base.commit, digest: base.digest, championVersion: champion }, added, skipped, duplicates, conflicting, labelledBy, labelsUntil, holdOutShare: input.holdOutShare };
     const existing = (await git('ls-remote', '--tags', 'origin', `refs/tags/${tag}`)).stdout.trim();
     let commit: string;
     if (existing) {
@@ -166,7 +181,7 @@ export async function curateDataset(input: CurateInput, deps: CurationDeps): Pro
     await mlflow.setRegisteredModelTag(modelName, CURATION_TAGS.until, String(labelsUntil));
     const dataset: CuratedDataset = { repo: base.repo, path, rev: tag, commit, digest };
     await mlflow.setRegisteredModelTag(modelName, CURATION_TAGS.last, JSON.stringify({ ...dataset, added, at: input.nowMs }));
-    return { status: 'curated', modelName, dataset, base: manifest.base, added, skipped, labelledBy, labelsUntil };
+    return { status: 'curated', modelName, dataset, base: manifest.base, added, skipped, duplicates, conflicting, labelledBy, labelsUntil };
   } finally {
     await checkout.cleanup();
   }

@@ -29,9 +29,11 @@ export async function curateDataset(raw?: unknown): Promise<CurateDatasetResult>
   });
   if (result.status !== 'curated' || !input.train) return result;
   const { dataset } = result;
+  const rollout = input.trainInput.rollout;
+  const train = { ...input.trainInput, rollout: { ...rollout, criteria: { ...rollout?.criteria, requireLiveAccuracy: input.requireLiveAccuracy } } };
   const training = await executeChild(checkDatasetUpdates, {
     workflowId: curatedDataCheckWorkflowId(input.modelName, dataset.digest),
-    args: [{ modelName: input.modelName, repo: dataset.repo, paths: [dataset.path], rev: dataset.rev, train: input.trainInput, pipelineTaskQueue: input.pipelineTaskQueue }],
+    args: [{ modelName: input.modelName, repo: dataset.repo, paths: [dataset.path], rev: dataset.rev, train, pipelineTaskQueue: input.pipelineTaskQueue }],
     parentClosePolicy: ParentClosePolicy.ABANDON,
     workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
     staticSummary: `data check of ${dataset.path}@${dataset.rev} (curated from production by ${workflowInfo().workflowId})`,

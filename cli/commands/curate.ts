@@ -49,6 +49,7 @@ export async function curate(ctx: CliContext, v: { 'min-labels'?: string; 'hold-
   console.log(`dataset ${dataset.path} at ${dataset.rev} (commit ${dataset.commit.slice(0, 12)}, DVC digest ${dataset.digest}) in ${dataset.repo}`);
   console.log(`  ${result.base.path}@${result.base.commit.slice(0, 7)} (the data of champion v${result.base.championVersion}) + ${added.train} labelled production samples in train, ${added.test} held out in test`);
   console.log(`  labelled by: ${Object.entries(result.labelledBy).map(([who, n]) => `${who} ${n}`).join(', ')}${result.skipped ? `; ${result.skipped} skipped (label not a class of the dataset)` : ''}`);
+  console.log(`  ${result.duplicates} repeated image(s) counted once, ${result.conflicting} image(s) labelled two ways left out`);
   for (const s of result.training?.started ?? []) console.log(`started ${s.workflowId}: follow it with \`npm run lifecycle -- status --workflow-id ${s.workflowId} --follow\``);
   for (const s of result.training?.skipped ?? []) console.log(`training skipped: ${s.reason}`);
   return 0;

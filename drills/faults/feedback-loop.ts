@@ -185,7 +185,18 @@ export const feedbackLoop: Drill = {
     const features = Object.entries(check.features).map(([k, f]) => `${k} ${f.distance?.toFixed(2)}${f.drifted ? '*' : ''}`);
     ctx.note(`drift check of v${check.version}: ${check.status}, drift ${check.drift} (${features.join(', ')}); curation: ${JSON.stringify(check.curation)}`);
     ctx.expect(check.drift, 'the drift check did not flag the shifted window');
-    const curationId = check.curation && 'started' in check.curation ? check.curation.started : null;
+    let curationId = check.curation && 'started' in check.curation ? check.curation.started : null;
+    if (curationId === null && check.curation && 'skipped' in check.curation && /already started/.test(check.curation.skipped)) {
+      // An earlier run of this drill already curated for this champion: the policy runs once per drifted version,
+      // so this run starts the same curation itself, as `lifecycle curate` does.
+      ctx.note(`the policy's curation for v${check.version} ran in an earlier drill (${check.curation.skipped}); curating directly`);
+      curationId = `drill-loop-curate-${id}`;
+      await client.workflow.start<typeof curateDataset>('curateDataset', {
+        taskQueue: PIPELINE_QUEUE,
+        workflowId: curationId,
+        args: [{ modelName: stack.modelName, minLabels: 300, holdOutShare: 0.2, force: true, trainInput, pipelineTaskQueue: PIPELINE_QUEUE }],
+      });
+    }
     if (!ctx.expect(curationId !== null, `the policy started no curation: ${JSON.stringify(check.curation)}`)) {
       return { load: null, workflow: 'no curation', recoverMs: null, recoveredWhen: 'never' };
     }

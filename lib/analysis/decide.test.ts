@@ -151,6 +151,35 @@ describe('decideStep', () => {
       const e = decideStep({ ...healthy(), feedback: labelled([266, 300], [270, 300]) }, step, criteria, 90_000);
       expect(verdict(e, 'live-accuracy')).toBe('pass');
     });
+
+    describe('with requireLiveAccuracy (a candidate retrained because the champion drifted)', () => {
+      const required = rolloutCriteriaSchema.parse({ requireLiveAccuracy: true });
+      // It disagrees with the champion on most of the traffic and predicts other classes: by agreement it would be rolled back.
+      const disagreeing = healthy({ agree: 300, candidate: { predictions: { a: 700, b: 300 } } });
+
+      it('waits for labels in a canary step instead of letting agreement with the drifted champion judge, then rolls back only at the maximum duration', () => {
+        const e = decideStep({ ...disagreeing, feedback: labelled([90, 99], [30, 400]) }, step, required, 90_000);
+        expect(verdict(e, 'live-accuracy')).toBe('short');
+        expect(verdict(e, 'agreement')).toBe('skipped');
+        expect(verdict(e, 'class-distance')).toBe('skipped');
+        expect(e.decision).toBe('hold');
+        expect(decideStep({ ...disagreeing, feedback: labelled([90, 99], [30, 400]) }, step, required, 180_000).decision).toBe('rollback');
+      });
+
+      it('promotes on live accuracy once there are enough labels', () => {
+        const e = decideStep({ ...disagreeing, feedback: labelled([250, 300], [90, 300]) }, step, required, 90_000);
+        expect(verdict(e, 'live-accuracy')).toBe('pass');
+        expect(e.criteria.find((c) => c.name === 'agreement')!.detail).toMatch(/shown only: requireLiveAccuracy/);
+        expect(e.decision).toBe('continue');
+      });
+
+      it('judges a shadow step by errors and latency only: nobody sees (or labels) a shadow answer', () => {
+        const e = decideStep(disagreeing, { ...step, mode: 'shadow' }, required, 90_000);
+        expect(verdict(e, 'live-accuracy')).toBe('skipped');
+        expect(verdict(e, 'agreement')).toBe('skipped');
+        expect(e.decision).toBe('continue');
+      });
+    });
   });
 
   it('a failure wins over a short criterion: no waiting for more samples of a model already shown bad', () => {

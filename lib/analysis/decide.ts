@@ -20,7 +20,8 @@
  *   more often than champion + `liveAccuracyMargin`"; fail when significant.
  *   From then on agreement and class distance, which measure difference from
  *   the champion and not correctness, are shown but skipped. Before that,
- *   live accuracy is skipped and they judge.
+ *   live accuracy is skipped and they judge. With `requireLiveAccuracy`
+ *   they never judge, and a canary step without enough labels waits (short).
  *
  * Then: any fail -> rollback at once; anything short or undecided -> hold,
  * and rollback for lack of evidence once the step is past its maximum
@@ -51,9 +52,9 @@ export function evaluateCriteria(m: LiveMetrics, step: RolloutStep, c: RolloutCr
     detail: `candidate v${cand.version} ran ${cand.requests} example(s) in ${Math.round(m.windowSeconds)} s (minimum ${n})`,
   });
 
-  const live = liveAccuracy(m, c);
-  const byLiveAccuracy = live.verdict !== 'skipped';
-  const superseded = ` (shown only: live accuracy judges)`;
+  const live = liveAccuracy(m, c, step);
+  const byLiveAccuracy = live.verdict !== 'skipped' || c.requireLiveAccuracy;
+  const superseded = c.requireLiveAccuracy ? ' (shown only: requireLiveAccuracy)' : ' (shown only: live accuracy judges)';
 
   const { agree, total } = m.agreement;
   const wilson = wilsonInterval(agree, total, c.confidence);
@@ -120,15 +121,20 @@ export function evaluateCriteria(m: LiveMetrics, step: RolloutStep, c: RolloutCr
 }
 
 /** Live accuracy from ground-truth feedback; 'skipped' until both versions have `minFeedback` labelled answers. */
-function liveAccuracy(m: LiveMetrics, c: RolloutCriteria): CriterionResult {
+function liveAccuracy(m: LiveMetrics, c: RolloutCriteria, step: RolloutStep): CriterionResult {
   const fb = m.feedback ?? { champion: { correct: 0, total: 0 }, candidate: { correct: 0, total: 0 } };
   const { champion: champ, candidate: cand } = fb;
   const accuracy = (x: { correct: number; total: number }) => (x.total > 0 ? x.correct / x.total : null);
   const [candAcc, champAcc] = [accuracy(cand), accuracy(champ)];
   const samples = Math.min(cand.total, champ.total);
   const counts = `candidate ${cand.correct}/${cand.total} (${candAcc === null ? 'n/a' : pct(candAcc)}) vs champion ${champ.correct}/${champ.total} (${champAcc === null ? 'n/a' : pct(champAcc)}) correct`;
+  if (c.requireLiveAccuracy && step.mode === 'shadow') {
+    return { name: 'live-accuracy', verdict: 'skipped', value: candAcc, threshold: NaN, samples, minSamples: c.minFeedback, detail: `${counts}: a shadow candidate answers nobody, so nothing is labelled; errors and latency judge this step` };
+  }
   if (samples < c.minFeedback) {
-    return { name: 'live-accuracy', verdict: 'skipped', value: candAcc, threshold: NaN, samples, minSamples: c.minFeedback, detail: `${counts}: fewer than ${c.minFeedback} labelled answers each, agreement judges` };
+    // Required: wait for labels (short) instead of letting agreement with a drifted champion judge.
+    const verdict = c.requireLiveAccuracy ? 'short' : 'skipped';
+    return { name: 'live-accuracy', verdict, value: candAcc, threshold: NaN, samples, minSamples: c.minFeedback, detail: `${counts}: fewer than ${c.minFeedback} labelled answers each, ${c.requireLiveAccuracy ? 'waiting for labels' : 'agreement judges'}` };
   }
   // Accuracy worse by more than the margin = wrong answers more frequent by more than the margin.
   const test = twoProportionZTest(cand.total - cand.correct, cand.total, champ.total - champ.correct, champ.total, c.liveAccuracyMargin);

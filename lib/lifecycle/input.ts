@@ -132,6 +132,12 @@ export const curationSettingsSchema = z
     holdOutShare: z.number().min(0).max(0.5).default(0.2),
     /** At most one curation per model in this long. */
     cooldown: duration.default('6 hours'),
+    /**
+     * The retrained candidate's canary steps are judged by live accuracy only (rollout criteria
+     * `requireLiveAccuracy`): it was trained because the champion drifted, so disagreeing with
+     * that champion is expected and no evidence. Labels must keep coming during the rollout.
+     */
+    requireLiveAccuracy: z.boolean().default(true),
   })
   .strict();
 

@@ -59,6 +59,14 @@ export const rolloutCriteriaSchema = z
     minFeedback: z.number().int().positive().default(200),
     /** How much lower the candidate's live accuracy may be than the champion's (absolute) before it counts as worse. */
     liveAccuracyMargin: z.number().min(0).max(1).default(0.02),
+    /**
+     * Judge canary steps by live accuracy only: agreement and class distance never decide, and a
+     * canary step waits (then rolls back at its maximum duration) until `minFeedback` labels exist.
+     * Shadow steps, whose candidate answers nobody, judge errors and latency only. For a candidate
+     * retrained because the champion drifted (curation sets it): disagreeing with that champion is
+     * the point, so it is no evidence either way. Needs labels flowing during the rollout.
+     */
+    requireLiveAccuracy: z.boolean().default(false),
   })
   .strict();
 export type RolloutCriteria = z.output<typeof rolloutCriteriaSchema>;

@@ -57,10 +57,24 @@ describe('curateDataset: a new DVC dataset version from labelled payloads (real 
     const requests = production();
     await writer.writePayloads(
       payloadDir(),
-      requests.map((r, i) => ({ request_id: r.id, model: modelName, version: champion.version, ts: now - 60_000 + i, top_k: [{ label: 'Bag', probability: 0.9 }], latency_ms: 3, height: 28, width: 28, channels: 1, pixels: r.pixels })),
+      [...requests, { id: 'repeat-same', pixels: requests[0]!.pixels }, { id: 'repeat-other-1', pixels: requests[2]!.pixels }, { id: 'repeat-other-2', pixels: requests[2]!.pixels }].map((r, i) => ({
+        request_id: r.id,
+        model: modelName,
+        version: champion.version,
+        ts: now - 60_000 + i,
+        top_k: [{ label: 'Bag', probability: 0.9 }],
+        latency_ms: 3,
+        height: 28,
+        width: 28,
+        channels: 1,
+        pixels: r.pixels,
+      })),
     );
     const labelled: { request_id: string; label: string; by: string }[] = requests.slice(0, 25).map((r, i) => ({ request_id: r.id, label: r.label, by: i % 2 ? 'bob' : 'alice' }));
     labelled.push({ request_id: requests[25]!.id, label: 'Unicorn', by: 'bob' });
+    // The same image again (production repeats inputs): once with the same label, once with another.
+    labelled.push({ request_id: 'repeat-same', label: requests[0]!.label, by: 'bob' });
+    labelled.push({ request_id: 'repeat-other-1', label: requests[1]!.label, by: 'bob' }, { request_id: 'repeat-other-2', label: LABELS[9], by: 'bob' });
     // A label without a logged request (not sampled): it has no pixels and cannot be used.
     labelled.push({ request_id: 'never-logged', label: LABELS[0], by: 'alice' });
     await writer.writeFeedback(
@@ -79,17 +93,17 @@ describe('curateDataset: a new DVC dataset version from labelled payloads (real 
   it('publishes the champion\'s data plus the labelled payloads as a tagged revision, which the data trigger sees as new', async () => {
     const result = await curateDataset(input(), { mlflow, datasets: deps, payloadDir: payloadDir() });
     if (result.status !== 'curated') throw new Error(`not curated: ${result.status} ${result.reason}`);
-    expect(result.added.train + result.added.test).toBe(25);
-    expect(result.added.test).toBeGreaterThan(0); // 20% of 25 by hash: a few held out
-    expect(result.skipped).toBe(1);
-    expect(result.labelledBy).toEqual({ alice: 13, bob: 12 });
+    // 25 labelled images, less image 2, which requests labelled two ways (left out); the three repeats add no image.
+    expect(result.added.train + result.added.test).toBe(24);
+    expect(result.added.test).toBeGreaterThan(0); // 20% by content hash: a few held out
+    expect(result).toMatchObject({ skipped: 1, duplicates: 3, conflicting: 1, labelledBy: { alice: 12, bob: 12 } });
     expect(result.dataset).toMatchObject({ repo: repo.repo, path: `data/${modelName}-curated`, rev: expect.stringMatching(/^lifecycle-curated\//) as string });
 
     // The tag is in the dataset repository, with the manifest beside the pointer.
     const tags = (await runCommand('git', ['tag', '--list', 'lifecycle-curated/*'], { cwd: repo.repo })).stdout.trim();
     expect(tags).toBe(result.dataset.rev);
     const manifest = JSON.parse((await runCommand('git', ['show', `${result.dataset.rev}:${result.dataset.path}.curation.json`], { cwd: repo.repo })).stdout) as Record<string, unknown>;
-    expect(manifest).toMatchObject({ model: modelName, added: result.added, labelledBy: { alice: 13, bob: 12 } });
+    expect(manifest).toMatchObject({ model: modelName, added: result.added, duplicates: 3, conflicting: 1, labelledBy: { alice: 12, bob: 12 } });
 
     // Pulled back through DVC like any version: the old splits whole, the new samples in their class folders, pixels intact.
     const pulled = await materialize({ repo: repo.repo, path: result.dataset.path, rev: result.dataset.rev }, deps);

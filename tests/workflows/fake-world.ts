@@ -89,6 +89,8 @@ export class FakeWorld {
     base: { path: 'data/x', commit: 'c'.repeat(40), digest: this.datasetDigest, championVersion: this.aliases.champion ?? '1' },
     added: { train: 80, test: 20 },
     skipped: 0,
+    duplicates: 0,
+    conflicting: 0,
     labelledBy: { ci: 100 },
     labelsUntil: 1,
   });
