@@ -87,8 +87,17 @@ export async function analyzeStep(deps: AnalysisDeps, input: AnalyzeStepInput): 
   return decideStep(metrics, input.step, input.criteria, input.elapsedMs);
 }
 
+/** A version's rolling live accuracy as the APIs export it (one shared window in Redis: every instance reports the same). */
+export async function liveAccuracyNow(prometheus: PrometheusClient, model: string, version: string, nowMs: number): Promise<{ accuracy: number | null; samples: number }> {
+  const sel = `{model="${model}",version="${version}"}`;
+  const [acc, n] = await Promise.all([prometheus.vector(`max(lifecycle_live_accuracy${sel})`, nowMs / 1000), prometheus.vector(`max(lifecycle_live_accuracy_samples${sel})`, nowMs / 1000)]);
+  return { accuracy: acc[0] ? acc[0].value : null, samples: n[0] ? n[0].value : 0 };
+}
+
 export function createAnalysisActivities(deps: AnalysisDeps) {
   return {
+    /** The curation policy's second condition (monitorModel): has live accuracy dropped? */
+    liveAccuracyNow: (input: { modelName: string; version: string }) => guard(() => liveAccuracyNow(deps.prometheus, input.modelName, input.version, (deps.now ?? Date.now)())),
     analyzeStep: (input: AnalyzeStepInput) => {
       Context.current().heartbeat({ phase: 'analyzing', step: input.step.mode });
       return guard(

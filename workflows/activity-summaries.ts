@@ -30,6 +30,8 @@ export function activitySummary(name: string, args: unknown[]): string {
     case 'getChampion':
     case 'championVersion':
       return `read the champion of ${f('')}`;
+    case 'liveAccuracyNow':
+      return `read the live accuracy of ${f('modelName')} v${f('version')} (Prometheus)`;
     case 'countNewLabels':
       return `count the labelled payloads of ${f('')} no curated version holds yet`;
     case 'curateDataset':

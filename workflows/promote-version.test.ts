@@ -164,10 +164,10 @@ describe('promoteVersion, checkDatasetUpdates and monitorModel (workflows, fake 
         const a = await run(tq);
         const b = await run(tq);
         // The curation outlives the monitor run that started it: wait for it and its data check.
-        await h.client.workflow.getHandle(`curate-${world.modelName}-v1-drift`).result();
+        await h.client.workflow.getHandle(`curate-${world.modelName}-v1`).result();
         return [a, b];
       });
-      expect(first).toMatchObject({ drift: true, curation: { started: `curate-${world.modelName}-v1-drift` } });
+      expect(first).toMatchObject({ drift: true, curation: { started: `curate-${world.modelName}-v1`, condition: 'drift' } });
       expect(second).toMatchObject({ drift: true });
       expect((second as { curation?: { skipped?: string } }).curation?.skipped).toMatch(/already started/);
       expect(world.curations).toHaveLength(1);
@@ -186,8 +186,26 @@ describe('promoteVersion, checkDatasetUpdates and monitorModel (workflows, fake 
       expect(calm).not.toHaveProperty('curation');
       world.drifted = true;
       const few = await h.run(world, run);
-      expect(few).toMatchObject({ drift: true, curation: { skipped: '10 new labelled payload(s), fewer than 50' } });
+      expect(few).toMatchObject({ drift: true, curation: { skipped: 'drift, but 10 new labelled payload(s), fewer than 50' } });
       expect(world.calls).not.toContain('curateDataset');
+    });
+
+    it('also curates when live accuracy has dropped below the floor on enough labels, without drift', async () => {
+      const world = new FakeWorld(uid('m'));
+      world.seedChampion(0.8);
+      world.newLabels = 400;
+      const run = (tq: string) =>
+        h.client.workflow.execute<typeof monitorModel>('monitorModel', { taskQueue: tq, workflowId: uid('monitor'), args: [{ modelName: world.modelName, monitoringTaskQueue: tq, curate: POLICY }] });
+      world.liveAccuracy = { accuracy: 0.55, samples: 50 }; // too few labels behind it
+      expect(await h.run(world, run)).not.toHaveProperty('curation');
+      world.liveAccuracy = { accuracy: 0.55, samples: 300 };
+      const low = await h.run(world, async (tq) => {
+        const r = await run(tq);
+        await h.client.workflow.getHandle(`curate-${world.modelName}-v1`).result();
+        return r;
+      });
+      expect(low).toMatchObject({ drift: false, curation: { started: `curate-${world.modelName}-v1`, condition: 'live accuracy 55.0% < 70% on 300 labels' } });
+      expect(world.curations).toHaveLength(1);
     });
 
     it('a curation that builds nothing (cooldown, too few labels) starts no training', async () => {

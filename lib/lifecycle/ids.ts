@@ -13,9 +13,9 @@ export function scheduleId(modelName: string, kind: 'retrain' | 'data-trigger' |
   return `${kind}-${modelName}`;
 }
 
-/** The one automatic curation a drifted champion version may start (the monitor's policy). */
-export function driftCurationWorkflowId(modelName: string, version: string): string {
-  return `curate-${modelName}-v${version}-drift`;
+/** The one automatic curation a champion version may start (the monitor's policy, on drift or a live-accuracy drop). */
+export function policyCurationWorkflowId(modelName: string, version: string): string {
+  return `curate-${modelName}-v${version}`;
 }
 
 /** The data check a curated dataset version starts (once per digest). */

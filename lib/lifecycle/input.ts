@@ -167,11 +167,20 @@ export const monitorModelInputSchema = z
     monitoringTaskQueue: z.string().min(1).default('ml-monitoring'),
     drift: driftSettingsSchema.default(driftSettingsSchema.parse({})),
     /**
-     * The automatic curation policy: when the check finds drift and at least `minLabels` new
-     * labelled payloads exist, start curateDataset, once per champion version (its workflow id is
-     * derived from model and version) and never within `cooldown` of the last curation. Off when absent.
+     * The automatic curation policy: when the check finds drift, or the version's live accuracy is
+     * below `minLiveAccuracy` on `minLiveLabels` labels, and at least `minLabels` new labelled
+     * payloads exist, start curateDataset, once per champion version (its workflow id is derived
+     * from model and version) and never within `cooldown` of the last curation. Off when absent.
      */
-    curate: curationSettingsSchema.extend({ trainInput: trainAndPromoteInputSchema.omit({ dataset: true, modelName: true }).partial().default({}) }).optional(),
+    curate: curationSettingsSchema
+      .extend({
+        /** The other condition: the champion's rolling live accuracy below this... */
+        minLiveAccuracy: z.number().min(0).max(1).default(0.7),
+        /** ...on at least this many labels (lifecycle_live_accuracy_samples). */
+        minLiveLabels: z.number().int().positive().default(100),
+        trainInput: trainAndPromoteInputSchema.omit({ dataset: true, modelName: true }).partial().default({}),
+      })
+      .optional(),
   })
   .strict();
 export type MonitorModelInput = z.input<typeof monitorModelInputSchema>;

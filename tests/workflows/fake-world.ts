@@ -82,6 +82,7 @@ export class FakeWorld {
   readonly driftChecks: MeasureDriftInput[] = [];
   /** Labelled payloads no curated version holds; what curateDataset answers; the curations and data checks asked for. */
   newLabels = 0;
+  liveAccuracy: { accuracy: number | null; samples: number } = { accuracy: null, samples: 0 };
   curationResult: (input: CurateInput) => CurationResult = (input) => ({
     status: 'curated',
     modelName: input.modelName,
@@ -347,6 +348,10 @@ export class FakeWorld {
         const v = w.version(input.model.version)!;
         v.tags['lifecycle.rollout.evidence'] = JSON.stringify(input.record);
         if (input.record.outcome === 'rolled-back') v.tags['lifecycle.outcome'] = 'rolled-back';
+      },
+      async liveAccuracyNow() {
+        await w.enter('liveAccuracyNow');
+        return w.liveAccuracy;
       },
       async countNewLabels() {
         await w.enter('countNewLabels');
