@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import sharp from 'sharp';
-import { checkoutRevision, type DatasetDeps } from '../lib/dataset/checkout';
+import { checkoutRevision, parsePointer, type DatasetDeps } from '../lib/dataset/checkout';
 import { materialize } from '../lib/dataset/materialize';
 import { readLabelledPayloads, type LabelledPayload } from '../lib/curation/labelled-payloads';
 import type { MlflowClient } from '../lib/mlflow/client';
@@ -157,9 +157,7 @@ export async function curateDataset(input: CurateInput, deps: CurationDeps): Pro
     }
     deps.onProgress?.(`dvc add ${path}`);
     await dvc('add', '--quiet', relative(checkout.dvcRoot, target));
-    const pointer = (await readFile(`${target}.dvc`, 'utf8')).match(/md5: ([0-9a-f]+)\.dir/);
-    if (!pointer) throw new Error(`dvc add wrote no directory md5 to ${path}.dvc`);
-    const digest = pointer[1]!;
+    const digest = parsePointer(await readFile(`${target}.dvc`, 'utf8'), `${path}.dvc`).md5.replace(/\.dir$/, '');
     deps.onProgress?.(`dvc push ${path}`);
     await dvc('push', '--quiet', relative(checkout.dvcRoot, `${target}.dvc`));
     const labelsUntil = labels.at(-1)!.labelledAt;

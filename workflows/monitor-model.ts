@@ -29,8 +29,8 @@ export type MonitorResult = (DriftCheck & { curation?: CurationDecision }) | { m
  */
 export async function monitorModel(raw?: unknown): Promise<MonitorResult> {
   const input = validInput(() => parseInput(monitorModelInputSchema, raw, 'monitorModel'));
-  const registry = lifecycleActivities(sagaTimeoutsSchema.parse({}), 'ml-training').registry;
-  const version = input.version ?? (await registry.championVersion(input.modelName));
+  const lifecycle = lifecycleActivities(sagaTimeoutsSchema.parse({}), 'ml-training');
+  const version = input.version ?? (await lifecycle.registry.championVersion(input.modelName));
   if (version === null) return { modelName: input.modelName, version: null, status: 'no_champion' };
   const monitoring = monitoringActivities(input.monitoringTaskQueue);
   const check = await monitoring.measureDrift({ modelName: input.modelName, version, untilMs: workflowInfo().runStartTime.getTime(), settings: input.drift });
@@ -39,7 +39,7 @@ export async function monitorModel(raw?: unknown): Promise<MonitorResult> {
   const drifted = check.status === 'ok' && check.drift;
   let condition = drifted ? 'drift' : null;
   if (!drifted) {
-    const live = await lifecycleActivities(sagaTimeoutsSchema.parse({}), 'ml-training').analysis.liveAccuracyNow({ modelName: input.modelName, version });
+    const live = await lifecycle.analysis.liveAccuracyNow({ modelName: input.modelName, version });
     if (live.accuracy !== null && live.samples >= policy.minLiveLabels && live.accuracy < policy.minLiveAccuracy) {
       condition = `live accuracy ${(100 * live.accuracy).toFixed(1)}% < ${(100 * policy.minLiveAccuracy).toFixed(0)}% on ${live.samples} labels`;
     }

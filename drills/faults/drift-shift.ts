@@ -10,19 +10,13 @@
 import sharp from 'sharp';
 import type { DriftCheck } from '../../activities/drift';
 import type { monitorModel } from '../../workflows/monitor-model';
+import { scrapeValue } from '../../tests/support/payload-log';
 import { championRef } from '../consistency';
 import { expectCleanLoad, waitFor, type Drill } from '../drill';
 import { Load } from '../load';
 import { stamp } from './common';
 
 const PIPELINE_QUEUE = process.env.PIPELINE_TASK_QUEUE ?? 'ml-pipeline';
-
-/** The first sample of `name{labels}` in a Prometheus text page (0 when absent). */
-function sample(text: string, name: string, labels: Record<string, string>): number {
-  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && want.every((w) => l.includes(w)));
-  return line ? Number(line.split(' ').at(-1)) : 0;
-}
 
 export const driftShift: Drill = {
   name: 'drift-shift',
@@ -34,7 +28,7 @@ export const driftShift: Drill = {
     const rows = ctx.options.ci ? 250 : 400;
     const metricsOf = (kind: string) => stack.plan.find((p) => p.kind === kind)!.health.replace(/\/healthz$/, '/metrics');
     const scrape = async (kind: string) => (await fetch(metricsOf(kind))).text();
-    const logged = async () => sample(await scrape('payload-logger'), 'lifecycle_payload_logger_written_total', { table: 'payloads', model: stack.modelName });
+    const logged = async () => scrapeValue(await scrape('payload-logger'), 'lifecycle_payload_logger_written_total', { table: 'payloads', model: stack.modelName });
 
     /** Serves `images` until `rows` more requests are in Parquet, then runs one drift check over the newest `rows`. */
     const phase = async (images: Buffer[], what: string): Promise<DriftCheck | null> => {
@@ -66,7 +60,7 @@ export const driftShift: Drill = {
     const shifted = await phase(inverted, 'inverted');
     if (!shifted) return { load: null, workflow: '-', recoverMs: null, recoveredWhen: 'never: the second check did not run' };
     ctx.expect(shifted.status === 'ok' && shifted.drift, `inverted traffic was judged ${shifted.status}, drift ${shifted.drift}`);
-    const flag = sample(await scrape('training-worker'), 'lifecycle_drift_detected', { model: stack.modelName, version: champion.version });
+    const flag = scrapeValue(await scrape('training-worker'), 'lifecycle_drift_detected', { model: stack.modelName, version: champion.version });
     ctx.expect(flag === 1, `lifecycle_drift_detected of v${champion.version} on the training worker's /metrics is ${flag}, not 1`);
     const html = shifted.report ? (await stack.mlflow.downloadArtifact(shifted.report)).toString() : '';
     ctx.expect(html.includes('DRIFT'), `the report of the shifted window is not in the champion's run (${shifted.report ?? 'no report'})`);

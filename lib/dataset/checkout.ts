@@ -36,7 +36,7 @@ export interface Checkout {
   cleanup(): Promise<void>;
 }
 
-interface DvcOut {
+export interface DvcOut {
   md5: string;
   nfiles?: number;
   size?: number;
@@ -93,7 +93,8 @@ function normalizePath(p: string): string {
   return p.replace(/\/+$/, '');
 }
 
-function parsePointer(text: string, file: string): DvcOut {
+/** The first output of a DVC pointer file (`<path>.dvc`). */
+export function parsePointer(text: string, file: string): DvcOut {
   const doc = parseYaml(text) as { outs?: DvcOut[] } | null;
   const out = doc?.outs?.[0];
   if (!out?.md5) throw new DatasetError(`${file} is not a DVC pointer with an md5`);

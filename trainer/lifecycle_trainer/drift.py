@@ -25,7 +25,7 @@ import numpy as np
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
-from .reference import FEATURES, image_features
+from .reference import FEATURES, image_features, summary
 
 NUMERICAL = [*FEATURES, "confidence"]
 CATEGORICAL = ["predicted"]
@@ -57,12 +57,6 @@ def reference_columns(reference: dict) -> dict[str, np.ndarray | list[str]]:
     return {**{name: np.asarray(sample[name], dtype=np.float64) for name in NUMERICAL}, "predicted": list(sample["predicted"])}
 
 
-def _summary(values: np.ndarray) -> dict[str, float]:
-    if values.size == 0:
-        return {}
-    q = np.quantile(values, [0.05, 0.5, 0.95])
-    return {"mean": float(values.mean()), "std": float(values.std()), "p05": float(q[0]), "p50": float(q[1]), "p95": float(q[2])}
-
 
 def numerical_drift(ref: np.ndarray, cur: np.ndarray, s: DriftSettings) -> dict:
     # A constant reference column has no scale to normalise by; fall back to the raw distance
@@ -77,8 +71,8 @@ def numerical_drift(ref: np.ndarray, cur: np.ndarray, s: DriftSettings) -> dict:
         "test": "two-sample Kolmogorov-Smirnov",
         "p_value": p_value,
         "drifted": bool(distance > s.threshold and p_value < s.alpha),
-        "reference": _summary(ref),
-        "current": _summary(cur),
+        "reference": summary(ref),
+        "current": summary(cur),
     }
 
 

@@ -34,7 +34,7 @@ def image_features(images: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _summary(values: np.ndarray) -> dict[str, float]:
+def summary(values: np.ndarray) -> dict[str, float]:
     if values.size == 0:
         return {}
     q = np.quantile(values, [0.05, 0.5, 0.95])
@@ -55,7 +55,7 @@ def drift_reference(images: np.ndarray, probabilities: np.ndarray, labels: list[
         "split": "test",
         "n": n,
         "features": FEATURES,
-        "summary": {**{name: _summary(v) for name, v in features.items()}, "confidence": _summary(confidence)},
+        "summary": {**{name: summary(v) for name, v in features.items()}, "confidence": summary(confidence)},
         "predicted_class_distribution": {label: (int(counts[i]) / n if n else 0.0) for i, label in enumerate(labels)},
         "sample": {
             "rows": int(rows.size),
