@@ -140,6 +140,16 @@ describe('POST /feedback', () => {
     expect(res.json()).toMatchObject({ statusCode: 409, code: 'CONFLICTING_LABEL', error: 'Conflict' });
   });
 
+  it('answers 500 FEEDBACK_STORE_FAILED, not a retry-inviting 503, when Redis refuses the write', async () => {
+    await predict('r1');
+    // A key of the wrong type makes the store script fail inside Redis (a ReplyError): a server fault, not an outage.
+    await redis.set(payloadLogKeys(prefix).feedbackStream('fashion-mnist-classifier'), 'not a stream');
+    const res = await feedback({ request_id: 'r1', label: 'Bag' });
+    expect(res.statusCode).toBe(500);
+    expect(res.headers['retry-after']).toBeUndefined();
+    expect(res.json()).toMatchObject({ statusCode: 500, code: 'FEEDBACK_STORE_FAILED' });
+  });
+
   it('answers a batch with one result per item, a bad item failing alone', async () => {
     await predict('r1');
     await predict('r2');

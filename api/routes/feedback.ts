@@ -60,7 +60,7 @@ type Params = { name?: string };
 /**
  * POST /feedback and POST /models/{name}/feedback: ground truth for logged
  * predictions, with a labeller credential. One object -> that item's status
- * (202, 404, 409, 422 or 503) and body. An array -> 200 with one result per
+ * (202, 404, 409, 422, 500 or 503) and body. An array -> 200 with one result per
  * item in order, each with its own statusCode (a bad item fails alone).
  */
 export const feedbackRoutes: FastifyPluginCallback<FeedbackRouteOptions> = (app, opts, done) => {

@@ -1,6 +1,7 @@
 import type { PayloadLogMetrics } from '../../lib/payload-log/api-metrics';
 import type { PayloadLogApiConfig } from '../../lib/payload-log/config';
 import { toStreamFields } from '../../lib/payload-log/records';
+import { ReplyError } from 'ioredis';
 import { errorBody, HttpError, type ErrorBody } from '../errors';
 import type { Credential } from './feedback-auth';
 import type { FeedbackStore } from './feedback-store';
@@ -29,8 +30,9 @@ const fail = (requestId: string, status: number, code: string, message: string):
 
 /**
  * Joins ground truth to logged predictions. A Redis failure fails the whole
- * request (503): items stored before it are repeats on a retry, and repeats
- * are idempotent, so the client can simply send the request again.
+ * request (503 when Redis is unreachable, 500 when it refused a write): items
+ * stored before it are repeats on a retry, and repeats are idempotent, so the
+ * client can simply send the request again.
  */
 export class FeedbackService {
   constructor(private readonly opts: FeedbackServiceOptions) {}
@@ -43,11 +45,16 @@ export class FeedbackService {
       for (const item of items) results.push(await this.one(candidates, item, credential));
     } catch (err) {
       if (err instanceof HttpError) throw err;
-      const unavailable = new HttpError(503, 'FEEDBACK_UNAVAILABLE', 'Feedback cannot be stored right now (Redis unreachable); retry: repeats are idempotent', {
-        'retry-after': String(this.opts.retryAfterSeconds),
-      });
-      unavailable.cause = err; // logged by the error handler: a script error is not an outage, and must be seen
-      throw unavailable;
+      // Redis answered with an error (a script or a key of the wrong type): a fault of this server, not an outage, so
+      // not a 503 that invites retrying into the same failure. Anything else is the connection: 503, retry.
+      const failure =
+        err instanceof ReplyError
+          ? new HttpError(500, 'FEEDBACK_STORE_FAILED', 'Feedback could not be stored: Redis refused the write (a server fault, logged); items before this one in the request were stored')
+          : new HttpError(503, 'FEEDBACK_UNAVAILABLE', 'Feedback cannot be stored right now (Redis unreachable); retry: repeats are idempotent', {
+              'retry-after': String(this.opts.retryAfterSeconds),
+            });
+      failure.cause = err; // logged by the error handler with the request
+      throw failure;
     }
     return results;
   }
