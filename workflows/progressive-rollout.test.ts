@@ -39,6 +39,7 @@ describe('progressive rollout (workflow, fake activities)', () => {
       return r;
     });
     expect(result).toMatchObject({ promoted: true, rollout: { outcome: 'passed', champion: '1' } });
+    expect(result.rollout?.reason).toMatch(/^2 step\(s\) passed \(shadow 100% in \d+ s, canary 20% in \d+ s\)$/);
     expect(result.rolledBack).toBeUndefined();
     expect(world.trafficPlans.map((p) => [p.mode, p.share])).toEqual([['shadow', 1], ['canary', 0.2]]);
     expect(world.trafficPlans[0]!.maxDurationMs).toBe(3000);
@@ -125,6 +126,7 @@ describe('progressive rollout (workflow, fake activities)', () => {
     expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
     expect(messageOf(refused)).toMatch(/nothing to approve/);
     expect(result.promoted).toBe(true);
+    expect(result.rollout?.reason).toMatch(/step\(s\) passed .*; approved by alice$/);
     expect(world.aliases.champion).toBe('2');
   });
 

@@ -93,9 +93,16 @@ export async function runProgressiveRollout(acts: LifecycleActivities, control: 
     if (control.abortRequested) return aborted();
   }
   state.state = 'passed';
-  const passed = record('passed');
+  const passed = record('passed', passedReason(state.history, control.approved));
   await acts.registry.recordRolloutEvidence({ model: p.model, record: passed });
   return { passed: true, record: passed };
+}
+
+/** Why a rollout passed, in one line: each step's share and how long it took, and who approved. */
+function passedReason(history: RolloutRecord['steps'], approved: RolloutControl['approved']): string {
+  const steps = history.map((h) => `${h.mode} ${Math.round(h.share * 100)}% in ${h.elapsedS} s`).join(', ');
+  const approval = approved ? `; approved${approved.by ? ` by ${approved.by}` : ''}` : '';
+  return `${history.length} step(s) passed (${steps})${approval}`;
 }
 
 /**
