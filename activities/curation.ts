@@ -151,6 +151,7 @@ export async function curateDataset(input: CurateInput, deps: CurationDeps): Pro
       if (entry === null) continue;
       const split = parseInt(hash.slice(0, 8), 16) / 0x1_0000_0000 < input.holdOutShare ? 'test' : 'train';
       await mkdir(join(target, split, entry.folder), { recursive: true });
+      // The prefix is a contract with the trainer: its max_train_per_class cap keeps every prod-* sample (lifecycle_trainer/data.py).
       await writeFile(join(target, split, entry.folder, `prod-${hash.slice(0, 16)}.png`), await encode(entry.sample));
       added[split] += 1;
       labelledBy[entry.sample.labelledBy] = (labelledBy[entry.sample.labelledBy] ?? 0) + 1;

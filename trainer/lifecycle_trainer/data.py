@@ -108,6 +108,10 @@ def _index_folders(split_dir: Path, labels: list[str]) -> dict[int, Path]:
     return mapping
 
 
+# File-name prefix of the labelled production samples a curation adds (activities/curation.ts writes them).
+CURATED_PREFIX = "prod-"
+
+
 def _list_images(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
@@ -146,7 +150,10 @@ def _load_split(folders: dict[int, Path], max_per_class: int | None, workers: in
     for index in sorted(folders):
         files = _list_images(folders[index])
         if max_per_class is not None:
-            files = files[:max_per_class]
+            # The cap shortens training on the base data; it never drops production samples (the curation names
+            # them prod-<content hash>.png): they are the reason a curated version exists.
+            curated = [f for f in files if Path(f).name.startswith(CURATED_PREFIX)]
+            files = [f for f in files if not Path(f).name.startswith(CURATED_PREFIX)][:max_per_class] + curated
         paths += files
         labels += [index] * len(files)
     return Split(_load_many(paths, workers, geometry), np.asarray(labels, dtype=np.int64))

@@ -21,7 +21,8 @@ class Params:
     # Fraction of each class's train images held out (stratified, seeded) to report val_* metrics.
     # 0 = no validation split: val_* are then computed on the test split.
     val_fraction: float = 0.1
-    # Optional cap on train images per class (taken in file-name order, before the val split).
+    # Optional cap on train images per class (taken in file-name order, before the val split); curated production
+    # samples (prod-*.png) are always kept on top of it.
     max_train_per_class: int | None = None
     # Random +-2 px shifts and horizontal flips of training batches.
     augment: bool = False
