@@ -2,7 +2,8 @@
 # The drills' CI run, called by infra/local/test.sh (`make test`) so the drills cannot rot: a stack of
 # its own (state dir .lifecycle/test-drills, every port moved by DRILLS_PORT_OFFSET (600), so Redis
 # prefix lc600:), bootstrapped small (dataset v1, 1 epoch on 2,000 images per class), then `npm run drills -- --ci` (worker kill,
-# Redis restart, worker and API partitions, rollout, failed rollout, training worker kill, canary-inverted), then that stack is stopped, whatever
+# Redis restart, worker and API partitions, rollout, failed rollout, training worker kill, canary-inverted, and last the
+# production feedback loop, which replaces the champion), then that stack is stopped, whatever
 # happened. The results are in <state dir>/drills.json.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
