@@ -44,7 +44,9 @@ export async function startPayloadLogger(config: PayloadLoggerConfig, logger: Lo
     retentionIntervalMs: timing.retentionIntervalMs ?? 3_600_000,
     claimIntervalMs: timing.claimIntervalMs ?? 10_000,
   });
-  const server = await startMetricsServer({ registry, port: config.METRICS_PORT, host: config.METRICS_HOST, health: () => ({ ok: true }) });
+  // Ready while Redis answers: without it nothing reaches the log (serving goes on; its drops are counted there).
+  const ready = () => ({ ok: redis.status === 'ready', redis: redis.status });
+  const server = await startMetricsServer({ registry, port: config.METRICS_PORT, host: config.METRICS_HOST, health: () => ({ ok: true }), ready });
   loop.start();
   logger.info({ root, metricsPort: server.port, consumer: config.PAYLOAD_LOGGER_ID }, 'payload logger started');
   let closing: Promise<void> | null = null;

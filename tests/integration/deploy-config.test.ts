@@ -65,14 +65,15 @@ describe('Kubernetes manifests', () => {
     { name: 'inference-worker', port: 9101 },
     { name: 'pipeline-worker', port: 9102 },
     { name: 'training-worker', port: 9103 },
+    { name: 'payload-logger', port: 9181 },
   ];
 
   test.each(OVERLAYS)('%s renders every component with its autoscaler, PDB and a default-deny policy', (o) => {
     const kinds = (kind: string) => rendered[o].objects.filter((x) => x.kind === kind).map((x) => x.metadata.name).sort();
-    expect(kinds('Deployment')).toEqual(expect.arrayContaining(['api', 'inference-worker', 'mlflow', 'pipeline-worker', 'training-worker']));
+    expect(kinds('Deployment')).toEqual(expect.arrayContaining(['api', 'inference-worker', 'mlflow', 'payload-logger', 'pipeline-worker', 'training-worker']));
     expect(kinds('ScaledObject')).toEqual(['inference-worker', 'pipeline-worker', 'training-worker']);
     expect(kinds('HorizontalPodAutoscaler')).toEqual(['api']);
-    expect(kinds('PodDisruptionBudget')).toEqual(['api', 'inference-worker', 'mlflow', 'pipeline-worker', 'training-worker']);
+    expect(kinds('PodDisruptionBudget')).toEqual(['api', 'inference-worker', 'mlflow', 'payload-logger', 'pipeline-worker', 'training-worker']);
     expect(kinds('NetworkPolicy')).toContain('default-deny-all');
     console.log(`deploy-config: ${o} renders ${rendered[o].objects.length} objects`);
   });
@@ -167,6 +168,27 @@ describe('Kubernetes manifests', () => {
     }
   });
 
+  test.each(OVERLAYS)('%s: the payload logger writes the volume the training workers read (read-only) for drift and curation', (o) => {
+    const pod = (name: string) => find(o, 'Deployment', name)!.spec.template.spec;
+    const mountOf = (name: string) => {
+      const spec = pod(name);
+      const volume = spec.volumes.find((v: { persistentVolumeClaim?: { claimName: string } }) => v.persistentVolumeClaim?.claimName === 'payload-log');
+      const mount = spec.containers[0].volumeMounts.find((m: { name: string }) => m.name === volume?.name);
+      const dir = spec.containers[0].env.find((e: { name: string }) => e.name === 'PAYLOAD_LOG_DIR')?.value;
+      return { path: mount?.mountPath, readOnly: mount?.readOnly === true, dir };
+    };
+    const logger = mountOf('payload-logger');
+    const training = mountOf('training-worker');
+    expect(logger).toEqual({ path: '/var/lib/payload-log', readOnly: false, dir: '/var/lib/payload-log' });
+    expect(training).toEqual({ path: logger.path, readOnly: true, dir: logger.dir });
+    // Several training pods, on any node, read what the logger writes: production needs ReadWriteMany.
+    const claim = find(o, 'PersistentVolumeClaim', 'payload-log')!;
+    expect(claim.spec.accessModes).toEqual([o === 'production' ? 'ReadWriteMany' : 'ReadWriteOnce']);
+    // The API takes labeller credentials from a Secret, never from the ConfigMap.
+    const api = pod('api').containers[0].env.find((e: { name: string }) => e.name === 'FEEDBACK_TOKENS');
+    expect(api.valueFrom.secretKeyRef).toEqual({ name: expect.stringMatching(/^lifecycle-feedback/), key: 'tokens' });
+  });
+
   test('production generates no Secret, and local defines every Secret key the pods use', () => {
     expect(rendered.production.objects.filter((x) => x.kind === 'Secret')).toEqual([]);
     const readme = readFileSync(join(ROOT, 'infra/k8s/README.md'), 'utf8');
@@ -194,8 +216,8 @@ describe('Kubernetes manifests', () => {
   test.each(OVERLAYS)('%s: network access follows the table in infra/k8s/README.md', (o) => {
     const labels = (name: string) => find(o, 'Deployment', name)!.spec.template.metadata.labels as Record<string, string>;
     const has = (name: string, cap: string) => labels(name)[`lifecycle.dev/${cap}`] === 'true';
-    const holders = (cap: string) => ['api', 'inference-worker', 'pipeline-worker', 'training-worker', 'mlflow'].filter((n) => has(n, cap));
-    expect(holders('redis-client')).toEqual(['api', 'inference-worker', 'pipeline-worker']);
+    const holders = (cap: string) => ['api', 'inference-worker', 'pipeline-worker', 'training-worker', 'payload-logger', 'mlflow'].filter((n) => has(n, cap));
+    expect(holders('redis-client')).toEqual(['api', 'inference-worker', 'pipeline-worker', 'payload-logger']);
     expect(holders('s3-client')).toEqual(['pipeline-worker', 'training-worker', 'mlflow']);
     expect(holders('mlflow-client')).toEqual(['inference-worker', 'pipeline-worker', 'training-worker']);
     expect(holders('temporal-client')).toEqual(['pipeline-worker', 'training-worker']);

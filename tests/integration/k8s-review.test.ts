@@ -95,7 +95,7 @@ describe.each(OVERLAYS)('%s overlay', (o) => {
         if (body.data.activeTargets.length + body.data.droppedTargets.length >= targets.length) break;
       }
       const scraped = pods().filter((p) => p.meta.annotations?.['prometheus.io/scrape'] === 'true');
-      expect(scraped.map((p) => p.name).sort()).toEqual(['api', 'inference-worker', 'pipeline-worker', 'training-worker']);
+      expect(scraped.map((p) => p.name).sort()).toEqual(['api', 'inference-worker', 'payload-logger', 'pipeline-worker', 'training-worker']);
       expect(active.filter((t) => t.job !== 'temporal-sdk').map((t) => `${t.job} ${t.instance}`).sort()).toEqual(scraped.map((p) => `${p.name} ${p.name}-0`).sort());
       expect(active.filter((t) => t.job === 'temporal-sdk').map((t) => t.process).sort()).toEqual(['pipeline-worker', 'training-worker']);
     } finally {

@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readModelMetadata } from '../../lib/model/metadata';
@@ -127,6 +128,24 @@ describe('payload log: API marks, worker -> bounded Redis stream -> logger -> Pa
     await stack.waitFor(async () => (await stack.redis.xlen(keys().payloads(MODEL))) === 0, 15_000, 'the backlog to drain');
     const [{ distinct }] = (await duckQuery(`SELECT count(DISTINCT request_id)::INTEGER AS distinct FROM read_parquet('${dir}/model=*/*/*/*.parquet')`)) as [{ distinct: number }];
     expect(distinct).toBe(logged);
+  });
+
+  it('is live without Redis but ready only while Redis answers (its /readyz can fail)', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    logger = await startTestLogger(`redis://127.0.0.1:${closed}`, stack.prefix, dir);
+    const probe = (path: string) => fetch(`http://127.0.0.1:${logger!.metricsPort}${path}`);
+    expect((await probe('/healthz')).status).toBe(200);
+    const unready = await probe('/readyz');
+    expect(unready.status).toBe(503);
+    expect(await unready.json()).toMatchObject({ ok: false });
+    await logger.close();
+    logger = await startTestLogger(stack.redisUrl, stack.prefix, dir);
+    await stack.waitFor(async () => (await probe('/readyz')).status === 200, 5000, 'the logger to be ready on the real Redis');
   });
 
   it('deletes date partitions past PAYLOAD_LOG_RETENTION_DAYS and keeps recent ones', async () => {
