@@ -32,13 +32,23 @@ const STEPS = [
   { mode: 'canary' as const, share: 0.2, minDuration: '20 seconds', maxDuration: '2 minutes', minSamples: 200 },
   { mode: 'canary' as const, share: 0.5, minDuration: '20 seconds', maxDuration: '2 minutes', minSamples: 200 },
 ];
-/**
- * --ci (the last drill of `make test`'s subset, on a stack whose champion saw 2,000 images per class): the retrain
- * keeps that cap (the curated production samples are always kept on top of it) and runs 2 epochs, and the rollout
- * is one canary step; the loop is the same, in about half the time.
- */
+/** --ci (the last drill of `make test`'s subset): one canary step; the loop is the same. */
 const CI_STEPS = [{ mode: 'canary' as const, share: 0.5, minDuration: '15 seconds', maxDuration: '2 minutes', minSamples: 200 }];
-const trainParams = (ci: boolean) => (ci ? { epochs: 2, seed: 7, max_train_per_class: 2000 } : { epochs: 3, seed: 7 });
+
+/**
+ * The retrain's params: the champion's own recipe (its run's epochs and per-class cap) with one more epoch (at least
+ * 3; 2 with --ci), so the fair gate compares like with like plus the production data. Whichever drill trained the
+ * champion before this one (in the CI subset: train-kill, on full v1), the retrain is not a weaker recipe that the gate
+ * rightly refuses. The cap never drops the curated samples (lifecycle_trainer/data.py).
+ */
+async function retrainParams(ctx: DrillContext, version: string): Promise<Record<string, number>> {
+  const mv = await ctx.stack.mlflow.getModelVersion(ctx.stack.modelName, version);
+  const run = await ctx.stack.mlflow.getRun(mv.run_id!);
+  const params = Object.fromEntries((run.data.params ?? []).map((kv) => [kv.key, kv.value]));
+  const epochs = Math.max(Number(params.epochs ?? 1) + 1, ctx.options.ci ? 2 : 3);
+  const cap = Number(params.max_train_per_class);
+  return { epochs, seed: 7, ...(Number.isInteger(cap) && cap > 0 ? { max_train_per_class: cap } : {}) };
+}
 
 interface Labelled {
   png: Buffer;
@@ -181,9 +191,10 @@ export const feedbackLoop: Drill = {
     // 2. The drift check with the curation policy, as the monitor Schedule would run it.
     const client = await stack.temporal();
     const trainInput = {
-      params: trainParams(ctx.options.ci),
+      params: await retrainParams(ctx, old.version),
       rollout: { strategy: 'progressive' as const, steps: ctx.options.ci ? CI_STEPS : STEPS, analysisInterval: '3 seconds', criteria: { minFeedback: 100 } },
     };
+    ctx.note(`retrain params (champion v${old.version}'s recipe, one more epoch): ${JSON.stringify(trainInput.params)}`);
     const check = await client.workflow.execute<typeof monitorModel>('monitorModel', {
       taskQueue: PIPELINE_QUEUE,
       workflowId: `drill-loop-monitor-${id}`,
