@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { defaultSourceDir, encodePng, LABELS, loadClass } from '../../lib/dataset/fashion-mnist';
-import { modelRefOf } from '../../lib/mlflow/client';
+import { modelRefOf, paramsOf } from '../../lib/mlflow/client';
 import { readModelMetadata } from '../../lib/model/metadata';
 import { createOrtSession, ModelRunner } from '../../lib/model/model-runner';
 import { preprocessImage } from '../../lib/model/preprocess';
@@ -44,7 +44,7 @@ const CI_STEPS = [{ mode: 'canary' as const, share: 0.5, minDuration: '15 second
 async function retrainParams(ctx: DrillContext, version: string): Promise<Record<string, number>> {
   const mv = await ctx.stack.mlflow.getModelVersion(ctx.stack.modelName, version);
   const run = await ctx.stack.mlflow.getRun(mv.run_id!);
-  const params = Object.fromEntries((run.data.params ?? []).map((kv) => [kv.key, kv.value]));
+  const params = paramsOf(run);
   const epochs = Math.max(Number(params.epochs ?? 1) + 1, ctx.options.ci ? 2 : 3);
   const cap = Number(params.max_train_per_class);
   return { epochs, seed: 7, ...(Number.isInteger(cap) && cap > 0 ? { max_train_per_class: cap } : {}) };

@@ -338,6 +338,11 @@ export function tagsOf(entity: { tags?: T.KeyValue[] } | { data?: { tags?: T.Key
   return Object.fromEntries((list ?? []).map((t) => [t.key, t.value]));
 }
 
+/** A run's params as a record (MLflow stores every value as a string; Python's None as "None"). */
+export function paramsOf(run: T.Run): Record<string, string> {
+  return Object.fromEntries((run.data.params ?? []).map((p) => [p.key, p.value]));
+}
+
 function toKeyValues(record: Record<string, string>): T.KeyValue[] {
   return Object.entries(record).map(([key, value]) => ({ key, value }));
 }

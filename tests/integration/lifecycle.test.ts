@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { defaultSourceDir, encodePng, LABELS, loadClass } from '../../lib/dataset/fashion-mnist';
-import { MlflowClient, modelRefOf, tagsOf, type Run } from '../../lib/mlflow/client';
+import { MlflowClient, modelRefOf, paramsOf, tagsOf, type Run } from '../../lib/mlflow/client';
 import { readModelMetadata } from '../../lib/model/metadata';
 import { decodeToPixels } from '../../lib/model/preprocess';
 import { pixelsToTensor } from '../../lib/model/tensor';
@@ -78,7 +78,7 @@ describe('trainAndPromote on real services', () => {
   });
 
   it('lists every resolved param of the trainer, defaults and seed included, and what was asked for', async () => {
-    const runParams = Object.fromEntries((firstRun.data.params ?? []).map((p) => [p.key, p.value]));
+    const runParams = paramsOf(firstRun);
     const runInfo = JSON.parse((await mlflow.downloadArtifact(`${firstRun.info.artifact_uri}/evaluation/run_info.json`)).toString()) as { params: Record<string, unknown> };
     expect(Object.keys(runParams).sort()).toEqual(Object.keys(runInfo.params).sort());
     expect(runParams).toMatchObject({ epochs: '1', seed: '7', batch_size: '32', learning_rate: String(runInfo.params.learning_rate) });
@@ -177,7 +177,7 @@ describe('trainAndPromote on real services', () => {
   it('reproduces the first run from its records alone: its recorded params and dataset commit give the same held-out accuracy', async () => {
     // Only what MLflow holds: the resolved params (strings, as MLflow stores them) and the dataset tags.
     const tags = tagsOf(firstRun);
-    const recorded = Object.fromEntries((firstRun.data.params ?? []).map((p) => [p.key, p.value]));
+    const recorded = paramsOf(firstRun);
     const again = await client.workflow.execute<typeof trainAndPromote>('trainAndPromote', {
       taskQueue: workers.pipelineQueue,
       workflowId: `${id}-reproduce`,

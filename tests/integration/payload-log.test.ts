@@ -1,9 +1,9 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readModelMetadata } from '../../lib/model/metadata';
 import { payloadLogKeys } from '../../lib/payload-log/keys';
+import { freePort } from '../../lib/process/free-port';
 import type { RunningPayloadLogger } from '../../workers/payload-logger';
 import { startProcess } from '../support/child-process';
 import { testImage } from '../support/images';
@@ -131,13 +131,7 @@ describe('payload log: API marks, worker -> bounded Redis stream -> logger -> Pa
   });
 
   it('is live without Redis but ready only while Redis answers (its /readyz can fail)', async () => {
-    const closed = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as AddressInfo;
-        probe.close(() => resolve(port));
-      });
-    });
-    logger = await startTestLogger(`redis://127.0.0.1:${closed}`, stack.prefix, dir);
+    logger = await startTestLogger(`redis://127.0.0.1:${await freePort()}`, stack.prefix, dir);
     const probe = (path: string) => fetch(`http://127.0.0.1:${logger!.metricsPort}${path}`);
     expect((await probe('/healthz')).status).toBe(200);
     const unready = await probe('/readyz');

@@ -152,8 +152,11 @@ def _load_split(folders: dict[int, Path], max_per_class: int | None, workers: in
         if max_per_class is not None:
             # The cap shortens training on the base data; it never drops production samples (the curation names
             # them prod-<content hash>.png): they are the reason a curated version exists.
-            curated = [f for f in files if Path(f).name.startswith(CURATED_PREFIX)]
-            files = [f for f in files if not Path(f).name.startswith(CURATED_PREFIX)][:max_per_class] + curated
+            base: list[str] = []
+            curated: list[str] = []
+            for f in files:
+                (curated if Path(f).name.startswith(CURATED_PREFIX) else base).append(f)
+            files = base[:max_per_class] + curated
         paths += files
         labels += [index] * len(files)
     return Split(_load_many(paths, workers, geometry), np.asarray(labels, dtype=np.int64))
