@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/queue/redis-connection';
 import { RolloutLeases } from '../lib/fleet/lease';
 import type { ActiveModel } from '../lib/fleet/protocol';
 import { finalizeRollout, restoreFleet, RolloutError, rolloutFleet, type RolloutDeps, type RolloutProgress } from '../lib/fleet/rollout';
@@ -14,7 +14,7 @@ import { createTrafficActivities } from './traffic';
 
 export interface RolloutActivityDeps {
   mlflow: MlflowClient;
-  redis: Redis;
+  redis: RedisClient;
   redisPrefix: string;
   /** How long a rollout waits for each worker to load a version. */
   deployTimeoutMs: number;

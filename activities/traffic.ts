@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/queue/redis-connection';
 import type { RolloutLeases } from '../lib/fleet/lease';
 import { FleetProtocolError, fleetKeys, PERMANENT_LOAD_ERRORS, TRAFFIC_PLAN_TAG, trafficPlanSchema, type ActiveModel, type TrafficPlan } from '../lib/fleet/protocol';
 import { parseTrafficPlan, readTrafficState, samePlan } from '../lib/fleet/traffic-states';
@@ -11,7 +11,7 @@ import { guard } from './failures';
 
 export interface TrafficActivityDeps {
   mlflow: Pick<MlflowClient, 'registeredModelTag' | 'setRegisteredModelTag' | 'deleteRegisteredModelTag' | 'getModelVersionByAlias'>;
-  redis: Redis;
+  redis: RedisClient;
   redisPrefix: string;
   leases: RolloutLeases;
   /** Bounds each wait for the fleet (candidate loaded everywhere, entry gone). */

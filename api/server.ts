@@ -27,8 +27,8 @@ export interface RunningApi {
 /** Wires Redis, the queue client and the served-models view into the app; listens unless `listen` is false. */
 export async function startApi(config: ApiConfig, logger: Logger, opts: { listen?: boolean } = {}): Promise<RunningApi> {
   const credentials = loadCredentials(config); // a bad credential stops the start, before any connection
-  const redis = createRedisConnection(config.REDIS_URL, { name: `api:${config.API_INSTANCE_ID}`, logger, autoPipelining: true, commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS });
-  const replyReader = createRedisConnection(config.REDIS_URL, { name: `api:${config.API_INSTANCE_ID}:replies`, logger, role: 'blocking' });
+  const redis = createRedisConnection(config, { name: `api:${config.API_INSTANCE_ID}`, logger, autoPipelining: true, commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS });
+  const replyReader = createRedisConnection(config, { name: `api:${config.API_INSTANCE_ID}:replies`, logger, role: 'blocking' });
   // Redis may be down at start: the API still starts (and says so on /readyz) and serves once it is back.
   if (!(await waitUntilReady(redis, 3000))) logger.warn('Redis is not reachable yet; answering 503 until it is');
   const inference = new InferenceClient({

@@ -10,6 +10,7 @@ import { listWorkerStatuses } from '../lib/fleet/worker-statuses';
 import type { ModelRef } from '../lib/fleet/protocol';
 import { modelRefOf } from '../lib/mlflow/client';
 import { INFERENCE_GROUP, queueKeys } from '../lib/queue/keys';
+import { scanKeys } from '../lib/queue/redis-keyspace';
 import { waitFor } from './drill';
 import type { Stack } from './stack';
 
@@ -86,8 +87,8 @@ export async function inconsistencies(stack: Stack, allowExtraWorkers: string[] 
 /** Reply streams of API instances that would never expire (a dead instance must leave nothing behind). */
 async function replyStreamsWithoutExpiry(stack: Stack): Promise<string[]> {
   const out: string[] = [];
-  for await (const keys of stack.redis.scanStream({ match: `${queueKeys(stack.prefix).replies('*')}`, count: 200 })) {
-    for (const key of keys as string[]) if ((await stack.redis.pttl(key)) === -1) out.push(`reply stream ${key} has no expiry`);
+  for (const key of await scanKeys(stack.redis, queueKeys(stack.prefix).replies('*'), 200)) {
+    if ((await stack.redis.pttl(key)) === -1) out.push(`reply stream ${key} has no expiry`);
   }
   return out;
 }

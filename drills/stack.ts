@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { Redis } from 'ioredis';
+import { connectRedis, type RedisClient } from '../lib/queue/redis-connection';
 import { z } from 'zod';
 import { MlflowClient } from '../lib/mlflow/client';
 
@@ -18,6 +18,7 @@ export const ROOT = resolve(__dirname, '..');
 const envSchema = z.object({
   LIFECYCLE_STATE_DIR: z.string().min(1),
   REDIS_URL: z.string().min(1),
+  REDIS_CLUSTER_NODES: z.string().min(1).optional(),
   REDIS_PREFIX: z.string().min(1),
   TEMPORAL_ADDRESS: z.string().min(1),
   MLFLOW_TRACKING_URI: z.string().min(1),
@@ -56,7 +57,7 @@ export function parseExports(text: string): Record<string, string> {
 }
 
 export class Stack {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly mlflow: MlflowClient;
   private connection: Connection | null = null;
   private client: Client | null = null;
@@ -67,7 +68,7 @@ export class Stack {
     readonly modelName: string,
   ) {
     // Fails fast while Redis is away (a drill counts errors, it does not queue commands for later).
-    this.redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: false });
+    this.redis = connectRedis(env, { maxRetriesPerRequest: 2, lazyConnect: false });
     this.mlflow = new MlflowClient({ trackingUri: env.MLFLOW_TRACKING_URI, timeoutMs: 10_000 });
   }
 

@@ -35,8 +35,20 @@ export const envField = {
 export const commonSchema = z.object({
   LOG_LEVEL: envField.logLevel(),
   REDIS_URL: envField.string('redis://127.0.0.1:6379'),
-  /** Prefix for every Redis key and channel, so stacks (and tests) can share one Redis. */
-  REDIS_PREFIX: envField.string('lc:'),
+  /**
+   * Redis Cluster seed nodes, `host:port,host:port,...`: when set, every connection is a cluster client
+   * (ioredis discovers the rest of the cluster from these) and REDIS_URL only lends its credentials and
+   * scheme (`rediss:` for TLS). Unset: the single Redis at REDIS_URL.
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'expected host:port[,host:port...]')
+    .optional(),
+  /**
+   * Prefix for every Redis key and channel, so stacks (and tests) can share one Redis. No braces: the keys
+   * carry Redis Cluster hash tags after it (lib/queue/keys.ts), and a brace in the prefix would become the tag.
+   */
+  REDIS_PREFIX: envField.string('lc:').refine((p) => !/[{}]/.test(p), 'must not contain { or } (Redis Cluster hash tags follow it)'),
   MLFLOW_TRACKING_URI: envField.url('http://127.0.0.1:5000'),
   MODEL_NAME: envField.string('fashion-mnist-classifier'),
 });

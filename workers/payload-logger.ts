@@ -25,7 +25,7 @@ export interface RunningPayloadLogger {
 
 /** Wires Redis, the Parquet writer and the metrics server around the logger loop. */
 export async function startPayloadLogger(config: PayloadLoggerConfig, logger: Logger, timing: { retentionIntervalMs?: number; claimIntervalMs?: number } = {}): Promise<RunningPayloadLogger> {
-  const redis = createRedisConnection(config.REDIS_URL, { name: `payload-logger:${config.PAYLOAD_LOGGER_ID}`, logger });
+  const redis = createRedisConnection(config, { name: `payload-logger:${config.PAYLOAD_LOGGER_ID}`, logger });
   const reader = new LogStreamReader({ redis, prefix: config.REDIS_PREFIX, consumer: config.PAYLOAD_LOGGER_ID, claimIdleMs: config.PAYLOAD_LOGGER_CLAIM_IDLE_MS });
   const writer = await ParquetWriter.open(config.PAYLOAD_LOGGER_ID);
   const registry = createMetricsRegistry();

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { connectRedis } from '../lib/queue/redis-connection';
 import { envField } from '../lib/env';
 import { MlflowClient } from '../lib/mlflow/client';
 import { datasetDeps, temporalWorkerSchema } from '../lib/temporal/worker-config';
@@ -29,7 +29,7 @@ const schema = temporalWorkerSchema.extend({
  * live analysis of progressive rollouts (against PROMETHEUS_URL).
  */
 runWorkerProcess('pipeline-worker', schema, async ({ config, root, connection, interceptors }) => {
-  const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  const redis = connectRedis(config, { lazyConnect: true, maxRetriesPerRequest: 3 });
   await redis.connect();
   const mlflow = new MlflowClient({ trackingUri: config.MLFLOW_TRACKING_URI });
   const worker = await createWorker(connection, config, {

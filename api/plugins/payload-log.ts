@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createPayloadLogMetrics } from '../../lib/payload-log/api-metrics';
@@ -13,7 +13,7 @@ import type { TrafficSource } from '../services/served-traffic';
 
 export interface PayloadLogDeps {
   /** The API's command connection (fails fast while Redis is down; auto-pipelined). */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   config: PayloadLogApiConfig;
   /** Feedback credentials (loadCredentials, at start-up). */

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import { Registry } from 'prom-client';
 import { createLogger } from '../../lib/logger';
 import { payloadLogDefaults } from '../../lib/payload-log/config';
@@ -16,7 +17,7 @@ const LABELLER = 'labeller-token-0123456789';
 const VIEWER = 'viewer-token-0123456789ab';
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });
 
-let redis: Redis;
+let redis: RedisClient;
 let prefix: string;
 let app: FastifyInstance;
 let registry: Registry;

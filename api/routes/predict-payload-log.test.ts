@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import { createLogger } from '../../lib/logger';
 import { payloadLogDefaults } from '../../lib/payload-log/config';
 import { bagResult, fakeQueue, servedModels } from '../../tests/support/fake-inference';
@@ -9,7 +10,7 @@ import { buildApp } from '../app';
 
 /** The API marks the requests sampled for the payload log on their queue entries; the answering worker writes them. */
 describe('payload-log sampling on the prediction routes', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   const prefix = uniquePrefix('predict-plog');
   beforeAll(() => {
     redis = new Redis(testRedisUrl());

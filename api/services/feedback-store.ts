@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import { payloadLogKeys } from '../../lib/payload-log/keys';
 import { feedbackRecordSchema, predictionRecordSchema, type FeedbackRecord, type PredictionRecord } from '../../lib/payload-log/records';
 
@@ -55,7 +55,7 @@ export class FeedbackStore {
   private readonly keys: ReturnType<typeof payloadLogKeys>;
   private readonly store: StoreCommand;
 
-  constructor(private readonly redis: Redis, prefix: string) {
+  constructor(private readonly redis: RedisClient, prefix: string) {
     this.keys = payloadLogKeys(prefix);
     if (!('lcStoreFeedback' in redis)) redis.defineCommand('lcStoreFeedback', { numberOfKeys: 5, lua: STORE_FEEDBACK });
     this.store = (redis as unknown as { lcStoreFeedback: StoreCommand }).lcStoreFeedback.bind(redis);

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import { Registry } from 'prom-client';
 import { createLogger } from '../../lib/logger';
 import { createPayloadLogMetrics } from '../../lib/payload-log/api-metrics';
@@ -10,7 +11,7 @@ import { PredictionRecorder } from './prediction-recorder';
 
 /** Prediction records against a real Redis: what feedback is later joined to. */
 describe('PredictionRecorder', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   let prefix: string;
   beforeAll(() => {
     redis = new Redis(testRedisUrl());

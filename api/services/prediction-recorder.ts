@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import type { Logger } from 'pino';
 import type { ActiveModel } from '../../lib/fleet/protocol';
 import type { PayloadLogMetrics } from '../../lib/payload-log/api-metrics';
@@ -15,7 +15,7 @@ export interface AnsweredImage {
 }
 
 export interface PredictionRecorderOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   config: Pick<PayloadLogApiConfig, 'FEEDBACK_WINDOW_SECONDS'>;
   metrics: PayloadLogMetrics;

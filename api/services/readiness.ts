@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import { listWorkerStatuses, servesVersion } from '../../lib/fleet/worker-statuses';
 import type { ServedModelSource } from './served-models';
 
@@ -23,7 +23,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 }
 
 /** Ready = Redis answers, the default model is served, and at least one live worker is ready on its version. */
-export function redisReadinessProbe(redis: Redis, prefix: string, models: ServedModelSource, defaultModel: string, timeoutMs = 2000): ReadinessProbe {
+export function redisReadinessProbe(redis: RedisClient, prefix: string, models: ServedModelSource, defaultModel: string, timeoutMs = 2000): ReadinessProbe {
   return async () => {
     try {
       return await withTimeout(

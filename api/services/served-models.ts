@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import type { Logger } from 'pino';
 import { readActiveModels } from '../../lib/fleet/active-models';
 import type { ActiveModel } from '../../lib/fleet/protocol';
@@ -36,7 +36,7 @@ export class ServedModels implements ServedModelSource {
   private readonly lastSeen = new Map<string, number>();
   private loop: { stop(): void } | null = null;
 
-  constructor(private readonly opts: { redis: Redis; prefix: string; refreshMs: number; staleMs?: number; logger: Logger }) {}
+  constructor(private readonly opts: { redis: RedisClient; prefix: string; refreshMs: number; staleMs?: number; logger: Logger }) {}
 
   get(name: string): ActiveModel | null {
     return this.models.get(name) ?? null;

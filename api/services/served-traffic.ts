@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import type { Logger } from 'pino';
 import type { TrafficState, WorkerStatus } from '../../lib/fleet/protocol';
 import { readTrafficStates } from '../../lib/fleet/traffic-states';
@@ -31,7 +31,7 @@ export class ServedTraffic implements TrafficSource {
   private all = new Map<string, TrafficState>();
   private loop: { stop(): void } | null = null;
 
-  constructor(private readonly opts: { redis: Redis; prefix: string; refreshMs: number; logger: Logger }) {}
+  constructor(private readonly opts: { redis: RedisClient; prefix: string; refreshMs: number; logger: Logger }) {}
 
   get(model: string): TrafficState | null {
     return this.plans.get(model) ?? null;

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { connectRedis } from '../../lib/queue/redis-connection';
 import { listWorkerStatuses } from '../../lib/fleet/worker-statuses';
 import { LEGACY_VERSION_TAGS, VERSION_TAGS, tagsOf, type ModelVersion } from '../../lib/mlflow/client';
 import { OUTCOMES, type LifecycleOutcome } from '../../lib/lifecycle/search-attributes';
@@ -16,7 +16,7 @@ function outcomeOf(mv: ModelVersion): string {
 
 /** How many live inference workers serve each version of `model` (null: Redis not reachable). */
 async function servedBy(ctx: CliContext): Promise<Map<string, number> | null> {
-  const redis = new Redis(ctx.config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 2000 });
+  const redis = connectRedis(ctx.config, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 2000 });
   redis.on('error', () => undefined);
   try {
     await redis.connect();

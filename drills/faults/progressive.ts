@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import { readTrafficState } from '../../lib/fleet/traffic-states';
 import { TRAFFIC_PLAN_TAG } from '../../lib/fleet/protocol';
 import type { RolloutInput, RolloutStepConfig } from '../../lib/lifecycle/rollout-config';
@@ -38,7 +38,7 @@ export function drillRollout(steps: string, minSamples = 300): RolloutInput {
  * Waits until the fleet on `redis` carries rollout `workflowId`'s plan in `mode`; returns the ms waited,
  * or null after `timeoutMs` or once `workflow` (when given) has ended.
  */
-export async function fleetInMode(redis: Redis, prefix: string, model: string, workflowId: string, mode: 'shadow' | 'canary', timeoutMs: number, workflow?: WorkflowHandle): Promise<number | null> {
+export async function fleetInMode(redis: RedisClient, prefix: string, model: string, workflowId: string, mode: 'shadow' | 'canary', timeoutMs: number, workflow?: WorkflowHandle): Promise<number | null> {
   let ended = false;
   workflow?.result().then(
     () => (ended = true),

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection';
 import { activeModelSchema, fleetKeys, parseFleetValue, type ActiveModel } from './protocol';
 
 const isWrongType = (err: unknown) => err instanceof Error && err.message.startsWith('WRONGTYPE');
@@ -20,7 +20,7 @@ const parseActiveModel = (raw: string): ActiveModel => parseFleetValue(activeMod
  * registry's champion) and its metadata. Read-only here: the fleet controller
  * (fleet-controller.ts) is its one writer.
  */
-export async function readActiveModels(redis: Redis, prefix: string, onInvalid?: (model: string, err: Error) => void): Promise<Map<string, ActiveModel>> {
+export async function readActiveModels(redis: RedisClient, prefix: string, onInvalid?: (model: string, err: Error) => void): Promise<Map<string, ActiveModel>> {
   const all = await readActive(() => redis.hgetall(fleetKeys(prefix).active), {});
   const models = new Map<string, ActiveModel>();
   for (const [name, raw] of Object.entries(all)) {
@@ -33,7 +33,7 @@ export async function readActiveModels(redis: Redis, prefix: string, onInvalid?:
   return models;
 }
 
-export async function readActiveModel(redis: Redis, prefix: string, model: string): Promise<ActiveModel | null> {
+export async function readActiveModel(redis: RedisClient, prefix: string, model: string): Promise<ActiveModel | null> {
   const raw = await readActive(() => redis.hget(fleetKeys(prefix).active, model), null);
   return raw === null ? null : parseActiveModel(raw);
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection';
 import type { Logger } from 'pino';
 import type { ModelMetadata } from '../model/metadata';
 import { readActiveModels } from './active-models';
@@ -32,7 +32,7 @@ return 0
 `;
 
 export interface FleetControllerOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** Unique per process (the worker id). */
   holder: string;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection';
 import { fleetKeys, parseFleetValue, rolloutLeaseSchema, type RolloutLease } from './protocol';
 
 /** Takes the lease if free, or renews it if `deploymentId` already holds it. Returns the holder afterwards. */
@@ -40,7 +40,7 @@ return 0
  */
 export class RolloutLeases {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

@@ -172,19 +172,26 @@ export function parseFleetValue<S extends z.ZodType>(schema: S, raw: string, wha
   return result.data;
 }
 
+/**
+ * The fleet's keys. `{fleet}` is a Redis Cluster hash tag: the fleet-wide keys share one slot, because the
+ * controller's script writes `active`/`traffic` only while holding `controller` (one script, one slot), and the
+ * worker index is pruned together with the statuses it lists. They are small and read a few times a second, so
+ * one slot is no bottleneck. A rollout lease carries its model's tag instead (the slot of the model's request
+ * stream). `commands` is a pub/sub channel, not a key: a cluster broadcasts it to every node.
+ */
 export const fleetKeys = (prefix: string) => ({
   commands: `${prefix}fleet:commands`,
-  workerStatus: (workerId: string) => `${prefix}fleet:worker:${workerId}`,
+  workerStatus: (workerId: string) => `${prefix}{fleet}:worker:${workerId}`,
   /**
    * SET of the ids of workers that published a status (each heartbeat adds its own): readers list the
    * fleet from it, never by scanning the keyspace, whose size grows with the prediction records.
    */
-  workers: `${prefix}fleet:workers`,
+  workers: `${prefix}{fleet}:workers`,
   /** HASH model name -> JSON ActiveModel. Written by the fleet controller only. */
-  active: `${prefix}fleet:active`,
+  active: `${prefix}{fleet}:active`,
   /** HASH model name -> JSON TrafficState (shadow/canary of a progressive rollout). Written by the fleet controller only. */
-  traffic: `${prefix}fleet:traffic`,
-  lease: (model: string) => `${prefix}fleet:rollout:${model}`,
+  traffic: `${prefix}{fleet}:traffic`,
+  lease: (model: string) => `${prefix}rollout:{${model}}`,
   /** The fleet controller's lease: whoever holds it is the one writer of `active`. */
-  controller: `${prefix}fleet:controller`,
+  controller: `${prefix}{fleet}:controller`,
 });

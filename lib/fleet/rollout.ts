@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection';
 import { readActiveModel } from './active-models';
 import type { RolloutLeases } from './lease';
 import { fleetKeys, PERMANENT_LOAD_ERRORS, type ActiveModel, type FleetCommand, type ModelRef } from './protocol';
@@ -18,7 +18,7 @@ export interface RolloutProgress {
 }
 
 export interface RolloutDeps {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   leases: RolloutLeases;
   /** The lease is renewed to this TTL while the rollout runs. */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection';
 import { fleetKeys, parseFleetValue, trafficPlanSchema, trafficStateSchema, type TrafficPlan, type TrafficState } from './protocol';
 
 const isWrongType = (err: unknown) => err instanceof Error && err.message.startsWith('WRONGTYPE');
@@ -36,7 +36,7 @@ export function samePlan(a: TrafficPlan, b: TrafficPlan): boolean {
  * progressive rollout and its candidate. Read-only here: the fleet controller
  * (traffic-sync.ts) is its one writer.
  */
-export async function readTrafficStates(redis: Redis, prefix: string, onInvalid?: (model: string, err: Error) => void): Promise<Map<string, TrafficState>> {
+export async function readTrafficStates(redis: RedisClient, prefix: string, onInvalid?: (model: string, err: Error) => void): Promise<Map<string, TrafficState>> {
   const all = await readTraffic(() => redis.hgetall(fleetKeys(prefix).traffic), {});
   const states = new Map<string, TrafficState>();
   for (const [name, raw] of Object.entries(all)) {
@@ -49,7 +49,7 @@ export async function readTrafficStates(redis: Redis, prefix: string, onInvalid?
   return states;
 }
 
-export async function readTrafficState(redis: Redis, prefix: string, model: string): Promise<TrafficState | null> {
+export async function readTrafficState(redis: RedisClient, prefix: string, model: string): Promise<TrafficState | null> {
   const raw = await readTraffic(() => redis.hget(fleetKeys(prefix).traffic, model), null);
   return raw === null ? null : parseTrafficState(raw);
 }

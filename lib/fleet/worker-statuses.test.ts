@@ -1,11 +1,12 @@
 import { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../../tests/support/redis';
 import { fleetKeys, type WorkerStatus } from './protocol';
 import { listWorkerStatuses, publishWorkerStatus } from './worker-statuses';
 
 /** The worker index against the real Redis: listing reads it (never the keyspace) and prunes the dead. */
 describe('listWorkerStatuses', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   let prefix: string;
   beforeAll(() => {
     redis = new Redis(testRedisUrl());

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection';
 import { fleetKeys, parseFleetValue, workerStatusSchema, type ServedModelStatus, type WorkerStatus } from './protocol';
 
 /** A worker status value, or null when it is not one (an older or foreign writer). */
@@ -27,7 +27,7 @@ return 0`;
  * does not parse is skipped, not fatal: one bad writer must not blind readiness
  * checks or rollouts to the rest of the fleet.
  */
-export async function listWorkerStatuses(redis: Redis, prefix: string): Promise<WorkerStatus[]> {
+export async function listWorkerStatuses(redis: RedisClient, prefix: string): Promise<WorkerStatus[]> {
   const keys = fleetKeys(prefix);
   const ids = await redis.smembers(keys.workers);
   if (ids.length === 0) return [];
@@ -38,14 +38,14 @@ export async function listWorkerStatuses(redis: Redis, prefix: string): Promise<
 }
 
 /** Writes a worker's status with its liveness TTL and its id in the worker index, in one round trip (its heartbeat). */
-export async function publishWorkerStatus(redis: Redis, prefix: string, status: WorkerStatus, ttlMs: number): Promise<void> {
+export async function publishWorkerStatus(redis: RedisClient, prefix: string, status: WorkerStatus, ttlMs: number): Promise<void> {
   const keys = fleetKeys(prefix);
   const results = await redis.multi().set(keys.workerStatus(status.workerId), JSON.stringify(status), 'PX', ttlMs).sadd(keys.workers, status.workerId).exec();
   const failed = results?.find(([err]) => err !== null)?.[0];
   if (failed) throw failed;
 }
 
-export async function getWorkerStatus(redis: Redis, prefix: string, workerId: string): Promise<WorkerStatus | null> {
+export async function getWorkerStatus(redis: RedisClient, prefix: string, workerId: string): Promise<WorkerStatus | null> {
   return parseWorkerStatus(await redis.get(fleetKeys(prefix).workerStatus(workerId)));
 }
 

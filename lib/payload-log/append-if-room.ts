@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection';
 
 /**
  * Appends one entry to a payload-log stream only while its backlog is below
@@ -18,7 +18,7 @@ return 1
 type AppendCommand = (key: string, ...args: Array<string | number | Buffer>) => Promise<number>;
 
 /** The script as an ioredis command; resolves true when the entry was added, false when the stream was full. */
-export function appendIfRoom(redis: Redis): (stream: string, maxLength: number, fields: Array<string | Buffer>) => Promise<boolean> {
+export function appendIfRoom(redis: RedisClient): (stream: string, maxLength: number, fields: Array<string | Buffer>) => Promise<boolean> {
   if (!('lcAppendIfRoom' in redis)) redis.defineCommand('lcAppendIfRoom', { numberOfKeys: 1, lua: APPEND_IF_ROOM });
   const command = (redis as unknown as { lcAppendIfRoom: AppendCommand }).lcAppendIfRoom.bind(redis);
   return async (stream, maxLength, fields) => (await command(stream, maxLength, ...fields)) === 1;

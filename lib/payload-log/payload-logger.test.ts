@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection';
 import { Registry } from 'prom-client';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../../tests/support/redis';
 import { createLogger } from '../logger';
@@ -30,7 +31,7 @@ const entry = (id: string) =>
   toStreamFields({ request_id: id, model: 'm', version: '1', ts: Date.now(), height: 1, width: 2, channels: 1, pixels: Buffer.from([1, 2]), top_k: JSON.stringify([{ label: 'a', probability: 1 }]), latency_ms: 1 });
 
 describe('PayloadLogger (real Redis, a flaky writer)', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   let prefix: string;
   beforeEach(() => {
     redis = new Redis(testRedisUrl());

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { BackgroundWork } from '../process/background-work';
@@ -39,7 +39,7 @@ export type PayloadWriteMetrics = ReturnType<typeof createPayloadWriteMetrics>;
 
 export interface PayloadLogWriterOptions {
   /** The worker's command connection. */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** PAYLOAD_LOG_MAX_LENGTH: the bound of each model's payload stream. */
   maxLength: number;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection';
 import { parseAutoClaimReply, parseReadReply, type StreamEntry } from '../queue/stream-entries';
 import { PAYLOAD_LOGGER_GROUP, payloadLogKeys } from './keys';
 
@@ -28,7 +28,7 @@ export class LogStreamReader {
   private readonly keys: ReturnType<typeof payloadLogKeys>;
   private readonly groups = new Set<string>();
 
-  constructor(private readonly opts: { redis: Redis; prefix: string; consumer: string; claimIdleMs: number }) {
+  constructor(private readonly opts: { redis: RedisClient; prefix: string; consumer: string; claimIdleMs: number }) {
     this.keys = payloadLogKeys(opts.prefix);
   }
 

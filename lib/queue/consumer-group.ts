@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection';
 import { INFERENCE_GROUP } from './keys';
 
 /**
  * XGROUP CREATE ... MKSTREAM from id 0, so requests enqueued before any worker
  * existed (or after Redis lost the group) are still delivered. Idempotent.
  */
-export async function ensureConsumerGroup(redis: Redis, stream: string): Promise<void> {
+export async function ensureConsumerGroup(redis: RedisClient, stream: string): Promise<void> {
   try {
     await redis.xgroup('CREATE', stream, INFERENCE_GROUP, '0', 'MKSTREAM');
   } catch (err) {

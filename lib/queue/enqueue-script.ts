@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection';
 
 /**
  * Enqueues entries only if the backlog leaves room for all of them, in one
@@ -25,7 +25,7 @@ type EnqueueCommand = (key: string, ...args: Array<string | number | Buffer>) =>
  * The script as an ioredis command (EVALSHA, with EVAL only on a cache miss, e.g. after a Redis restart).
  * Returns whether the entries were added and the backlog before them.
  */
-export function enqueueIfRoom(redis: Redis): (stream: string, maxBacklog: number, entries: Array<Array<string | Buffer>>) => Promise<{ added: boolean; backlog: number }> {
+export function enqueueIfRoom(redis: RedisClient): (stream: string, maxBacklog: number, entries: Array<Array<string | Buffer>>) => Promise<{ added: boolean; backlog: number }> {
   if (!('lcEnqueueIfRoom' in redis)) redis.defineCommand('lcEnqueueIfRoom', { numberOfKeys: 1, lua: ENQUEUE_IF_ROOM });
   const command = (redis as unknown as { lcEnqueueIfRoom: EnqueueCommand }).lcEnqueueIfRoom.bind(redis);
   return async (stream, maxBacklog, entries) => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection';
 import type { Logger } from 'pino';
 import { enqueueIfRoom } from './enqueue-script';
 import { DeadlineExceededError, InferenceFailedError, QueueClosedError, QueueFullError, QueueUnavailableError } from './errors';
@@ -9,9 +9,9 @@ import { parseReadReply } from './stream-entries';
 
 export interface InferenceClientOptions {
   /** Shared command connection (fails fast while Redis is down; see createRedisConnection). */
-  redis: Redis;
+  redis: RedisClient;
   /** Dedicated connection for the blocking reply read; it is disconnected on close. */
-  replyReader: Redis;
+  replyReader: RedisClient;
   prefix: string;
   /** Names this process's reply stream (a per-start nonce is appended). */
   instanceId: string;

@@ -1,5 +1,57 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+
+/**
+ * A connection to the transport: one Redis, or a Redis Cluster (REDIS_CLUSTER_NODES). Both speak the same
+ * commands; what differs is that on a cluster every script, MULTI and pipeline must touch keys of one slot
+ * (the hash tags of lib/queue/keys.ts, lib/fleet/protocol.ts and lib/payload-log/keys.ts make sure of it).
+ */
+export type RedisClient = Redis | Cluster;
+
+/** Where the transport is: the settings every process reads (lib/env.ts commonSchema). */
+export interface RedisTarget {
+  REDIS_URL: string;
+  REDIS_CLUSTER_NODES?: string | undefined;
+}
+
+/** The cluster's seed nodes, or null for a single Redis. */
+export function clusterNodesOf(target: RedisTarget): Array<{ host: string; port: number }> | null {
+  if (!target.REDIS_CLUSTER_NODES) return null;
+  return target.REDIS_CLUSTER_NODES.split(',').map((node) => {
+    const at = node.lastIndexOf(':');
+    return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
+  });
+}
+
+export const isCluster = (redis: RedisClient): redis is Cluster => redis instanceof Cluster;
+
+/**
+ * A client of `target` with `options` (ioredis's, per connection). On a cluster the per-node options go to
+ * every node connection, REDIS_URL lends its username, password and TLS (`rediss:`), and a node that fails
+ * over is followed (slots refreshed, commands retried on the new master within ioredis's redirection bounds).
+ */
+export function connectRedis(target: RedisTarget, options: RedisOptions = {}): RedisClient {
+  const nodes = clusterNodesOf(target);
+  if (!nodes) return new Redis(target.REDIS_URL, options);
+  const url = new URL(target.REDIS_URL);
+  const { enableOfflineQueue, retryStrategy, lazyConnect, enableAutoPipelining, ...perNode } = options;
+  const clusterOptions: ClusterOptions = {
+    lazyConnect,
+    enableOfflineQueue,
+    enableAutoPipelining,
+    clusterRetryStrategy: retryStrategy ? (times) => retryStrategy(times) : undefined,
+    // Failover takes the cluster about node-timeout plus an election; commands wait for it this long.
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    redisOptions: {
+      ...perNode,
+      ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+      ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+      ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
+    },
+  };
+  return new Cluster(nodes, clusterOptions);
+}
 
 export interface RedisConnectionOptions {
   /** Shown in CLIENT LIST, so an operator can tell the connections of a process apart. */
@@ -34,10 +86,10 @@ export const BLOCKING_READ_GRACE_MS = 10_000;
 /** Reconnect quickly: service must resume within about a second of Redis coming back. */
 const retryStrategy = (times: number): number => Math.min(100 * times, 1000);
 
-/** One ioredis connection with the settings every serving process uses. */
-export function createRedisConnection(url: string, opts: RedisConnectionOptions): Redis {
+/** One ioredis connection (or cluster client) with the settings every serving process uses. */
+export function createRedisConnection(target: RedisTarget, opts: RedisConnectionOptions): RedisClient {
   const role = opts.role ?? 'command';
-  const redis = new Redis(url, {
+  const redis = connectRedis(target, {
     connectionName: opts.name,
     connectTimeout: 2000,
     retryStrategy,
@@ -64,7 +116,7 @@ export function createRedisConnection(url: string, opts: RedisConnectionOptions)
 }
 
 /** Resolves once the connection is ready, or after `timeoutMs` (the caller works on: Redis may come later). */
-export async function waitUntilReady(redis: Redis, timeoutMs: number): Promise<boolean> {
+export async function waitUntilReady(redis: RedisClient, timeoutMs: number): Promise<boolean> {
   if (redis.status === 'ready') return true;
   return new Promise((resolve) => {
     const timer = setTimeout(() => {

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import { isCluster, type RedisClient } from './redis-connection';
 import type { Logger } from 'pino';
 import { collectBatch } from './collect-batch';
 import { ensureConsumerGroup, isNoGroupError } from './consumer-group';
@@ -8,9 +9,9 @@ import { parseEntries, parseReadReply, type StreamEntry } from './stream-entries
 
 export interface RequestConsumerOptions {
   /** Dedicated connection for the blocking XREADGROUP of this model's stream. */
-  reader: Redis;
+  reader: RedisClient;
   /** Shared command connection (replies, acknowledgements, claims). */
-  writer: Redis;
+  writer: RedisClient;
   prefix: string;
   /** The registered model whose request stream this consumer reads. */
   model: string;
@@ -129,34 +130,37 @@ export class RequestConsumer {
   }
 
   /**
-   * Replies and acknowledges atomically; replies go first so a crash in between can only duplicate, never lose.
-   * The replies for one API instance travel as one entry.
+   * Replies, then acknowledges: a crash in between can only duplicate a reply, never lose one. On one Redis
+   * both go in one MULTI (one round trip, atomic). On a cluster the caller's reply stream and the model's
+   * stream live in different slots, which no MULTI may span: each reply stream gets its own MULTI, and the
+   * acknowledgement follows once they all succeeded. The replies for one API instance travel as one entry.
    */
   async complete(done: Completion[]): Promise<void> {
     if (done.length === 0) return;
-    const tx = this.opts.writer.multi();
     const byStream = new Map<string, InferenceReply[]>();
     for (const item of done) {
       if (item.reply && item.replyTo) byStream.set(item.replyTo, [...(byStream.get(item.replyTo) ?? []), item.reply]);
     }
-    for (const [stream, replies] of byStream) {
-      tx.xadd(stream, 'MAXLEN', '~', REPLY_STREAM_MAXLEN, '*', ...encodeReplies(replies));
-      tx.expire(stream, REPLY_STREAM_TTL_SECONDS);
-    }
     const ids = done.map((d) => d.entryId);
-    tx.xack(this.stream, INFERENCE_GROUP, ...ids);
-    tx.xdel(this.stream, ...ids);
-    let results: Awaited<ReturnType<typeof tx.exec>>;
+    const { writer } = this.opts;
+    const reply = (tx: ChainableCommander, stream: string, replies: InferenceReply[]) =>
+      tx.xadd(stream, 'MAXLEN', '~', REPLY_STREAM_MAXLEN, '*', ...encodeReplies(replies)).expire(stream, REPLY_STREAM_TTL_SECONDS);
+    const ack = (tx: ChainableCommander) => tx.xack(this.stream, INFERENCE_GROUP, ...ids).xdel(this.stream, ...ids);
     try {
-      results = await tx.exec();
-    } finally {
-      // Answered, or still pending under our name and recovered by the next read.
-      for (const id of ids) this.inFlight.delete(id);
-    }
-    const failed = results?.find(([err]) => err);
-    if (!results || failed) {
+      if (isCluster(writer)) {
+        await Promise.all([...byStream].map(([stream, replies]) => execOrThrow(reply(writer.multi(), stream, replies))));
+        await execOrThrow(ack(writer.multi()));
+      } else {
+        const tx = writer.multi();
+        for (const [stream, replies] of byStream) reply(tx, stream, replies);
+        await execOrThrow(ack(tx));
+      }
+    } catch (err) {
+      // Still pending under our name: recovered by the next read, and answered again.
       this.recoverOwn = true;
-      throw failed?.[0] ?? new Error('reply transaction aborted');
+      throw err;
+    } finally {
+      for (const id of ids) this.inFlight.delete(id);
     }
   }
 
@@ -290,4 +294,11 @@ export class RequestConsumer {
       };
     }
   }
+}
+
+/** Runs a MULTI; throws its first failed command's error (or an abort) instead of returning it in the results. */
+async function execOrThrow(tx: ChainableCommander): Promise<void> {
+  const results = await tx.exec();
+  const failed = results?.find(([err]) => err);
+  if (!results || failed) throw failed?.[0] ?? new Error('reply transaction aborted');
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import { evaluateVersion } from '../../activities/evaluation';
 import { EVAL_METRIC } from '../../activities/evaluation-keys';
 import { gateEvidenceOf } from '../../activities/version-story';
@@ -23,7 +24,7 @@ describe('fair promotion gate (real services)', () => {
   const mlflow = new MlflowClient({ trackingUri: MLFLOW_TRACKING_URI });
   const params = { epochs: 1, batch_size: 32, seed: 3, val_fraction: 0, num_threads: 1 };
   let dataset: TinyDatasetRepo;
-  let redis: Redis;
+  let redis: RedisClient;
   let workers: LifecycleWorkers;
   let connection: Connection;
   let client: Client;

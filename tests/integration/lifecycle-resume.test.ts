@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import { MlflowClient, tagsOf } from '../../lib/mlflow/client';
 import { runCommand } from '../../lib/process/run';
 import type { TrainingBeat } from '../../lib/lifecycle/progress';
@@ -27,7 +28,7 @@ describe('resumable training (SIGKILL of a real training worker process)', () =>
   // checkpoint in time however fast the machine trains; 5 epochs leave room after the second.
   const params = { epochs: 5, batch_size: 16, seed: 11, val_fraction: 0, num_threads: 1, progress_every: 5 };
   let dataset: TinyDatasetRepo;
-  let redis: Redis;
+  let redis: RedisClient;
   let workers: LifecycleWorkers;
   let connection: Connection;
   let client: Client;

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import { MlflowClient } from '../../lib/mlflow/client';
 import { dataTriggerWorkflowId, scheduleId } from '../../lib/lifecycle/ids';
 import type { CheckDatasetsResult, TrainAndPromoteResult } from '../../lib/lifecycle/types';
@@ -22,7 +23,7 @@ describe('retraining that starts itself (real services)', () => {
   const mlflow = new MlflowClient({ trackingUri: MLFLOW_TRACKING_URI });
   const train = { params: { epochs: 1, batch_size: 32, seed: 5, val_fraction: 0, num_threads: 1 }, deploy: false };
   let dataset: TinyDatasetRepo;
-  let redis: Redis;
+  let redis: RedisClient;
   let workers: LifecycleWorkers;
   let connection: Connection;
   let client: Client;

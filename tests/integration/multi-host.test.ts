@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import { INFERENCE_GROUP, queueKeys } from '../../lib/queue/keys';
+import { fleetKeys } from '../../lib/fleet/protocol';
 import { MlflowClient } from '../../lib/mlflow/client';
 import { HostNetwork, netnsUnavailable } from '../../drills/host-network';
 import { startProcessWith, type RunningProcess } from '../support/child-process';
@@ -98,7 +100,7 @@ describeHosts('several hosts: partitions between the serving processes and Redis
   const processed = (name: string) => counter(workerMetrics(name), 'lifecycle_inference_requests_processed_total');
   const load = (concurrency: number) => startLoad({ url: () => `${apiUrl}/predict`, images, concurrency, timeoutMs: REQUEST_TIMEOUT_MS + 5000 });
   /** Stops a worker (SIGSTOP) until its consumer holds delivered, unanswered entries; returns how many. */
-  const holdEntries = async (redis: Redis, worker: ChildProcess, consumer: string): Promise<number> => {
+  const holdEntries = async (redis: RedisClient, worker: ChildProcess, consumer: string): Promise<number> => {
     const stream = queueKeys(prefix).requests(modelName);
     for (let attempt = 0; attempt < 50; attempt++) {
       worker.kill('SIGSTOP');
@@ -153,7 +155,7 @@ describeHosts('several hosts: partitions between the serving processes and Redis
     const cutAt = traffic.outcomes.length;
     // w1's liveness key expires (it cannot renew it), and w2 takes over the entries w1 held when the link went down.
     try {
-      await until("w1's liveness to expire", async () => (await status.exists(`${prefix}fleet:worker:w1`)) === 0, 30_000);
+      await until("w1's liveness to expire", async () => (await status.exists(fleetKeys(prefix).workerStatus('w1'))) === 0, 30_000);
     } finally {
       status.disconnect();
     }

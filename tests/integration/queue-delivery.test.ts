@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import { createLogger } from '../../lib/logger';
 import { INFERENCE_GROUP, queueKeys } from '../../lib/queue/keys';
 import { createRedisConnection, waitUntilReady } from '../../lib/queue/redis-connection';
@@ -28,8 +29,8 @@ const busyWait = (ms: number) => {
 describe('request stream delivery', () => {
   const prefix = uniquePrefix('delivery');
   const admin = new Redis(testRedisUrl());
-  const writer = createRedisConnection(testRedisUrl(), { name: 'delivery-test:writer', logger });
-  const closing: Redis[] = [admin, writer];
+  const writer = createRedisConnection({ REDIS_URL: testRedisUrl() }, { name: 'delivery-test:writer', logger });
+  const closing: RedisClient[] = [admin, writer];
 
   afterAll(async () => {
     await deletePrefix(admin, prefix);
@@ -49,7 +50,7 @@ describe('request stream delivery', () => {
     return first;
   }
 
-  async function setUp(model: string, reader: Redis) {
+  async function setUp(model: string, reader: RedisClient) {
     closing.push(reader);
     const stream = queueKeys(prefix).requests(model);
     const consumer = new RequestConsumer({ reader, writer, prefix, model, consumer: 'w1', maxBatchSize: 8, maxBatchWaitMs: 0, blockMs: 300, logger });
@@ -78,7 +79,7 @@ describe('request stream delivery', () => {
   });
 
   it('does not drop the reply in the first place with the serving connection settings', async () => {
-    const reader = createRedisConnection(testRedisUrl(), { name: 'delivery-test:reader', logger, role: 'blocking' });
+    const reader = createRedisConnection({ REDIS_URL: testRedisUrl() }, { name: 'delivery-test:reader', logger, role: 'blocking' });
     const { consumer, stream } = await setUp('kept', reader);
     const first = await readThroughBusyLoop(consumer, stream);
     expect(first).toHaveLength(1);

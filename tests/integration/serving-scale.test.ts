@@ -37,7 +37,7 @@ describe('serving: 2 API instances and 4 inference workers', () => {
     for (let i = 0; i < 4; i++) workers.push(await stack.startWorker({ MAX_BATCH_WAIT_MS: '0' }));
     await Promise.all(workers.map((w) => w.ready()));
     for (const id of ['api-a', 'api-b']) {
-      const config = loadConfig(apiSchema, { REDIS_URL: stack.redisUrl, REDIS_PREFIX: stack.prefix, PORT: '0', MODEL_NAME: 'test-classifier', API_INSTANCE_ID: id, ACTIVE_MODEL_REFRESH_MS: '100' });
+      const config = loadConfig(apiSchema, { ...stack.target, REDIS_PREFIX: stack.prefix, PORT: '0', MODEL_NAME: 'test-classifier', API_INSTANCE_ID: id, ACTIVE_MODEL_REFRESH_MS: '100' });
       apis.push(await startApi(config, testLogger()));
     }
     const urls = apis.map((a) => `http://127.0.0.1:${(a.app.server.address() as { port: number }).port}/predict`);

@@ -14,7 +14,7 @@ import { byStatus, startLoad } from '../support/load';
 import { ServingStack } from '../support/serving-stack';
 import { makeTestModel, type TestModel } from '../support/test-model';
 import { registerTestModel } from './support/registry';
-import { MLFLOW_TRACKING_URI, REDIS_URL, uniqueId } from './support/env';
+import { MLFLOW_TRACKING_URI, uniqueId } from './support/env';
 
 /** How many rollouts (alternating between the two models); STRESS_ROLLOUTS overrides it for longer soaks. */
 const ROLLOUTS = Number(process.env.STRESS_ROLLOUTS ?? 100);
@@ -67,7 +67,7 @@ describe('serving under many rollouts of two models with worker kills and freeze
 
   function startWorker(id: string): RunningProcess {
     const proc = startProcess('workers/inference-worker.ts', {
-      REDIS_URL,
+      ...stack.target,
       REDIS_PREFIX: stack.prefix,
       MLFLOW_TRACKING_URI,
       MODEL_NAME: names.gray,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
+import { deleteKeys, scanKeys } from '../../lib/queue/redis-keyspace';
 
 export const testRedisUrl = (): string => process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -7,8 +8,6 @@ export const testRedisUrl = (): string => process.env.REDIS_URL ?? 'redis://127.
 export const uniquePrefix = (name: string): string => `test:${name}:${randomUUID().slice(0, 8)}:`;
 
 /** Deletes every key under `prefix`. */
-export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  const keys: string[] = [];
-  for await (const batch of redis.scanStream({ match: `${prefix}*`, count: 5000 })) keys.push(...(batch as string[]));
-  if (keys.length > 0) await redis.del(...keys);
+export async function deletePrefix(redis: RedisClient, prefix: string): Promise<void> {
+  await deleteKeys(redis, await scanKeys(redis, `${prefix}*`, 5000));
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { connectRedis, type RedisClient } from '../../lib/queue/redis-connection';
 import { apiSchema } from '../../api/config';
 import { startApi, type RunningApi } from '../../api/server';
 import { loadConfig } from '../../lib/env';
@@ -16,6 +16,7 @@ import { inferenceWorkerSchema } from '../../workers/inference/config';
 import { InferenceWorker, type InferenceWorkerOptions } from '../../workers/inference/worker';
 import { FakeModelRegistry } from './fake-model-registry';
 import { deletePrefix, testRedisUrl, uniquePrefix } from './redis';
+import { queueKeys } from '../../lib/queue/keys';
 import { makeTestModel, refFor, type TestModel } from './test-model';
 
 export const testLogger = () => createLogger('serving-test', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -27,7 +28,7 @@ export const testLogger = () => createLogger('serving-test', process.env.TEST_LO
  */
 export class ServingStack {
   readonly registry = new FakeModelRegistry();
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly cacheDir: string;
   readonly workers: InferenceWorker[] = [];
   api: RunningApi | null = null;
@@ -36,12 +37,22 @@ export class ServingStack {
   private workerCount = 0;
   baseUrl = '';
 
+  /**
+   * `clusterNodes`: the seeds of a Redis Cluster (REDIS_CLUSTER_NODES) that the stack and every process it starts
+   * use instead of the single Redis at `redisUrl`.
+   */
   constructor(
     readonly prefix = uniquePrefix('serving'),
     readonly redisUrl = testRedisUrl(),
+    readonly clusterNodes: string | undefined = process.env.TEST_REDIS_CLUSTER_NODES,
   ) {
-    this.redis = new Redis(redisUrl);
+    this.redis = connectRedis(this.target);
     this.cacheDir = mkdtempSync(join(tmpdir(), 'lifecycle-model-cache-'));
+  }
+
+  /** The transport's settings, as every process of the stack gets them. */
+  get target(): { REDIS_URL: string; REDIS_CLUSTER_NODES?: string } {
+    return { REDIS_URL: this.redisUrl, ...(this.clusterNodes ? { REDIS_CLUSTER_NODES: this.clusterNodes } : {}) };
   }
 
   get keys() {
@@ -67,7 +78,7 @@ export class ServingStack {
 
   /** The request stream of `model`. */
   requestsKey(model = 'test-classifier'): string {
-    return `${this.prefix}inference:${model}:requests`;
+    return queueKeys(this.prefix).requests(model);
   }
 
   /**
@@ -97,7 +108,7 @@ export class ServingStack {
 
   async startApi(env: Record<string, string> = {}): Promise<RunningApi> {
     const config = loadConfig(apiSchema, {
-      REDIS_URL: this.redisUrl,
+      ...this.target,
       REDIS_PREFIX: this.prefix,
       PORT: '0',
       MODEL_NAME: 'test-classifier',
@@ -120,7 +131,7 @@ export class ServingStack {
 
   async startWorker(env: Record<string, string> = {}, extra: Partial<InferenceWorkerOptions> = {}): Promise<InferenceWorker> {
     const config = loadConfig(inferenceWorkerSchema, {
-      REDIS_URL: this.redisUrl,
+      ...this.target,
       REDIS_PREFIX: this.prefix,
       // Numbered when called, so workers started concurrently still get distinct ids.
       WORKER_ID: `w${++this.workerCount}`,

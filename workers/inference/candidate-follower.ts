@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import type { Logger } from 'pino';
 import { readActiveModel } from '../../lib/fleet/active-models';
 import type { ModelLoadFailure, ModelRef, TrafficState } from '../../lib/fleet/protocol';
@@ -10,7 +10,7 @@ import type { ModelServer } from './model-server';
 import type { StatusReporter } from './status-reporter';
 
 export interface CandidateFollowerOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** The same load as a deploy: download, sha256, golden check, warm-up; `beside` is the champion it will be compared with. */
   load: (ref: ModelRef, beside: LoadedModel | null) => Promise<LoadedModel>;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import type { Logger } from 'pino';
 import { fleetCommandSchema, fleetKeys, parseFleetValue, type FleetCommand } from '../../lib/fleet/protocol';
 import type { ModelDeployer } from './model-deployer';
@@ -6,7 +6,7 @@ import type { ModelServer } from './model-server';
 
 export interface FleetCommandsOptions {
   /** A dedicated connection in subscriber mode (ioredis resubscribes after reconnecting). */
-  subscriber: Redis;
+  subscriber: RedisClient;
   prefix: string;
   workerId: string;
   /** The worker's server for a model (created on demand when the worker may serve it), or null. */

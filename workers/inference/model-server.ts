@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import type { Logger } from 'pino';
 import type { InferenceMetrics } from '../../lib/metrics/inference-metrics';
 import type { PayloadLogWriter } from '../../lib/payload-log/payload-writer';
@@ -11,9 +11,9 @@ export interface ModelServerOptions {
   workerId: string;
   prefix: string;
   /** A dedicated blocking connection for this model's stream (closed by the server). */
-  reader: Redis;
+  reader: RedisClient;
   /** The worker's shared command connection. */
-  writer: Redis;
+  writer: RedisClient;
   maxBatchSize: number;
   maxBatchWaitMs: number;
   maxInputPixels: number;

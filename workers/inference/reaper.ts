@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import type { Logger } from 'pino';
 import { fleetKeys } from '../../lib/fleet/protocol';
 import type { InferenceMetrics } from '../../lib/metrics/inference-metrics';
 import type { ModelServer } from './model-server';
 
 export interface ReaperOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   workerId: string;
   /** Entries are taken over only if delivered at least this long ago (protects against two live workers racing). */

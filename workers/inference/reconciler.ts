@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import type { Logger } from 'pino';
 import { readActiveModel } from '../../lib/fleet/active-models';
 import type { RolloutLeases } from '../../lib/fleet/lease';
@@ -8,7 +8,7 @@ import type { ModelDeployer } from './model-deployer';
 import type { ModelServer } from './model-server';
 
 export interface ReconcilerOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   leases: RolloutLeases;
   registry: Pick<ModelRegistryClient, 'resolveModelRef'>;

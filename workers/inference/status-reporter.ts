@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/queue/redis-connection';
 import type { Logger } from 'pino';
 import { fleetKeys, type CandidateStatus, type ServedModelStatus, type WorkerState, type WorkerStatus } from '../../lib/fleet/protocol';
 import { publishWorkerStatus } from '../../lib/fleet/worker-statuses';
 
 export interface StatusReporterOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   workerId: string;
   /** The status key expires this long after the last heartbeat (the worker's liveness). */

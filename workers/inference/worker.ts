@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { FleetController } from '../../lib/fleet/fleet-controller';
 import { RolloutLeases } from '../../lib/fleet/lease';
@@ -10,7 +9,7 @@ import { createMetricsRegistry } from '../../lib/metrics/registry';
 import { createPayloadWriteMetrics, PayloadLogWriter } from '../../lib/payload-log/payload-writer';
 import { periodic } from '../../lib/process/periodic';
 import { readModelMetadata, type ModelMetadata } from '../../lib/model/metadata';
-import { createRedisConnection, waitUntilReady } from '../../lib/queue/redis-connection';
+import { createRedisConnection, waitUntilReady, type RedisClient } from '../../lib/queue/redis-connection';
 import { CandidateFollower } from './candidate-follower';
 import { FleetCommands } from './fleet-commands';
 import { servedModels, type InferenceWorkerConfig } from './config';
@@ -53,8 +52,8 @@ export class InferenceWorker {
   readonly metrics: InferenceMetrics;
   readonly registry: Registry;
   private readonly servers = new Map<string, ModelServer>();
-  private readonly writer: Redis;
-  private readonly subscriber: Redis;
+  private readonly writer: RedisClient;
+  private readonly subscriber: RedisClient;
   private readonly status: StatusReporter;
   private readonly deployer: ModelDeployer;
   private readonly reconciler: Reconciler;
@@ -341,9 +340,9 @@ export class InferenceWorker {
     return [...this.servers.values()].some((s) => this.isStalled(s));
   }
 
-  private connect(name: string, role: 'command' | 'blocking' | 'subscriber' = 'command'): Redis {
+  private connect(name: string, role: 'command' | 'blocking' | 'subscriber' = 'command'): RedisClient {
     const { config } = this.opts;
-    return createRedisConnection(config.REDIS_URL, { name: `inference-worker:${config.WORKER_ID}:${name}`, logger: this.logger, role });
+    return createRedisConnection(config, { name: `inference-worker:${config.WORKER_ID}:${name}`, logger: this.logger, role });
   }
 
   private async drain(): Promise<void> {

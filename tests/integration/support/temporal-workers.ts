@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../lib/queue/redis-connection';
 import { createPipelineActivities, createTrainingActivities } from '../../../activities';
 import { createRolloutActivities } from '../../../activities/rollout';
 import { createAnalysisActivities, type AnalysisActivities } from '../../../activities/analysis';
@@ -28,7 +28,7 @@ type PipelineSide = ReturnType<typeof createPipelineActivities> & ReturnType<typ
 
 export interface LifecycleWorkersOptions {
   mlflow: MlflowClient;
-  redis: Redis;
+  redis: RedisClient;
   redisPrefix: string;
   id: string;
   /** false: no in-process training worker (a test runs one as a real process). */
