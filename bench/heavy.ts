@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { MlflowClient } from '../lib/mlflow/client';
-import { sha256Hex } from '../lib/model/sha256';
 import { freePort } from '../lib/process/free-port';
+import { registerBenchModel } from './bench-models';
 import { BenchProcess, waitUntil } from './processes';
 import { measureRawOrt, type RawResult } from './raw-ort';
 import { randomRgbPngs } from './samples';
@@ -47,20 +47,7 @@ async function registerHeavy(opts: HeavyOptions): Promise<{ bytes: Buffer; flops
   const out = execFileSync(join(ROOT, '.venv/bin/python'), [join(ROOT, 'bench/make_heavy_model.py'), file], { encoding: 'utf8' });
   const info = JSON.parse(out.trim().split('\n').pop()!) as { flops_per_image: number; parameters: number };
   const bytes = readFileSync(file);
-  const sha256 = sha256Hex(bytes);
-  const { mlflow } = opts;
-  const existing = (await mlflow.searchModelVersions(`name='${HEAVY_MODEL}'`).catch(() => [])).find((mv) => (mv.tags ?? []).some((t) => t.key === 'lifecycle.sha256' && t.value === sha256));
-  let version = existing?.version;
-  if (!version) {
-    const experimentId = await mlflow.getOrCreateExperiment(HEAVY_MODEL);
-    const run = await mlflow.createRun(experimentId, 'bench-heavy-cnn', { 'lifecycle.bench': 'true' });
-    const onnxUri = `${run.info.artifact_uri}/model/model.onnx`;
-    opts.log(`uploading the ${(bytes.length / 1e6).toFixed(0)} MB benchmark model to MLflow`);
-    await mlflow.uploadArtifact(onnxUri, bytes);
-    await mlflow.ensureRegisteredModel(HEAVY_MODEL, 'Benchmark model (random weights), made by npm run bench; not a real classifier.');
-    version = (await mlflow.createModelVersion(HEAVY_MODEL, `${run.info.artifact_uri}/model`, run.info.run_id, { 'lifecycle.sha256': sha256, 'lifecycle.onnx_uri': onnxUri })).version;
-  }
-  await mlflow.setAlias(HEAVY_MODEL, HEAVY_ALIAS, version);
+  await registerBenchModel(opts.mlflow, { name: HEAVY_MODEL, alias: HEAVY_ALIAS, bytes, description: 'Benchmark model (random weights), made by npm run bench; not a real classifier.', log: opts.log });
   return { bytes, flops: info.flops_per_image, parameters: info.parameters };
 }
 

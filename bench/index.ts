@@ -3,7 +3,7 @@
  *
  *   npm run bench -- [--url http://127.0.0.1:8000] [--json FILE] [--chart FILE.png] [--seconds 10]
  *                    [--connections 1,4,16,64] [--accuracy 10000] [--heavy-workers 2] [--heavy-batch 16] [--shadow-cycles 2]
- *                    [--skip oip,others,shadow,variants,payload-log,heavy,accuracy] [--strict]
+ *                    [--skip oip,others,shadow,variants,payload-log,transport,heavy,accuracy] [--strict]
  *
  * 1. The default model (Fashion-MNIST, decode-bound) through the running API with wrk (a native
  *    load generator) at each connection count, next to its in-process limit measured in this run;
@@ -13,6 +13,8 @@
  *    rounds in ABBA order (none, shadow, shadow, none), twice (--shadow-cycles), each side the mean of its rounds.
  * 2. Where decoding runs and how libvips threads are set: the same load on extra API instances.
  * 2b. The payload log: the same load on extra API instances logging none, 10% and 100% of requests.
+ * 2c. The transport: a fleet of its own on the stack's single Redis and on a Redis Cluster the bench starts
+ *    (3 masters + 3 replicas), one model at 64 connections and two models (on two shards) at 32 each.
  * 3. A compute-bound CNN the benchmark makes (random weights, >= 100 MFLOP/image) served by a
  *    fleet of its own, with dynamic batching and with MAX_BATCH_SIZE=1, next to raw onnxruntime.
  * 4. Held-out accuracy through POST /predict.
@@ -33,6 +35,7 @@ import { benchHeavy, type HeavyResult } from './heavy';
 import { oipInferRequests } from './oip';
 import { heldOutSamples, randomRgbPngs } from './samples';
 import { benchShadow, type ShadowResult } from './shadow';
+import { benchTransport, type TransportResult } from './transport';
 import { runWrk, runWrkRequests, type LoadResult } from './wrk';
 
 interface Goal {
@@ -116,6 +119,7 @@ async function main(): Promise<void> {
   let shadow: ShadowResult | null = null;
   const others: Array<{ model: string; version: string; load: LoadResult }> = [];
   let oip: LoadResult | null = null;
+  let transport: TransportResult | null = null;
   try {
     log(`\n== ${modelName} through ${values.url}/predict (wrk, ${seconds} s per level)`);
     fashion = await benchFashion({ url: `${values.url}/predict`, mlflow, modelName, samples, connections, seconds, log });
@@ -175,6 +179,11 @@ async function main(): Promise<void> {
         variants: ['0', '0.1', '1'].map((share) => ({ variant: `PAYLOAD_LOG_SAMPLE=${share}`, env: { PAYLOAD_LOG_SAMPLE: share } })),
       });
     }
+    if (!skip.has('transport')) {
+      log('\n== transport: single Redis against a Redis Cluster (a fleet of its own on each, same run)');
+      const bodies = samples.slice(0, 200).map((s) => s.png);
+      transport = await benchTransport({ mlflow, modelName, redisUrl, trackingUri, workDir, workers: Number(values['heavy-workers']), seconds, bodies, log });
+    }
     if (!skip.has('heavy')) {
       log('\n== compute-bound CNN (made here, random weights), a fleet of its own');
       heavy = await benchHeavy({ mlflow, redisUrl, trackingUri, workDir, workers: Number(values['heavy-workers']), connections: 64, seconds, maxBatchSize: Number(values['heavy-batch']), log });
@@ -197,6 +206,11 @@ async function main(): Promise<void> {
   }
   if (variants.length) console.table(variants.map((v) => ({ variant: v.variant, ...row(v.load) })));
   if (payloadLog.length) console.table(payloadLog.map((v) => ({ 'payload log': v.variant, ...row(v.load) })));
+  if (transport) {
+    const t = transport;
+    console.table([t.single, t.cluster].map((line) => ({ transport: line.transport, 'one model, 64 conn, req/s': +line.oneModel.rps.toFixed(0), 'p99 ms': +line.oneModel.p99.toFixed(1), 'two models, 32+32 conn, req/s': +line.twoModels.rps.toFixed(0), 'p99 ms (worst)': +Math.max(...line.twoModels.loads.map((l) => l.p99)).toFixed(1) })));
+    log(`cluster / single Redis: one model ${(100 * t.cluster.oneModel.rps / t.single.oneModel.rps).toFixed(0)}%, two models ${(100 * t.cluster.twoModels.rps / t.single.twoModels.rps).toFixed(0)}%`);
+  }
   if (heavy) {
     log(`heavy CNN: ${(heavy.flopsPerImage / 1e6).toFixed(0)} MFLOP/image, ${heavy.workers} worker(s)`);
     console.table(heavy.raw.map((r) => ({ 'raw onnxruntime batch': r.batchSize, threads: r.threads, 'images/s': +r.imagesPerSecond.toFixed(1) })));
@@ -206,7 +220,7 @@ async function main(): Promise<void> {
   const results = goals(fashion, heavy, shadow, payloadLog);
   console.table(results.map((g) => ({ goal: g.goal, measured: g.measured, met: g.met ? 'yes' : 'NO' })));
 
-  const report = { machine: { cores: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg() }, fashion, oip, otherModels: others, shadow, variants, payloadLog, heavy, accuracy, goals: results, date: new Date().toISOString() };
+  const report = { machine: { cores: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg() }, fashion, oip, otherModels: others, shadow, variants, payloadLog, transport, heavy, accuracy, goals: results, date: new Date().toISOString() };
   if (values.json) {
     mkdirSync(dirname(values.json), { recursive: true });
     writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);

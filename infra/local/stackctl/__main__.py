@@ -68,6 +68,8 @@ def cmd_env(ctx):
                'PROMETHEUS_URL': f"http://127.0.0.1:{p['PROMETHEUS_PORT']}",
                'SUPERVISOR_CONF': ctx.sup.conf, 'STACK_LOGS': ctx.sup.logs,
                'FEEDBACK_TOKEN_FILE': f'{s.state}/feedback-token'}
+    if s.redis_cluster_nodes:
+        exports['REDIS_CLUSTER_NODES'] = s.redis_cluster_nodes
     for k, v in exports.items():
         print(f'export {k}={shlex.quote(v)}')
 

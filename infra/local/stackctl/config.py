@@ -81,6 +81,9 @@ class Stack:
     # Keys of this stack in Redis. Stacks on one machine share its Redis: a second stack (moved with
     # LIFECYCLE_PORT_OFFSET) gets its own prefix, or its workers would serve the first one's queues.
     redis_prefix: str = 'lc:'
+    # REDIS_CLUSTER_NODES (host:port,...): a Redis Cluster the stack is given and uses instead of REDIS_URL's
+    # Redis (whose credentials and scheme it still lends). Never started or stopped by the stack.
+    redis_cluster_nodes: str = ''
 
 
 def _int(env, name, default, lo, hi, errors, what):
@@ -117,6 +120,10 @@ def load(env=None, root=None):
     if urlsplit(redis_url).scheme not in ('redis', 'rediss') or not urlsplit(redis_url).hostname:
         errors.append(f'REDIS_URL={redis_url!r} is not a redis:// URL')
 
+    redis_cluster_nodes = env.get('REDIS_CLUSTER_NODES') or ''
+    if redis_cluster_nodes and not re.fullmatch(r'[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*', redis_cluster_nodes):
+        errors.append(f'REDIS_CLUSTER_NODES={redis_cluster_nodes!r} is not host:port[,host:port...]')
+
     temporal_explicit = bool(env.get('TEMPORAL_ADDRESS'))
     temporal_address = env.get('TEMPORAL_ADDRESS') or f"127.0.0.1:{ports['TEMPORAL_PORT']}"
     m = re.fullmatch(r'\[?([^\]]+?)\]?:(\d+)', temporal_address)
@@ -152,7 +159,7 @@ def load(env=None, root=None):
         raise ConfigError('invalid stack configuration:\n  ' + '\n  '.join(errors))
     redis_prefix = env.get('REDIS_PREFIX') or ('lc:' if offset == 0 else f'lc{offset}:')
     return Stack(root, state, venv, counts, ports, redis_url, temporal_address, temporal_explicit,
-                 mlflow_uri, mlflow_explicit, backend, database_url, warnings, redis_prefix)
+                 mlflow_uri, mlflow_explicit, backend, database_url, warnings, redis_prefix, redis_cluster_nodes)
 
 
 def _is_loopback(host):
@@ -164,7 +171,17 @@ def redis_port(stack):
 
 
 def redis_is_local(stack):
-    return _is_loopback(urlsplit(stack.redis_url).hostname or '')
+    """Whether the stack may start (and stop) Redis itself: a single local Redis, never a cluster it is given."""
+    return not stack.redis_cluster_nodes and _is_loopback(urlsplit(stack.redis_url).hostname or '')
+
+
+def redis_urls(stack):
+    """The Redis URLs to probe: REDIS_URL, or each cluster seed with REDIS_URL's scheme and credentials."""
+    if not stack.redis_cluster_nodes:
+        return [stack.redis_url]
+    u = urlsplit(stack.redis_url)
+    creds = u.netloc.rsplit('@', 1)[0] + '@' if '@' in u.netloc else ''
+    return [f'{u.scheme}://{creds}{node}' for node in stack.redis_cluster_nodes.split(',')]
 
 
 def temporal_is_local(stack):
@@ -319,5 +336,7 @@ def forwarded_env(s, env=None):
            if (k in names or k.startswith(FORWARD_PREFIXES)) and k not in PER_PROCESS and k not in stack_only}
     out.update({'REDIS_URL': s.redis_url, 'REDIS_PREFIX': s.redis_prefix, 'TEMPORAL_ADDRESS': s.temporal_address,
                 'MLFLOW_TRACKING_URI': s.mlflow_uri, 'LIFECYCLE_STATE_DIR': s.state})
+    if s.redis_cluster_nodes:
+        out['REDIS_CLUSTER_NODES'] = s.redis_cluster_nodes
     out.pop('PORT', None)
     return out

@@ -5,6 +5,7 @@ import subprocess
 import urllib.error
 import urllib.request
 from urllib.parse import unquote, urlsplit
+from config import redis_urls
 
 
 # Our endpoints are local: never through an http_proxy from the environment.
@@ -58,7 +59,8 @@ def temporal_ok(venv, address):
 
 def service_ok(stack, kind, url=''):
     if kind == 'redis':
-        return redis_ok(stack.redis_url)
+        # A cluster answers when any seed does: ioredis discovers the rest from it.
+        return any(redis_ok(url) for url in redis_urls(stack))
     if kind == 'temporal':
         return temporal_ok(stack.venv, stack.temporal_address)
     if kind == 'postgres':

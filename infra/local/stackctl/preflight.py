@@ -98,11 +98,14 @@ def decide(ctx, name):
     if info and info['statename'] in ('RUNNING', 'STARTING', 'BACKOFF'):
         return 'ours', f"pid {info['pid']}"
     if name == 'redis':
-        if health.redis_ok(s.redis_url):
+        if health.service_ok(s, 'redis'):
             status, pids = port_owner(ctx, prog.ports[0].port) if redis_is_local(s) else ('foreign', [])
             if status == 'ours':
                 return 'ours', 'unsupervised: started by the pre-supervisord scripts; make down stops it'
-            return 'external', f'{s.redis_url} (not started by this stack; never stopped by it)'
+            where = f'Redis Cluster {s.redis_cluster_nodes}' if s.redis_cluster_nodes else s.redis_url
+            return 'external', f'{where} (not started by this stack; never stopped by it)'
+        if s.redis_cluster_nodes:
+            return 'error', f'no node of REDIS_CLUSTER_NODES={s.redis_cluster_nodes} answers (the stack never starts a cluster)'
         if not redis_is_local(s):
             return 'error', f'Redis at REDIS_URL={s.redis_url} is not reachable (the stack only starts a local one)'
         return _free_or_error(ctx, prog, 'redis')

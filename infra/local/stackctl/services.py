@@ -62,7 +62,8 @@ def up(ctx, names, log):
 
 def endpoint(s, name, action='start'):
     ui = f" (UI http://127.0.0.1:{s.ports['TEMPORAL_UI_PORT']})" if action != 'external' else ''
-    return {'redis': s.redis_url, 'temporal': s.temporal_address + ui,
+    redis = f'redis-cluster {s.redis_cluster_nodes}' if s.redis_cluster_nodes else s.redis_url
+    return {'redis': redis, 'temporal': s.temporal_address + ui,
             'mlflow': s.mlflow_uri + (' (PostgreSQL)' if s.mlflow_backend == 'postgres' else ''),
             'prometheus': f"http://127.0.0.1:{s.ports['PROMETHEUS_PORT']}"}[name]
 

@@ -25,7 +25,7 @@ def rows(ctx):
     for name, s in services.items():
         if s['action'] == 'external' and name not in info:
             url = s['endpoint'].split()[0]
-            up = {'redis': lambda: health.redis_ok(url), 'mlflow': lambda: health.http_ok(url + '/health'),
+            up = {'redis': lambda: health.service_ok(ctx.stack, 'redis'), 'mlflow': lambda: health.http_ok(url + '/health'),
                   'temporal': lambda: health.temporal_ok(ctx.stack.venv, url)}[name]()
             out.append({'name': name, 'state': 'external' if up else 'external-down', 'pid': None,
                         'uptime_s': None, 'restarts': None, 'endpoint': s['endpoint']})
