@@ -46,25 +46,45 @@ interface TransportOptions {
 /**
  * The same fleet (an API and `workers` inference workers serving both bench models, as `make up` runs them)
  * on a single Redis and on a Redis Cluster of the bench's own (three masters, three replicas, loopback), in
- * one run: one model at 64 connections, then both models at 32 connections each.
+ * one run: one model at 64 connections, then both models at 32 connections each; rounds in ABBA order.
  */
 export async function benchTransport(opts: TransportOptions): Promise<TransportResult> {
   const { bytes, version } = await servedModelBytes(opts.mlflow, opts.modelName);
   for (const name of TRANSPORT_MODELS) {
     await registerBenchModel(opts.mlflow, { name, alias: ALIAS, bytes, description: `Benchmark copy of ${opts.modelName} v${version}, made by npm run bench (transport section).`, log: opts.log });
   }
-  const single = await loadFleet(opts, 'single Redis', { REDIS_URL: opts.redisUrl });
   opts.log('  starting a Redis Cluster of the bench\'s own (3 masters + 3 replicas)');
   const cluster = await OwnRedisCluster.start();
   try {
     const masters: Record<string, number> = {};
     for (const name of TRANSPORT_MODELS) masters[name] = await cluster.masterOf(queueKeys('').requests(name));
     opts.log(`  request streams: ${TRANSPORT_MODELS.map((n) => `${n} on master :${masters[n]}`).join(', ')}`);
-    const onCluster = await loadFleet(opts, 'Redis Cluster 3+3', { REDIS_URL: 'redis://127.0.0.1', REDIS_CLUSTER_NODES: cluster.seeds });
-    return { single, cluster: onCluster, masters };
+    const targets = {
+      single: { name: 'single Redis', env: { REDIS_URL: opts.redisUrl } },
+      cluster: { name: 'Redis Cluster 3+3', env: { REDIS_URL: 'redis://127.0.0.1', REDIS_CLUSTER_NODES: cluster.seeds } },
+    };
+    // ABBA rounds: whichever runs first or last on this VM would otherwise carry its drift.
+    const rounds: Record<keyof typeof targets, TransportLine[]> = { single: [], cluster: [] };
+    for (const which of ['single', 'cluster', 'cluster', 'single'] as const) rounds[which].push(await loadFleet(opts, targets[which].name, targets[which].env));
+    return { single: meanLine(rounds.single), cluster: meanLine(rounds.cluster), masters };
   } finally {
     await cluster.stop();
   }
+}
+
+/** The rounds of one transport as one line: throughput and latency percentiles averaged, requests and errors summed. */
+function meanLine(lines: TransportLine[]): TransportLine {
+  const mean = (loads: LoadResult[]): LoadResult => {
+    const sum = (f: (l: LoadResult) => number) => loads.reduce((total, l) => total + f(l), 0);
+    const avg = (f: (l: LoadResult) => number) => sum(f) / loads.length;
+    return { ...loads[0]!, rps: avg((l) => l.rps), p50: avg((l) => l.p50), p90: avg((l) => l.p90), p99: avg((l) => l.p99), max: Math.max(...loads.map((l) => l.max)), requests: sum((l) => l.requests), non2xx: sum((l) => l.non2xx), socketErrors: sum((l) => l.socketErrors) };
+  };
+  const twoLoads = TRANSPORT_MODELS.map((_, i) => mean(lines.map((l) => l.twoModels.loads[i]!)));
+  return {
+    transport: `${lines[0]!.transport}, mean of ${lines.length}`,
+    oneModel: mean(lines.map((l) => l.oneModel)),
+    twoModels: { rps: twoLoads.reduce((sum, l) => sum + l.rps, 0), loads: twoLoads },
+  };
 }
 
 async function loadFleet(opts: TransportOptions, transport: string, target: Record<string, string>): Promise<TransportLine> {
