@@ -92,8 +92,12 @@ describe('Kubernetes manifests', () => {
     api.spec.template.spec.containers[0].livenessProbe.httpGet.paht = '/healthz';
     const so = objects.find((x) => x.kind === 'ScaledObject' && x.metadata.name === 'inference-worker')!;
     so.spec.pollingIntervall = 5;
-    delete so.spec.triggers[0].metadata.activationStreamLength;
+    // Not a KEDA key (the redis streams scalers' activation is activationLagCount for every signal).
+    so.spec.triggers[0].metadata.activationStreamLength = '0';
     so.spec.advanced.scalingModifiers.formula += ' + backlog_typo';
+    // The Redis Cluster triggers lose their seed nodes.
+    const auth = objects.find((x) => x.kind === 'TriggerAuthentication' && x.metadata.name === 'lifecycle-redis')!;
+    auth.spec.secretTargetRef = auth.spec.secretTargetRef.filter((r: { parameter: string }) => r.parameter !== 'addresses');
     const training = objects.find((x) => x.kind === 'ScaledObject' && x.metadata.name === 'training-worker')!;
     training.spec.maxReplicaCount = '4';
     training.spec.triggers[0].metadata.endpointFromEnv = 'TEMPORAL_ADDR';
@@ -107,7 +111,8 @@ describe('Kubernetes manifests', () => {
     expect(errors).toMatch(/Deployment\/lifecycle\/api: Kubernetes 1\.30: spec\/replicas: 'two' is not of type/);
     expect(errors).toMatch(/api: Kubernetes 1\.37: .*livenessProbe\/httpGet: Additional properties .*'paht'/);
     expect(errors).toMatch(/ScaledObject\/lifecycle\/inference-worker: unknown field \.spec\.pollingIntervall/);
-    expect(errors).toMatch(/inference-worker: triggers\[0\] \(redis-streams\): `streamLength` needs `activationStreamLength`/);
+    expect(errors).toMatch(/inference-worker: triggers\[0\] \(redis-cluster-streams\): unknown metadata key `activationStreamLength`/);
+    expect(errors).toMatch(/inference-worker: triggers\[0\] \(redis-cluster-streams\): no connection: one of addresses, addressesFromEnv/);
     expect(errors).toMatch(/inference-worker: scalingModifiers\.formula uses `backlog_typo`, which names no trigger/);
     expect(errors).toMatch(/training-worker: schema: \/spec\/maxReplicaCount must be integer/);
     expect(errors).toMatch(/training-worker: triggers\[0\] \(temporal\): `endpointFromEnv: TEMPORAL_ADDR` is not an environment variable/);
@@ -157,9 +162,10 @@ describe('Kubernetes manifests', () => {
     // One streamLength trigger per served model (base/served-models.yaml), on the stream lib/queue/keys.ts names.
     const { models } = parse(readFileSync(join(ROOT, 'infra/k8s/base/served-models.yaml'), 'utf8')) as { models: string[] };
     expect(models).toContain(config.MODEL_NAME);
+    // Production's Redis is a cluster (its own KEDA scaler type), local's a single node.
     const triggers = find(o, 'ScaledObject', 'inference-worker')!.spec.triggers;
-    expect(triggers.map((t: { metadata: Record<string, string> }) => [t.metadata.stream, t.metadata.streamLength !== undefined, t.metadata.lagCount])).toEqual(
-      models.map((m) => [queueKeys(config.REDIS_PREFIX).requests(m), true, undefined]),
+    expect(triggers.map((t: { type: string; metadata: Record<string, string> }) => [t.type, t.metadata.stream, t.metadata.streamLength !== undefined, t.metadata.lagCount])).toEqual(
+      models.map((m) => [o === 'production' ? 'redis-cluster-streams' : 'redis-streams', queueKeys(config.REDIS_PREFIX).requests(m), true, undefined]),
     );
     for (const name of ['pipeline-worker', 'training-worker']) {
       const queue = find(o, 'Deployment', name)!.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'TASK_QUEUE').value;

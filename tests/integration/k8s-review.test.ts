@@ -12,7 +12,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { ConfigError, loadConfig } from '../../lib/env';
+import { ConfigError, commonSchema, loadConfig } from '../../lib/env';
+import { queueKeys } from '../../lib/queue/keys';
 import { temporalWorkerSchema } from '../../lib/temporal/worker-config';
 
 const ROOT = resolve(__dirname, '../..');
@@ -173,6 +174,72 @@ describe.each(OVERLAYS)('%s overlay', (o) => {
 test('the inference ScaledObject is generated from the served models, and up to date', () => {
   const res = run('node', ['infra/k8s/tools/gen-inference-scaling.mjs', '--check']);
   expect([res.status, res.stderr]).toEqual([0, '']);
+});
+
+describe('Redis Cluster: production scales and connects on it, local stays on its one Redis', () => {
+  const servedModels = () => (parse(readFileSync(join(ROOT, 'infra/k8s/base/served-models.yaml'), 'utf8')) as { models: string[] }).models;
+  const prefixOf = (o: Overlay) => get(o, 'ConfigMap', 'lifecycle-config').data.REDIS_PREFIX as string;
+  const inferenceScaler = (o: Overlay) => {
+    const found = all(o, 'ScaledObject').filter((x) => x.metadata.name === 'inference-worker');
+    expect(found).toHaveLength(1);
+    return found[0]!;
+  };
+  /** The Deployments whose containers read REDIS_URL: every process that talks to Redis. */
+  const redisClients = (o: Overlay) =>
+    all(o, 'Deployment').filter((d) => d.metadata.labels?.['lifecycle.dev/built-here'] === 'true' && d.spec.template.spec.containers.some((c: any) => (c.env ?? []).some((e: any) => e.name === 'REDIS_URL')));
+  const envVar = (d: Obj, name: string) => d.spec.template.spec.containers.flatMap((c: any) => c.env ?? []).find((e: any) => e.name === name);
+
+  test('production: one inference ScaledObject, redis-cluster-streams on every served model\'s hash-tagged stream', () => {
+    const so = inferenceScaler('production');
+    const prefix = prefixOf('production');
+    const models = servedModels();
+    expect(models.length).toBeGreaterThan(0);
+    expect(so.spec.triggers.map((t: any) => t.type)).toEqual(models.map(() => 'redis-cluster-streams'));
+    // The stream lib/queue/keys.ts names, braces (the hash tag) and all.
+    expect(so.spec.triggers.map((t: any) => t.metadata.stream)).toEqual(models.map((m) => queueKeys(prefix).requests(m)));
+    expect(so.spec.triggers.map((t: any) => t.metadata.stream)).toEqual(models.map((m) => `${prefix}inference:{${m}}:requests`));
+    for (const t of so.spec.triggers) {
+      // XLEN (no consumerGroup: with one KEDA would read the group instead), connection from the TriggerAuthentication.
+      expect([t.name, t.metadata.streamLength, t.metadata.consumerGroup, t.authenticationRef.name]).toEqual([t.name, '13', undefined, 'lifecycle-redis']);
+    }
+    // Only the scaler type differs from local's (the base's): same trigger names, formula, target and bounds.
+    const local = inferenceScaler('local');
+    const shape = (x: Obj) => ({ ...x.spec, triggers: x.spec.triggers.map((t: any) => ({ ...t, type: undefined })) });
+    expect(shape(so)).toEqual(shape(local));
+  });
+
+  test('local: the inference ScaledObject reads its one Redis (redis-streams), at the same streams', () => {
+    const so = inferenceScaler('local');
+    expect(so.spec.triggers.map((t: any) => [t.type, t.metadata.stream])).toEqual(servedModels().map((m) => ['redis-streams', queueKeys(prefixOf('local')).requests(m)]));
+  });
+
+  test('production: every Redis client gets REDIS_CLUSTER_NODES from the Secret key KEDA reads its addresses from', () => {
+    const clients = redisClients('production');
+    expect(clients.map((d) => d.metadata.name).sort()).toEqual(['api', 'inference-worker', 'payload-logger', 'pipeline-worker']);
+    const auth = get('production', 'TriggerAuthentication', 'lifecycle-redis').spec.secretTargetRef as { parameter: string; name: string; key: string }[];
+    const addresses = auth.find((r) => r.parameter === 'addresses');
+    expect(addresses).toEqual({ parameter: 'addresses', name: 'lifecycle-redis', key: 'cluster-nodes' });
+    // No single-node address left for the cluster triggers to prefer.
+    expect(auth.map((r) => r.parameter).sort()).toEqual(['addresses', 'password']);
+    for (const d of clients) {
+      const nodes = envVar(d, 'REDIS_CLUSTER_NODES');
+      expect([d.metadata.name, nodes?.valueFrom?.secretKeyRef]).toEqual([d.metadata.name, { name: addresses!.name, key: addresses!.key }]);
+      // REDIS_URL (credentials, TLS) from the same Secret.
+      expect([d.metadata.name, envVar(d, 'REDIS_URL').valueFrom.secretKeyRef.name]).toEqual([d.metadata.name, addresses!.name]);
+    }
+    // The value the Secret must hold is what the processes accept.
+    const schema = commonSchema.pick({ REDIS_CLUSTER_NODES: true });
+    expect(loadConfig(schema, { REDIS_CLUSTER_NODES: 'redis-0.example:6379,redis-1.example:6379' }).REDIS_CLUSTER_NODES).toBe('redis-0.example:6379,redis-1.example:6379');
+    expect(() => loadConfig(schema, { REDIS_CLUSTER_NODES: 'redis://redis-0.example:6379' })).toThrow(/REDIS_CLUSTER_NODES/);
+  });
+
+  test('local: no process is a cluster client, and KEDA reads the single Redis address', () => {
+    expect(redisClients('local').map((d) => d.metadata.name).sort()).toEqual(['api', 'inference-worker', 'payload-logger', 'pipeline-worker']);
+    for (const d of all('local', 'Deployment')) expect([d.metadata.name, envVar(d, 'REDIS_CLUSTER_NODES')]).toEqual([d.metadata.name, undefined]);
+    expect(get('local', 'ConfigMap', 'lifecycle-config').data.REDIS_CLUSTER_NODES).toBeUndefined();
+    const auth = get('local', 'TriggerAuthentication', 'lifecycle-redis').spec.secretTargetRef as { parameter: string }[];
+    expect(auth.map((r) => r.parameter).sort()).toEqual(['address', 'password']);
+  });
 });
 
 test('production names no bucket of its own: both settings empty, and the processes refuse that, naming them', () => {

@@ -8,9 +8,10 @@
 //    typo such as `pollingIntervall` would vanish; every field is checked against the model's
 //    declared properties (read from its .d.ts files).
 // 3. Scalers: `metadata` is a free map in the CRD; the keys KEDA reads for the scalers used here
-//    (redis-streams, temporal, prometheus; KEDA 2.17+ docs and scaler sources) and their required
-//    combinations are checked, as are references to TriggerAuthentications and scale targets in
-//    the same render, and a scalingModifiers formula's names against the triggers' names.
+//    (redis-streams, redis-cluster-streams, temporal, prometheus; KEDA 2.17+ docs and scaler
+//    sources) and their required combinations are checked, as are references to
+//    TriggerAuthentications and scale targets in the same render, and a scalingModifiers
+//    formula's names against the triggers' names.
 import { readFileSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 
@@ -61,24 +62,42 @@ function walk(value, type, ctx, path, name = ctx.name) {
 
 // ---------------------------------------------------------------- scaler metadata
 const INT = /^\d+$/;
-const SCALERS = {
-  'redis-streams': {
-    known: ['address', 'addressFromEnv', 'host', 'hostFromEnv', 'port', 'portFromEnv', 'username', 'usernameFromEnv',
-      'passwordFromEnv', 'stream', 'consumerGroup', 'pendingEntriesCount', 'streamLength', 'lagCount',
-      'activationLagCount', 'activationStreamLength', 'databaseIndex', 'enableTLS', 'unsafeSsl'],
-    ints: ['pendingEntriesCount', 'streamLength', 'lagCount', 'activationLagCount', 'databaseIndex'],
-    connection: ['address', 'addressFromEnv', 'host', 'hostFromEnv'],
-    check(md, fail) {
-      if (!md.stream) fail('`stream` is required');
-      if (md.lagCount !== undefined) {
-        if (!md.consumerGroup) fail('`lagCount` needs `consumerGroup`');
-        if (md.activationLagCount === undefined) fail('`lagCount` needs `activationLagCount` (KEDA refuses the trigger without it)');
-        if (md.pendingEntriesCount !== undefined || md.streamLength !== undefined)
-          fail('`lagCount` with `pendingEntriesCount`/`streamLength` in one trigger: KEDA uses lagCount only; use one trigger per signal');
-      } else if (md.pendingEntriesCount !== undefined && !md.consumerGroup) fail('`pendingEntriesCount` needs `consumerGroup`');
-      if (md.streamLength !== undefined && md.activationStreamLength === undefined) fail('`streamLength` needs `activationStreamLength`');
-    },
+// KEDA's redis streams scalers (pkg/scalers/redis_streams_scaler.go, one parser for the single-node,
+// cluster and sentinel types): one signal per trigger, chosen by the keys given; `activationLagCount`
+// (default 0) is the activation threshold for all three signals (there is no activationStreamLength).
+const redisStreams = (connection, ports) => ({
+  known: [...connection, ...ports, 'username', 'usernameFromEnv', 'passwordFromEnv', 'stream', 'consumerGroup',
+    'pendingEntriesCount', 'streamLength', 'lagCount', 'activationLagCount', 'databaseIndex', 'enableTLS', 'unsafeSsl'],
+  ints: ['pendingEntriesCount', 'streamLength', 'lagCount', 'activationLagCount', 'databaseIndex'],
+  connection,
+  check(md, fail) {
+    if (!md.stream) fail('`stream` is required');
+    if (md.lagCount !== undefined) {
+      if (!md.consumerGroup) fail('`lagCount` needs `consumerGroup`');
+      if (md.activationLagCount === undefined) fail('`lagCount` needs `activationLagCount` (KEDA before 2.17 refuses the trigger without it)');
+      if (md.pendingEntriesCount !== undefined || md.streamLength !== undefined)
+        fail('`lagCount` with `pendingEntriesCount`/`streamLength` in one trigger: KEDA uses lagCount only; use one trigger per signal');
+    } else if (md.pendingEntriesCount !== undefined && !md.consumerGroup) fail('`pendingEntriesCount` needs `consumerGroup`');
+    // With a consumerGroup KEDA reads the group (pending entries or lag), never the stream length.
+    if (md.streamLength !== undefined && md.consumerGroup !== undefined) fail('`streamLength` with `consumerGroup`: KEDA then reads the group and ignores streamLength');
   },
+});
+const SCALERS = {
+  'redis-streams': redisStreams(['address', 'addressFromEnv', 'host', 'hostFromEnv'], ['port', 'portFromEnv']),
+  // Redis Cluster: seed nodes as `addresses` (host:port,host:port,...) or `hosts` + `ports`, in metadata,
+  // the TriggerAuthentication or the target's environment (`...FromEnv`). A cluster has database 0 only.
+  'redis-cluster-streams': (() => {
+    const rules = redisStreams(['addresses', 'addressesFromEnv', 'hosts', 'hostsFromEnv'], ['ports', 'portsFromEnv']);
+    return {
+      ...rules,
+      check(md, fail) {
+        rules.check(md, fail);
+        if (md.databaseIndex !== undefined && md.databaseIndex !== '0') fail('`databaseIndex`: a Redis Cluster has database 0 only');
+        if (md.addresses !== undefined && !md.addresses.split(',').every((a) => /^[^\s:,]+:\d{1,5}$/.test(a.trim()))) fail(`\`addresses\` must be host:port[,host:port...], got "${md.addresses}"`);
+        if ((md.hosts !== undefined || md.hostsFromEnv !== undefined) && md.ports === undefined && md.portsFromEnv === undefined) fail('`hosts` needs `ports`');
+      },
+    };
+  })(),
   temporal: {
     known: ['endpoint', 'endpointFromEnv', 'namespace', 'namespaceFromEnv', 'taskQueue', 'targetQueueSize', 'activationTargetQueueSize',
       'queueTypes', 'buildId', 'selectAllActive', 'selectUnversioned', 'workerDeploymentName', 'workerDeploymentBuildId',
