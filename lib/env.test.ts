@@ -24,6 +24,7 @@ describe('commonSchema: the transport settings', () => {
   it('takes a list of cluster seeds and names REDIS_CLUSTER_NODES when it is not one', () => {
     expect(loadConfig(commonSchema, { REDIS_CLUSTER_NODES: '127.0.0.1:7000,redis-1:7001' }).REDIS_CLUSTER_NODES).toBe('127.0.0.1:7000,redis-1:7001');
     expect(() => loadConfig(commonSchema, { REDIS_CLUSTER_NODES: 'redis://127.0.0.1:7000' })).toThrow(/REDIS_CLUSTER_NODES: expected host:port/);
+    expect(loadConfig(commonSchema, { REDIS_CLUSTER_NODES: '' }).REDIS_CLUSTER_NODES).toBeUndefined();
   });
 
   it('refuses a REDIS_PREFIX with braces (they would become the hash tag of every key)', () => {

@@ -40,10 +40,13 @@ export const commonSchema = z.object({
    * (ioredis discovers the rest of the cluster from these) and REDIS_URL only lends its credentials and
    * scheme (`rediss:` for TLS). Unset: the single Redis at REDIS_URL.
    */
-  REDIS_CLUSTER_NODES: z
-    .string()
-    .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'expected host:port[,host:port...]')
-    .optional(),
+  REDIS_CLUSTER_NODES: z.preprocess(
+    (v) => (v === '' ? undefined : v), // `REDIS_CLUSTER_NODES=` in an env file means unset
+    z
+      .string()
+      .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'expected host:port[,host:port...]')
+      .optional(),
+  ),
   /**
    * Prefix for every Redis key and channel, so stacks (and tests) can share one Redis. No braces: the keys
    * carry Redis Cluster hash tags after it (lib/queue/keys.ts), and a brace in the prefix would become the tag.

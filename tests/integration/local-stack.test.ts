@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { OwnRedisCluster } from '../support/redis-cluster';
 import { stackctl as runStackctl } from './support/stackctl';
 import { findPrometheusBinary, freePort } from './support/prometheus';
 
@@ -16,7 +17,7 @@ const PORT_VARS = [
   'TRAINING_TEMPORAL_METRICS_PORT', 'MLFLOW_PORT', 'TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'PROMETHEUS_PORT', 'SUPERVISOR_METRICS_PORT',
 ];
 // Settings of the caller's stack (test.sh exports some) that must not leak into the stacks under test.
-const STACK_ENV = /^(LIFECYCLE_.*|.*_PORT|PORT|REDIS_URL|TEMPORAL_ADDRESS|MLFLOW_.*|API_INSTANCES|.*_WORKERS)$/;
+const STACK_ENV = /^(LIFECYCLE_.*|.*_PORT|PORT|REDIS_URL|REDIS_CLUSTER_NODES|TEMPORAL_ADDRESS|MLFLOW_.*|API_INSTANCES|.*_WORKERS)$/;
 
 
 const stackctl = (args: string[], env: Record<string, string>) => runStackctl(args, env, STACK_ENV);
@@ -81,6 +82,24 @@ describe('local stack control (infra/local/stackctl)', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('INFERENCE_WORKERS=0');
     expect(run.stderr).toContain('API_INSTANCES=0');
+  });
+
+  it('uses a Redis Cluster it is given (REDIS_CLUSTER_NODES): never its own Redis, exported to every process, refused when no seed answers or the list is malformed', async () => {
+    const cluster = await OwnRedisCluster.start({ replicas: 0 });
+    try {
+      const env = { ...(await freeStack()), LIFECYCLE_STATE_DIR: state, REDIS_CLUSTER_NODES: cluster.seeds };
+      const check = await stackctl(['check', '--apps', 'redis'], env);
+      expect(check.code).toBe(0);
+      expect((await stackctl(['env'], env)).stdout).toContain(`export REDIS_CLUSTER_NODES=${cluster.seeds}`);
+    } finally {
+      await cluster.stop();
+    }
+    const unreachable = await stackctl(['check', '--apps', 'redis'], { ...(await freeStack()), LIFECYCLE_STATE_DIR: state, REDIS_CLUSTER_NODES: '127.0.0.1:1' });
+    expect(unreachable.code).toBe(2);
+    expect(unreachable.stderr).toContain('no node of REDIS_CLUSTER_NODES=127.0.0.1:1 answers');
+    const malformed = await stackctl(['check', '--apps', 'redis'], { ...(await freeStack()), LIFECYCLE_STATE_DIR: state, REDIS_CLUSTER_NODES: 'redis://127.0.0.1:7000' });
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toContain("REDIS_CLUSTER_NODES='redis://127.0.0.1:7000' is not host:port");
   });
 
   it('refuses instances whose ports overlap, naming both variables', async () => {
