@@ -60,7 +60,9 @@ export async function benchTransport(opts: TransportOptions): Promise<TransportR
     for (const name of TRANSPORT_MODELS) masters[name] = await cluster.masterOf(queueKeys('').requests(name));
     opts.log(`  request streams: ${TRANSPORT_MODELS.map((n) => `${n} on master :${masters[n]}`).join(', ')}`);
     const targets = {
-      single: { name: 'single Redis', env: { REDIS_URL: opts.redisUrl } },
+      // Empty REDIS_CLUSTER_NODES: the fleet's processes inherit the bench's environment, which names the
+      // stack's cluster when the stack runs on one.
+      single: { name: 'single Redis', env: { REDIS_URL: opts.redisUrl, REDIS_CLUSTER_NODES: '' } },
       cluster: { name: 'Redis Cluster 3+3', env: { REDIS_URL: 'redis://127.0.0.1', REDIS_CLUSTER_NODES: cluster.seeds } },
     };
     // ABBA rounds: whichever runs first or last on this VM would otherwise carry its drift.
