@@ -19,12 +19,12 @@ const portIsFree = (port: number): Promise<boolean> =>
   });
 
 /**
- * `count` ports whose cluster-bus ports (port + 10000) are free too. Chosen below 30000, so the bus port stays
- * below the ephemeral range where outgoing connections could take it.
+ * `count` ports whose cluster-bus ports (port + 10000) are free too. Both below 30000, so neither lies in the
+ * ephemeral range (32768 and up) where an outgoing connection could take it between this check and the bind.
  */
 async function clusterPorts(count: number): Promise<number[]> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 9_000);
+    const base = 10_000 + Math.floor(Math.random() * 9_000);
     const ports = Array.from({ length: count }, (_, i) => base + i);
     const free = await Promise.all(ports.flatMap((p) => [portIsFree(p), portIsFree(p + 10_000)]));
     if (free.every(Boolean)) return ports;
