@@ -46,7 +46,8 @@ export const canaryRedisRestart: Drill = {
     ctx.defer('stop the drill\'s Redis', () => redis.kill());
     const prefix = `drill-canary-redis-${process.pid}:`;
     const queue = `drill-canary-redis-${process.pid}`;
-    const env = { REDIS_URL: redis.url, REDIS_PREFIX: prefix };
+    // Its own single Redis, also when the stack runs on a cluster (empty REDIS_CLUSTER_NODES: not inherited).
+    const env = { REDIS_URL: redis.url, REDIS_CLUSTER_NODES: '', REDIS_PREFIX: prefix };
     const workers = [await startWorker(ctx, 'drill-canary-worker-1', env), await startWorker(ctx, 'drill-canary-worker-2', env)];
     const api = await startApi(ctx, `drill-canary-api-${process.pid}`, env);
     const pipeline = await startPipelineWorker(ctx, 'drill-canary-pipeline', { ...env, TASK_QUEUE: queue });

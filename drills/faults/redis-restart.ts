@@ -25,7 +25,8 @@ export const redisRestart: Drill = {
   async run(ctx) {
     const redis = await OwnRedis.start();
     ctx.defer('stop the drill\'s Redis', () => redis.kill());
-    const env = { REDIS_URL: redis.url, REDIS_PREFIX: `drill-redis-${process.pid}:` };
+    // Its own single Redis, also when the stack runs on a cluster (empty REDIS_CLUSTER_NODES: not inherited).
+    const env = { REDIS_URL: redis.url, REDIS_CLUSTER_NODES: '', REDIS_PREFIX: `drill-redis-${process.pid}:` };
     const workers = [await startWorker(ctx, 'drill-redis-worker-1', env), await startWorker(ctx, 'drill-redis-worker-2', env)];
     const api = await startApi(ctx, `drill-redis-api-${process.pid}`, env);
     const fleet = [...workers, api];
