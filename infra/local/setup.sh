@@ -10,11 +10,24 @@ cd "$ROOT"
 # onnxruntime-node's install script would otherwise try to download CUDA libraries.
 export ONNXRUNTIME_NODE_INSTALL_CUDA=skip
 
+# A registry download cut mid-way (ECONNABORTED, ECONNRESET) fails `npm ci` outright, past npm's own
+# fetch retries (seen once in a CI rehearsal). Each run starts from an empty node_modules, so trying
+# again is safe.
+npm_ci() {
+  local attempt
+  for attempt in 1 2 3; do
+    npm ci --no-audit --no-fund --loglevel=error && return 0
+    log "npm ci failed (attempt $attempt of 3)"
+    sleep $((attempt * 5))
+  done
+  return 1
+}
+
 setup_npm() {
   local lock_hash
   lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
   if [[ ! -f node_modules/.lifecycle-lock-hash || "$(cat node_modules/.lifecycle-lock-hash)" != "$lock_hash" ]]; then
-    timed "npm ci" npm ci --no-audit --no-fund --loglevel=error
+    timed "npm ci" npm_ci
     echo "$lock_hash" > node_modules/.lifecycle-lock-hash
   fi
 }
