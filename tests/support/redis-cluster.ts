@@ -1,22 +1,15 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { portIsFree } from '../../lib/process/free-port';
+import { killAndWait, waitForRedis } from './redis-server';
 
 interface ClusterNode {
   port: number;
   process: ChildProcess;
 }
-
-/** Whether `port` can be bound on 127.0.0.1 right now. */
-const portIsFree = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 
 /**
  * `count` ports whose cluster-bus ports (port + 10000) are free too. Both below 30000, so neither lies in the
@@ -34,11 +27,19 @@ async function clusterPorts(count: number): Promise<number[]> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A one-shot connection to one node (no retries, errors surface as rejections instead of events). */
-function nodeConnection(port: number): Redis {
+/** CLUSTER SLOTS: slot ranges, each with its master (host, port, id, ...) first. */
+type SlotRanges = Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>;
+
+/** Runs `fn` on a one-shot connection to the node on `port` (no retries: a dead node rejects at once). */
+async function onNode<T>(port: number, fn: (redis: Redis) => Promise<T>): Promise<T> {
   const redis = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   redis.on('error', () => undefined);
-  return redis;
+  try {
+    await redis.connect();
+    return await fn(redis);
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /**
@@ -57,7 +58,7 @@ export class OwnRedisCluster {
     const cluster = new OwnRedisCluster(mkdtempSync(join(tmpdir(), 'redis-cluster-')));
     try {
       for (const port of await clusterPorts(masters * (1 + replicas))) cluster.startNode(port, opts.nodeTimeoutMs ?? 1000);
-      await Promise.all(cluster.nodes.map((n) => cluster.waitForPing(n.port)));
+      await Promise.all(cluster.nodes.map((n) => waitForRedis(n.port)));
       const created = spawnSync('redis-cli', ['--cluster', 'create', ...cluster.nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { encoding: 'utf8', timeout: 60_000 });
       if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
       await cluster.waitUntilHealthy(30_000);
@@ -77,7 +78,7 @@ export class OwnRedisCluster {
   async masterOf(key: string): Promise<number> {
     return this.withNode(async (redis) => {
       const slot = Number(await redis.call('CLUSTER', 'KEYSLOT', key));
-      const ranges = (await redis.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>;
+      const ranges = (await redis.call('CLUSTER', 'SLOTS')) as SlotRanges;
       const range = ranges.find(([from, to]) => slot >= from && slot <= to);
       if (!range) throw new Error(`no node serves slot ${slot}`);
       return Number(range[2][1]);
@@ -87,16 +88,9 @@ export class OwnRedisCluster {
   /** The ports of the live masters. */
   async masters(): Promise<number[]> {
     const ports: number[] = [];
-    for (const node of this.live()) {
-      const redis = nodeConnection(node.port);
-      try {
-        await redis.connect();
-        if (String(await redis.call('ROLE')).startsWith('master')) ports.push(node.port);
-      } catch {
-        // not answering: not a live master
-      } finally {
-        redis.disconnect();
-      }
+    for (const { port } of this.live()) {
+      // A node that does not answer is not a live master.
+      if (await onNode(port, async (redis) => String(await redis.call('ROLE')).startsWith('master')).catch(() => false)) ports.push(port);
     }
     return ports;
   }
@@ -104,10 +98,7 @@ export class OwnRedisCluster {
   /** SIGKILL of the node on `port`: what it had not replicated yet is gone. */
   async kill(port: number): Promise<void> {
     const node = this.nodes.find((n) => n.port === port);
-    if (!node || node.process.exitCode !== null || node.process.signalCode !== null) return;
-    const exited = new Promise((r) => node.process.once('exit', r));
-    node.process.kill('SIGKILL');
-    await exited;
+    if (node) await killAndWait(node.process);
   }
 
   /** Waits until every live node says the cluster is ok and every slot is served by a live master. */
@@ -141,52 +132,26 @@ export class OwnRedisCluster {
   private async healthy(): Promise<boolean> {
     const live = new Set(this.live().map((n) => n.port));
     for (const port of live) {
-      const redis = nodeConnection(port);
-      try {
-        await redis.connect();
+      const ok = await onNode(port, async (redis) => {
         if (!String(await redis.call('CLUSTER', 'INFO')).includes('cluster_state:ok')) return false;
-        const ranges = (await redis.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>;
-        const covered = ranges.reduce((n, [from, to, master]) => n + (live.has(Number(master[1])) ? to - from + 1 : 0), 0);
-        if (covered !== 16_384) return false;
-      } catch {
-        return false;
-      } finally {
-        redis.disconnect();
-      }
+        const ranges = (await redis.call('CLUSTER', 'SLOTS')) as SlotRanges;
+        return ranges.reduce((n, [from, to, master]) => n + (live.has(Number(master[1])) ? to - from + 1 : 0), 0) === 16_384;
+      }).catch(() => false);
+      if (!ok) return false;
     }
     return true;
   }
 
+  /** `fn` on the first live node that answers. */
   private async withNode<T>(fn: (redis: Redis) => Promise<T>): Promise<T> {
     let last: unknown = new Error('no live node');
-    for (const node of this.live()) {
-      const redis = nodeConnection(node.port);
+    for (const { port } of this.live()) {
       try {
-        await redis.connect();
-        return await fn(redis);
+        return await onNode(port, fn);
       } catch (err) {
         last = err;
-      } finally {
-        redis.disconnect();
       }
     }
     throw last;
-  }
-
-  private async waitForPing(port: number): Promise<void> {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const probe = nodeConnection(port);
-      try {
-        await probe.connect();
-        await probe.ping();
-        return;
-      } catch {
-        if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start`);
-        await sleep(50);
-      } finally {
-        probe.disconnect();
-      }
-    }
   }
 }
