@@ -25,7 +25,7 @@ module.exports = {
   maxWorkers: 1,
   workerIdleMemoryLimit: '1GB',
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{api,lib,activities,workflows,workers,cli}/**/*.test.ts'] },
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{api,lib,activities,workflows,workers,cli,bench}/**/*.test.ts'] },
     {
       ...common,
       displayName: 'integration',

@@ -16,7 +16,9 @@
  * 2c. The transport: a fleet of its own on the stack's single Redis and on a Redis Cluster the bench starts
  *    (3 masters + 3 replicas), one model at 64 connections and two models (on two shards) at 32 each.
  * 3. A compute-bound CNN the benchmark makes (random weights, >= 100 MFLOP/image) served by a
- *    fleet of its own, with dynamic batching and with MAX_BATCH_SIZE=1, next to raw onnxruntime.
+ *    fleet of its own, with dynamic batching and with MAX_BATCH_SIZE=1, next to raw onnxruntime;
+ *    where the CPU went during the batched load (onnxruntime threads, the rest, from /proc), and the
+ *    same load with a core to spare (cores - 1 workers against raw with as many threads).
  * 4. Held-out accuracy through POST /predict.
  * 5. The Open Inference Protocol: POST /v2/models/{name}/infer (binary extension, as tritonclient sends it)
  *    at 64 connections, next to /predict's line (skip with --skip oip).
@@ -70,7 +72,7 @@ function goals(fashion: FashionResult | null, heavy: HeavyResult | null, shadow:
     out.push({ goal: 'Fashion, 64 connections: zero errors', measured: String(many.non2xx + many.socketErrors), met: many.non2xx + many.socketErrors === 0 });
   }
   if (heavy) {
-    out.push({ goal: 'Heavy CNN, 64 connections: >= 80% of raw onnxruntime at its best batch size', measured: `${(100 * heavy.ratioToRaw).toFixed(0)}% (${heavy.batched.rps.toFixed(0)} / ${heavy.bestRaw.imagesPerSecond.toFixed(0)} at batch ${heavy.bestRaw.batchSize})`, met: heavy.ratioToRaw >= 0.8 });
+    out.push({ goal: 'Heavy CNN, 64 connections: >= 80% of raw onnxruntime at its best batch size', measured: `${(100 * heavy.ratioToRaw).toFixed(0)}% (${heavy.batched.rps.toFixed(0)} / ${heavy.bestRaw.imagesPerSecond.toFixed(0)} at batch ${heavy.bestRaw.batchSize}); ceiling on this machine at the measured CPU outside onnxruntime: ${(100 * heavy.cpu.ceilingRatio).toFixed(0)}%`, met: heavy.ratioToRaw >= 0.8 });
     out.push({ goal: 'Heavy CNN: >= 2x the same service with MAX_BATCH_SIZE=1', measured: `${heavy.batchingGain.toFixed(1)}x (${heavy.batched.rps.toFixed(0)} / ${heavy.unbatched.rps.toFixed(0)})`, met: heavy.batchingGain >= 2 });
   }
   return out;
@@ -214,7 +216,10 @@ async function main(): Promise<void> {
   if (heavy) {
     log(`heavy CNN: ${(heavy.flopsPerImage / 1e6).toFixed(0)} MFLOP/image, ${heavy.workers} worker(s)`);
     console.table(heavy.raw.map((r) => ({ 'raw onnxruntime batch': r.batchSize, threads: r.threads, 'images/s': +r.imagesPerSecond.toFixed(1) })));
-    console.table([heavy.batched, heavy.unbatched].map((l) => ({ MAX_BATCH_SIZE: l.maxBatchSize, ...row(l) })));
+    console.table([heavy.batched, heavy.unbatched].map((l) => ({ workers: heavy.workers, MAX_BATCH_SIZE: l.maxBatchSize, ...row(l) })).concat(heavy.spareCore ? [{ workers: heavy.spareCore.workers, MAX_BATCH_SIZE: heavy.spareCore.load.maxBatchSize, ...row(heavy.spareCore.load) }] : []));
+    const spare = heavy.spareCore;
+    // Not a goal: the same service when its HTTP, decode, queue and the load generator do not take CPU from inference.
+    if (spare) log(`heavy CNN with a core to spare: ${spare.workers} worker(s) reach ${(100 * spare.ratioToRaw).toFixed(0)}% of raw onnxruntime with ${spare.workers} thread(s) (${spare.load.rps.toFixed(0)} / ${spare.raw.imagesPerSecond.toFixed(0)} at batch ${spare.raw.batchSize}); with ${heavy.workers} worker(s) the CPU outside onnxruntime caps the ratio at ${(100 * heavy.cpu.ceilingRatio).toFixed(0)}%`);
   }
   if (accuracy) log(`accuracy through /predict: ${(100 * accuracy.accuracy).toFixed(2)}% of ${accuracy.answered} answered (${JSON.stringify(accuracy.statuses)}), version(s) ${accuracy.versions.join(',')}`);
   const results = goals(fashion, heavy, shadow, payloadLog);

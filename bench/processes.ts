@@ -24,6 +24,10 @@ export class BenchProcess {
     return new BenchProcess(name, child);
   }
 
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   get exited(): boolean {
     return this.child.exitCode !== null || this.child.signalCode !== null;
   }
