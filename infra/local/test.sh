@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make test`: installs what is missing, starts (or reuses) the real services the tests need under
 # the test state dir (.lifecycle/test: never `make up`'s processes), runs lint + typecheck + every
-# jest suite with MLflow on SQLite, then the lifecycle integration test again with MLflow on
-# PostgreSQL (the production backend store). Stops only the services this run started.
+# jest suite with MLflow on SQLite, except the lifecycle integration test, which runs last with MLflow
+# on PostgreSQL (the production backend store; on SQLite with the rest when no PostgreSQL run happens).
+# Stops only the services this run started.
 #
 #   TEST_PROFILE=all       (default) everything above, then the fault drills' CI subset (drills/ci.sh;
 #                          TEST_DRILLS=0 skips it); extra arguments go to the first jest run
@@ -56,6 +57,15 @@ eval "$(stackctl env)"
 # The PostgreSQL-backed MLflow listens next to the test one (5001 by default).
 PG_MLFLOW_PORT="${POSTGRES_MLFLOW_PORT:-$(( ${MLFLOW_TRACKING_URI##*:} + 1 ))}"
 
+postgres_ok() { LIFECYCLE_STATE_DIR="$PG_STATE" MLFLOW_BACKEND=postgres stackctl ping postgres; }
+want="${TEST_POSTGRES:-auto}"; [[ "$profile" == postgres ]] && want=1
+pg_run=0
+if [[ "$want" == 1 ]] || { [[ "$want" == auto ]] && postgres_ok; }; then pg_run=1; fi
+# The lifecycle test runs once: on PostgreSQL (the production backend store) when that run happens below, else
+# with the others on SQLite (which the other lifecycle suites cover either way).
+first_run_ignores=(--testPathIgnorePatterns /node_modules/)
+if [[ "$pg_run" == 1 ]]; then first_run_ignores+=('tests/integration/lifecycle\.test\.ts$'); fi
+
 summary() {  # one plain line that any CI reader understands
   node -e 'const r=require(process.argv[1]); console.log(`jest (${process.argv[2]}): ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`)' "$1" "$2" || true
 }
@@ -66,7 +76,8 @@ if [[ "$profile" == all ]]; then
   wait_for_tools
   log "jest (unit + integration against real Redis, Temporal, MLflow on SQLite, DVC, onnxruntime)"
   set +e
-  npx jest --ci --json --outputFile="$STATE/jest-results.json" "$@"
+  [[ "$pg_run" == 1 ]] && log "tests/integration/lifecycle.test.ts runs after the drills, with MLflow on PostgreSQL"
+  npx jest --ci --json --outputFile="$STATE/jest-results.json" "${first_run_ignores[@]}" "$@"
   rc=$?
   set -e
   summary "$STATE/jest-results.json" "MLflow on SQLite"
@@ -85,12 +96,10 @@ if [[ "$profile" == all && "${TEST_DRILLS:-1}" != 0 ]]; then
   [[ $rc -ne 0 ]] || rc=$drills_rc
 fi
 
-postgres_ok() { LIFECYCLE_STATE_DIR="$PG_STATE" MLFLOW_BACKEND=postgres stackctl ping postgres; }
-want="${TEST_POSTGRES:-auto}"; [[ "$profile" == postgres ]] && want=1
 if [[ "$want" == 0 ]]; then
-  log "PostgreSQL run skipped (TEST_POSTGRES=0)"
-elif [[ "$want" == auto ]] && ! postgres_ok; then
-  log "SKIPPED: the lifecycle test on PostgreSQL: nothing answers at MLFLOW_DATABASE_URL=$MLFLOW_DATABASE_URL (TEST_POSTGRES=1 makes this an error)"
+  log "PostgreSQL run skipped (TEST_POSTGRES=0); the lifecycle test ran on SQLite"
+elif [[ "$pg_run" == 0 ]]; then
+  log "SKIPPED: the lifecycle test on PostgreSQL: nothing answers at MLFLOW_DATABASE_URL=$MLFLOW_DATABASE_URL (it ran on SQLite; TEST_POSTGRES=1 makes this an error)"
 else
   # Its own state dir and MLflow (fresh database); Temporal and Redis are the test run's, used knowingly.
   t0=$SECONDS
