@@ -139,7 +139,9 @@ async function serveAndLoad(opts: HeavyOptions, workers: number, maxBatchSize: n
 
 /** The Redis server's process id (null if it cannot be asked, or runs elsewhere: then it counts in the rest). */
 async function redisPid(url: string): Promise<number | null> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  // The single Redis at REDIS_URL (the heavy fleet's transport): one PID to read in /proc, unlike a cluster's six.
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => undefined); // a failed connect rejects connect() below; no retry loop, no unhandled event
   try {
     await redis.connect();
     const pid = /process_id:(\d+)/.exec(await redis.info('server'))?.[1];
