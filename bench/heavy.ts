@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import type { MlflowClient } from '../lib/mlflow/client';
 import { freePort } from '../lib/process/free-port';
-import { Redis } from 'ioredis';
+import { onRedis } from '../tests/support/redis-server';
 import { accountCpu, snapshotCpu, type CpuAccount } from './cpu-accounts';
 import { registerBenchModel } from './bench-models';
 import { BenchProcess, waitUntil } from './processes';
@@ -97,7 +97,15 @@ async function registerHeavy(opts: HeavyOptions): Promise<{ bytes: Buffer; flops
  * inference workers, the same code `make up` runs, on their own Redis
  * prefix), loaded with `connections` connections for `seconds`.
  */
-async function serveAndLoad(opts: HeavyOptions, workers: number, maxBatchSize: number, images: Buffer[]): Promise<{ load: LoadResult; cpu: { account: CpuAccount; api: number; workers: number[]; redis: number | null } }> {
+/** A fleet load's CPU account, with the process ids that say which process is what in it. */
+interface FleetCpu {
+  account: CpuAccount;
+  api: number;
+  workers: number[];
+  redis: number | null;
+}
+
+async function serveAndLoad(opts: HeavyOptions, workers: number, maxBatchSize: number, images: Buffer[]): Promise<{ load: LoadResult; cpu: FleetCpu }> {
   const prefix = `bench-${randomUUID().slice(0, 8)}:`;
   const common = { REDIS_URL: opts.redisUrl, REDIS_PREFIX: prefix, MLFLOW_TRACKING_URI: opts.trackingUri, MODEL_NAME: HEAVY_MODEL };
   const port = await freePort();
@@ -140,20 +148,12 @@ async function serveAndLoad(opts: HeavyOptions, workers: number, maxBatchSize: n
 /** The Redis server's process id (null if it cannot be asked, or runs elsewhere: then it counts in the rest). */
 async function redisPid(url: string): Promise<number | null> {
   // The single Redis at REDIS_URL (the heavy fleet's transport): one PID to read in /proc, unlike a cluster's six.
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on('error', () => undefined); // a failed connect rejects connect() below; no retry loop, no unhandled event
-  try {
-    await redis.connect();
-    const pid = /process_id:(\d+)/.exec(await redis.info('server'))?.[1];
-    return pid ? Number(pid) : null;
-  } catch {
-    return null;
-  } finally {
-    redis.disconnect();
-  }
+  const info = await onRedis(url, (redis) => redis.info('server')).catch(() => '');
+  const pid = /process_id:(\d+)/.exec(info)?.[1];
+  return pid ? Number(pid) : null;
 }
 
-function budgetOf(cpu: Awaited<ReturnType<typeof serveAndLoad>>['cpu'], load: LoadResult, bestRaw: RawResult): HeavyCpuBudget {
+function budgetOf(cpu: FleetCpu, load: LoadResult, bestRaw: RawResult): HeavyCpuBudget {
   const { account } = cpu;
   const of = (pid: number | null) => (pid === null ? undefined : account.byPid.get(pid));
   const workers = cpu.workers.map((pid) => of(pid) ?? { cores: 0, busiestThreadCores: 0 });

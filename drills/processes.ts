@@ -7,8 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { freePort } from '../lib/process/free-port';
+import { onRedis } from '../tests/support/redis-server';
 import { waitFor } from './drill';
 import { ROOT } from './stack';
 
@@ -92,15 +92,7 @@ export class OwnRedis {
     this.server = DrillProcess.spawn('redis', 'redis-server', ['--bind', '127.0.0.1', '--port', String(this.port), '--save', '', '--appendonly', 'no'], {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
     });
-    const ok = await waitFor(async () => {
-      const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      try {
-        await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      } finally {
-        probe.disconnect();
-      }
-    }, 10_000, 50);
+    const ok = await waitFor(() => onRedis(this.port, async (redis) => (await redis.ping()) === 'PONG'), 10_000, 50);
     if (ok === null) throw new Error(`redis-server on port ${this.port} did not start:\n${this.server.log()}`);
   }
 

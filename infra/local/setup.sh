@@ -18,7 +18,7 @@ npm_ci() {
   for attempt in 1 2 3; do
     npm ci --no-audit --no-fund --loglevel=error && return 0
     log "npm ci failed (attempt $attempt of 3)"
-    sleep $((attempt * 5))
+    [[ $attempt -lt 3 ]] && sleep $((attempt * 5))
   done
   return 1
 }

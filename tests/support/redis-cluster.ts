@@ -2,9 +2,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { portIsFree } from '../../lib/process/free-port';
-import { killAndWait, waitForRedis } from './redis-server';
+import { killAndWait, onRedis, waitForRedis } from './redis-server';
 
 interface ClusterNode {
   port: number;
@@ -29,18 +29,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** CLUSTER SLOTS: slot ranges, each with its master (host, port, id, ...) first. */
 type SlotRanges = Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>;
-
-/** Runs `fn` on a one-shot connection to the node on `port` (no retries: a dead node rejects at once). */
-async function onNode<T>(port: number, fn: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    return await fn(redis);
-  } finally {
-    redis.disconnect();
-  }
-}
 
 /**
  * A Redis Cluster of the test's own: `masters` masters with `replicas` replica each, Debian's redis-server in
@@ -90,7 +78,7 @@ export class OwnRedisCluster {
     const ports: number[] = [];
     for (const { port } of this.live()) {
       // A node that does not answer is not a live master.
-      if (await onNode(port, async (redis) => String(await redis.call('ROLE')).startsWith('master')).catch(() => false)) ports.push(port);
+      if (await onRedis(port, async (redis) => String(await redis.call('ROLE')).startsWith('master')).catch(() => false)) ports.push(port);
     }
     return ports;
   }
@@ -132,7 +120,7 @@ export class OwnRedisCluster {
   private async healthy(): Promise<boolean> {
     const live = new Set(this.live().map((n) => n.port));
     for (const port of live) {
-      const ok = await onNode(port, async (redis) => {
+      const ok = await onRedis(port, async (redis) => {
         if (!String(await redis.call('CLUSTER', 'INFO')).includes('cluster_state:ok')) return false;
         const ranges = (await redis.call('CLUSTER', 'SLOTS')) as SlotRanges;
         return ranges.reduce((n, [from, to, master]) => n + (live.has(Number(master[1])) ? to - from + 1 : 0), 0) === 16_384;
@@ -147,7 +135,7 @@ export class OwnRedisCluster {
     let last: unknown = new Error('no live node');
     for (const { port } of this.live()) {
       try {
-        return await onNode(port, fn);
+        return await onRedis(port, fn);
       } catch (err) {
         last = err;
       }

@@ -35,22 +35,28 @@ export class OwnRedis {
   }
 }
 
+/**
+ * Runs `fn` on a one-shot connection to the Redis at `target` (a loopback port, or a URL) and disconnects:
+ * no retries and no error events, so a Redis that is down or gone rejects at once.
+ */
+export async function onRedis<T>(target: number | string, fn: (redis: Redis) => Promise<T>): Promise<T> {
+  const options = { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null };
+  const redis = typeof target === 'number' ? new Redis(target, '127.0.0.1', options) : new Redis(target, options);
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return await fn(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** Waits until the redis-server on `port` (127.0.0.1) answers PING; fails after `timeoutMs`. */
 export async function waitForRedis(port: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    try {
-      await probe.connect();
-      await probe.ping();
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start`);
-      await new Promise((r) => setTimeout(r, 50));
-    } finally {
-      probe.disconnect();
-    }
+  while (!(await onRedis(port, (redis) => redis.ping()).then(() => true, () => false))) {
+    if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
